@@ -1,0 +1,209 @@
+//! `classbill`: the one binary. Every command opens the database named by `--database`.
+
+mod demo;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use classbill_engine::{Engine, EngineError, NewUserRole};
+use classbill_store::Store;
+use jiff::Timestamp;
+
+#[derive(Parser)]
+#[command(
+    name = "classbill",
+    version,
+    about = "Billing core for telecom, VoIP and Internet operators"
+)]
+struct Cli {
+    /// Database URL: sqlite://PATH (created on first use) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "CLASSBILL_DATABASE_URL",
+        default_value = "sqlite://classbill.db"
+    )]
+    database: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or upgrade the schema and the built-in objects.
+    Migrate,
+    /// Serve the HTTP API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Create a fresh demo installation and serve it.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Manage users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage API tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        login: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Required for reseller users: the reseller they act for.
+        #[arg(long)]
+        reseller_id: Option<i64>,
+        /// Read the password from standard input (the only way; it never appears in the process list).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Print a new API token for a user on standard output.
+    Create {
+        #[arg(long)]
+        login: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Reseller,
+}
+
+/// Opens the database and brings the schema up to date, as every command needs.
+async fn open(url: &str) -> anyhow::Result<Engine> {
+    let store = Store::connect(url).await?;
+    let engine = Engine::new(store);
+    engine.initialize(Timestamp::now()).await?;
+    Ok(engine)
+}
+
+/// Turns an engine refusal into one clear sentence.
+fn explain(e: EngineError) -> anyhow::Error {
+    match e {
+        EngineError::Invalid(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+pub(crate) async fn serve(engine: Engine, listen: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(%listen, "serving");
+    classbill_server::serve(engine, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Migrate => {
+            open(&cli.database).await?;
+            eprintln!("schema is up to date");
+        }
+        Command::Serve { listen } => {
+            let engine = open(&cli.database).await?;
+            eprintln!("Classbill API on http://{listen}/api/v1");
+            serve(engine, listen).await?;
+        }
+        Command::Demo { listen } => demo::run(&cli.database, listen).await?,
+        Command::Users {
+            command:
+                UsersCommand::Add {
+                    login,
+                    role,
+                    reseller_id,
+                    password_stdin: _,
+                },
+        } => {
+            let role = match (role, reseller_id) {
+                (RoleArg::Admin, None) => NewUserRole::Administrator,
+                (RoleArg::Reseller, Some(id)) => NewUserRole::Reseller(id),
+                (RoleArg::Admin, Some(_)) => bail!("administrators are not bound to a reseller; drop --reseller-id"),
+                (RoleArg::Reseller, None) => bail!("reseller users need --reseller-id"),
+            };
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let engine = open(&cli.database).await?;
+            let id = engine
+                .add_user(&login, password, role, Timestamp::now())
+                .await
+                .map_err(explain)?;
+            eprintln!("user {login} created (id {id})");
+        }
+        Command::Tokens {
+            command: TokensCommand::Create { login },
+        } => {
+            let engine = open(&cli.database).await?;
+            let token = engine.create_token(&login, Timestamp::now()).await.map_err(explain)?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CLASSBILL_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

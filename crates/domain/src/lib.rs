@@ -1,0 +1,15 @@
+//! Pure billing types and rules. Nothing here performs I/O or reads the clock: instants arrive as arguments.
+
+pub mod class;
+pub mod currency;
+pub mod custom_field;
+pub mod field_error;
+pub mod money;
+pub mod owner;
+pub mod percent;
+
+pub use currency::Currency;
+pub use field_error::FieldError;
+pub use money::Money;
+pub use owner::Owner;
+pub use percent::Percent;

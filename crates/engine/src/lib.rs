@@ -1,0 +1,34 @@
+//! Classbill's use cases. Each is one method of [`Engine`] taking the acting user and the instant it acts
+//! at, so the HTTP API, the CLI and the scheduler run the same code.
+
+mod actor;
+mod assignment;
+mod audit;
+mod auth;
+mod bootstrap;
+pub mod catalog;
+pub mod classes;
+mod error;
+mod page;
+mod resellers;
+mod secrets;
+
+pub use actor::{Actor, Role};
+pub use audit::AuditEntry;
+pub use auth::NewUserRole;
+pub use error::{EngineError, EngineResult};
+pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
+pub use resellers::{BILLING_PERIODS, NewReseller, ResellerView};
+
+use classbill_store::Store;
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub store: Store,
+}
+
+impl Engine {
+    pub fn new(store: Store) -> Self {
+        Engine { store }
+    }
+}

@@ -1,0 +1,146 @@
+//! Request extractors that answer problem documents instead of axum's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use classbill_domain::FieldError;
+use classbill_engine::{Actor, PageRequest};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// The authenticated caller, from `Authorization: Bearer <token>`.
+pub struct Caller(pub Actor);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or(classbill_engine::EngineError::Unauthenticated)?;
+        Ok(Caller(state.engine.authenticate_token(token).await?))
+    }
+}
+
+/// A JSON body as a value: `application/json`, or `application/merge-patch+json` where patches are accepted.
+pub struct JsonValue(pub serde_json::Value);
+
+fn json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .is_some_and(|mime| mime == "application/json" || mime == "application/merge-patch+json")
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonValue {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the body as application/json (or application/merge-patch+json for PATCH)",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            ApiError::new(
+                rejection.status(),
+                "unreadable-body",
+                "Body not accepted",
+                rejection.body_text(),
+            )
+        })?;
+        let value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+        Ok(JsonValue(value))
+    }
+}
+
+/// A typed JSON body; a key or value that does not fit is a 422 naming its path.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let JsonValue(value) = JsonValue::from_request(req, state).await?;
+        serde_path_to_error::deserialize(value).map(Json).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            let message = e.inner().to_string();
+            let code = if message.starts_with("unknown field") {
+                "unknown_field"
+            } else if message.starts_with("missing field") {
+                "required"
+            } else {
+                "invalid_type"
+            };
+            ApiError::invalid(vec![FieldError::new(field, code, message)])
+        })
+    }
+}
+
+/// Query parameters; unparsable values are a 422.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer).map(Query).map_err(|e| {
+            let field = e.path().to_string();
+            ApiError::invalid(vec![FieldError::new(
+                if field == "." { String::new() } else { field },
+                "invalid",
+                e.inner().to_string(),
+            )])
+        })
+    }
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1–1000, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn request(self) -> Result<PageRequest, ApiError> {
+        Ok(PageRequest::new(self.limit, self.cursor)?)
+    }
+}
+
+/// The revision a write expects, from `If-Match: "<revision>"`; absent = `None` (the engine answers 428).
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        let text = value.to_str().unwrap_or("").trim();
+        let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+        text.parse::<i64>()
+            .map(|revision| IfMatch(Some(revision)))
+            .map_err(|_| ApiError::bad_request("If-Match must be the quoted revision number of the ETag, e.g. \"4\""))
+    }
+}

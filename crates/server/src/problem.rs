@@ -1,0 +1,143 @@
+//! Every error leaves the server as an RFC 9457 problem document (`application/problem+json`).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use classbill_domain::FieldError;
+use classbill_engine::EngineError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The problem document. `errors` lists every violated rule for validation failures.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    problem: Problem,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            problem: Problem {
+                kind: format!("urn:classbill:problem:{slug}"),
+                title: title.to_owned(),
+                status: status.as_u16(),
+                detail: detail.into(),
+                code: None,
+                errors: Vec::new(),
+            },
+        }
+    }
+
+    pub fn with_code(mut self, code: &str) -> Self {
+        self.problem.code = Some(code.to_owned());
+        self
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.problem.errors = errors;
+        self
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            "Malformed request",
+            detail,
+        )
+    }
+
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [only] => format!("{}: {}", only.field, only.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Validation failed",
+            detail,
+        )
+        .with_errors(errors)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NotFound(detail) => ApiError::not_found(detail),
+            EngineError::Forbidden { message, errors } => {
+                let assignment = errors.iter().any(|e| e.code == "not_assignable");
+                let (slug, title) = if assignment {
+                    ("forbidden-assignment", "Assignment not permitted")
+                } else {
+                    ("forbidden", "Not permitted")
+                };
+                ApiError::new(StatusCode::FORBIDDEN, slug, title, message).with_errors(errors)
+            }
+            EngineError::Invalid(errors) => ApiError::invalid(errors),
+            EngineError::Conflict { code, message, errors } => {
+                ApiError::new(StatusCode::CONFLICT, &code.replace('_', "-"), "Conflict", message)
+                    .with_code(&code)
+                    .with_errors(errors)
+            }
+            EngineError::PreconditionRequired(detail) => ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "If-Match required",
+                detail,
+            ),
+            EngineError::Unauthenticated => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+                "send Authorization: Bearer <token>",
+            ),
+            EngineError::Store(e) => {
+                tracing::error!(error = %e, "storage failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the request could not be completed; see the server log",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.problem).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

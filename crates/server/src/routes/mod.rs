@@ -1,0 +1,4 @@
+pub mod admin;
+pub mod catalog;
+pub mod classes;
+pub mod resellers;

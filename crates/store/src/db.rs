@@ -1,0 +1,321 @@
+//! One SQL text, two backends. Queries are written once with `$n` placeholders and run on whichever
+//! pool the database URL selected; only DDL and (later) bulk paths differ per backend.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{FromRow, Postgres, SqlSafeStr, Sqlite, Transaction};
+
+use crate::StoreError;
+
+pub use sqlx::AssertSqlSafe;
+
+/// A bound parameter. Every value the project stores is one of these shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Bool(Option<bool>),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Bool(Some(v))
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(Some(v.to_owned()))
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Self {
+        Arg::Text(Some(v.clone()))
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        Arg::Text(v.map(str::to_owned))
+    }
+}
+
+/// Builds a `Vec<Arg>` from heterogeneous values.
+#[macro_export]
+macro_rules! args {
+    ($($value:expr),* $(,)?) => { vec![$($crate::Arg::from($value)),*] };
+}
+
+/// Rows decode the same way from both backends.
+pub trait Record: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Record for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+enum Pools {
+    /// SQLite allows one writer: writes go through a single connection, reads through several.
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// The database behind a URL: `sqlite://PATH` (created on first use) or `postgres://…`.
+#[derive(Clone)]
+pub struct Store {
+    pools: Pools,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({:?})", self.backend())
+    }
+}
+
+impl Store {
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
+        match scheme {
+            "sqlite" => Self::connect_sqlite(url).await,
+            "postgres" | "postgresql" => Self::connect_postgres(url).await,
+            _ => Err(StoreError::UnsupportedUrl(redact(url))),
+        }
+    }
+
+    async fn connect_sqlite(url: &str) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;
+        Ok(Store {
+            pools: Pools::Sqlite { writer, reader },
+        })
+    }
+
+    async fn connect_postgres(url: &str) -> Result<Store, StoreError> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;
+        Ok(Store {
+            pools: Pools::Postgres(pool),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Creates or upgrades the schema.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pools {
+            Pools::Sqlite { writer, .. } => sqlx::migrate!("migrations/sqlite").run(writer).await?,
+            Pools::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A read-write transaction. On SQLite it takes the write lock at once so concurrent writers queue
+    /// on `busy_timeout` instead of failing when a read lock would have to be upgraded.
+    pub async fn write(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.pools {
+            Pools::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// A read-only transaction: one consistent snapshot for a request.
+    pub async fn read(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.pools {
+            Pools::Sqlite { reader, .. } => Tx::Sqlite(reader.begin().await?),
+            Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { writer, reader } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Hides the password of a URL before it appears in an error message.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::Int(v) => query.bind(v),
+                Arg::Text(v) => query.bind(v),
+                Arg::Bool(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn fetch_all<T: Record>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+            Tx::Postgres(tx) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn fetch_optional<T: Record>(
+        &mut self,
+        sql: impl SqlSafeStr,
+        args: Vec<Arg>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            Tx::Postgres(tx) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn fetch_one<T: Record>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<T, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_one(&mut **tx)
+                    .await?
+            }
+            Tx::Postgres(tx) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_one(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    /// Runs a statement and answers the number of rows it touched.
+    pub async fn execute(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<u64, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => bind_all!(sqlx::query(sql), args)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Tx::Postgres(tx) => bind_all!(sqlx::query(sql), args)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_the_password_only() {
+        assert_eq!(
+            redact("postgres://bill:secret@db:5432/cb"),
+            "postgres://bill:***@db:5432/cb"
+        );
+        assert_eq!(redact("postgres://bill@db/cb"), "postgres://bill@db/cb");
+        assert_eq!(redact("sqlite://classbill.db"), "sqlite://classbill.db");
+    }
+}

@@ -1,0 +1,15 @@
+//! Persistence for Classbill over SQLite and PostgreSQL.
+
+mod db;
+mod error;
+
+pub mod audit;
+pub mod catalog;
+pub mod classes;
+pub mod instants;
+pub mod parties;
+pub mod settings;
+pub mod users;
+
+pub use db::{Arg, AssertSqlSafe, Backend, Record, Store, Tx};
+pub use error::StoreError;
