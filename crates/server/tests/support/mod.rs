@@ -1,0 +1,244 @@
+//! A real Classbill server on 127.0.0.1 over a fresh database, driven through HTTP like any client.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use classbill_engine::{Engine, NewReseller, NewUserRole};
+use classbill_store::Store;
+use classbill_testkit::{Backend, TestDatabase, database_url};
+use jiff::Timestamp;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Generates one `#[tokio::test]` per backend from an async story taking `&TestApp`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn story($app: &$crate::support::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::start(classbill_testkit::Backend::Sqlite).await;
+                story(&app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = $crate::support::TestApp::start(classbill_testkit::Backend::Postgres).await;
+                story(&app).await;
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub base: String,
+    pub engine: Engine,
+    pub admin: String,
+    client: reqwest::Client,
+    _db: TestDatabase,
+}
+
+/// An HTTP answer with its body already read.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    /// The `field`/`code` pairs of a problem document.
+    pub fn error_codes(&self) -> Vec<(String, String)> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["field"].as_str().unwrap_or("").to_owned(),
+                            e["code"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn has_error(&self, field: &str, code: &str) -> bool {
+        self.error_codes().iter().any(|(f, c)| f == field && c == code)
+    }
+
+    pub fn etag(&self) -> Option<String> {
+        self.headers
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+impl TestApp {
+    /// Starts a server over a fresh database of `backend` with one administrator.
+    pub async fn start(backend: Backend) -> TestApp {
+        let db = database_url(backend).await;
+        let store = Store::connect(&db.url).await.expect("database opens");
+        let engine = Engine::new(store);
+        engine.initialize(Timestamp::now()).await.expect("schema migrates");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
+        let addr = listener.local_addr().expect("address");
+        let served = engine.clone();
+        tokio::spawn(async move {
+            classbill_server::serve(served, listener, std::future::pending())
+                .await
+                .expect("server runs");
+        });
+        let mut app = TestApp {
+            backend,
+            base: format!("http://{addr}"),
+            engine,
+            admin: String::new(),
+            client: reqwest::Client::new(),
+            _db: db,
+        };
+        app.admin = app.user("admin", NewUserRole::Administrator).await;
+        app
+    }
+
+    /// Creates a user and answers a token for it.
+    pub async fn user(&self, login: &str, role: NewUserRole) -> String {
+        self.engine
+            .add_user(login, "a long enough password", role, Timestamp::now())
+            .await
+            .expect("user created");
+        self.engine.create_token(login, Timestamp::now()).await.expect("token")
+    }
+
+    /// Creates a reseller through the engine (as the administrator) and answers its id.
+    pub async fn reseller(&self, name: &str, parent: Option<i64>) -> i64 {
+        let admin = self.engine.authenticate_token(&self.admin).await.expect("admin token");
+        self.engine
+            .create_reseller(
+                &admin,
+                NewReseller {
+                    name: name.to_owned(),
+                    currency: Some("EUR".to_owned()),
+                    parent_reseller_id: parent,
+                    ..NewReseller::default()
+                },
+                Timestamp::now(),
+            )
+            .await
+            .expect("reseller created")
+            .id
+    }
+
+    /// A reseller with one user; answers (reseller id, token).
+    pub async fn reseller_with_user(&self, name: &str) -> (i64, String) {
+        let id = self.reseller(name, None).await;
+        let token = self
+            .user(&format!("{}-user", name.to_lowercase()), NewUserRole::Reseller(id))
+            .await;
+        (id, token)
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Answer {
+        let mut request = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(revision) = if_match {
+            request = request.header("If-Match", revision);
+        }
+        Self::read(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn read(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body read");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// A raw request for bad-input tests.
+    pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{}", self.base, path))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(Method::GET, path, Some(token), None, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(Method::POST, path, Some(token), Some(body), None).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value, revision: i64) -> Answer {
+        self.send(
+            Method::PATCH,
+            path,
+            Some(token),
+            Some(body),
+            Some(&format!("\"{revision}\"")),
+        )
+        .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value, revision: i64) -> Answer {
+        self.send(
+            Method::PUT,
+            path,
+            Some(token),
+            Some(body),
+            Some(&format!("\"{revision}\"")),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.send(Method::DELETE, path, Some(token), None, None).await
+    }
+
+    /// Creates a class as `token` and answers its document; panics unless 201.
+    pub async fn class(&self, token: &str, body: Value) -> Value {
+        let answer = self.post("/api/v1/customer-classes", token, body).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::CREATED,
+            "{} class creation: {}",
+            self.backend,
+            answer.text
+        );
+        answer.body
+    }
+
+    /// The id of the built-in Standard template.
+    pub async fn standard_template(&self) -> i64 {
+        let list = self.get("/api/v1/invoice-templates", &self.admin).await;
+        list.body["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|t| t["name"] == json!("Standard")))
+            .and_then(|t| t["id"].as_i64())
+            .expect("the Standard template exists")
+    }
+}
