@@ -104,7 +104,7 @@ fn unknown_keys_are_reported_at_their_path() {
 }
 
 #[test]
-fn wrong_types_and_enum_values_are_invalid_type_at_their_path() {
+fn wrong_types_are_invalid_type_and_unknown_enum_values_out_of_range_at_their_path() {
     let errors = parse_errors(
         json!({"general_info": {"rounding_precision": "2", "rounding_method": "banker"},
         "measured_services": {"metrics": [{"metric": "active_calls", "price_per_item": 5}]},
@@ -112,9 +112,12 @@ fn wrong_types_and_enum_values_are_invalid_type_at_their_path() {
     );
     let codes: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
     assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(
+        codes.contains(&("general_info.rounding_method", "out_of_range")),
+        "{errors:#?}"
+    );
     for field in [
         "general_info.rounding_precision",
-        "general_info.rounding_method",
         "measured_services.metrics[0].price_per_item",
         "regular_invoices.due_reminder_days[1]",
     ] {

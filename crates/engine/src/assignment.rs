@@ -1,10 +1,13 @@
-//! Which class a party may belong to: checks A1–A4 of §1.3, in order, the first failure answered.
+//! Which class a party may belong to: checks A1–A5 of §1.3, in order, the first failure answered.
 
+use classbill_domain::custom_field::CustomFieldDefinition;
 use classbill_domain::{FieldError, Owner};
 use classbill_store::classes::ClassRow;
-use classbill_store::{Tx, classes};
+use classbill_store::{Tx, catalog, classes};
+use serde_json::Value;
 
 use crate::actor::Actor;
+use crate::catalog::kinds;
 use crate::classes::{owner_of, settings_of};
 use crate::error::{EngineError, EngineResult};
 
@@ -23,8 +26,37 @@ fn parties_phrase(party_owner: Owner, kind: &str) -> String {
     }
 }
 
-/// The class a new or moved party gets: `class_id` checked by A1–A4, or the owner's Default (§1.2 rule 4).
+/// The class a new party without custom-field values gets; see [`class_for_party_with_values`].
 pub(crate) async fn class_for_party(
+    tx: &mut Tx,
+    actor: &Actor,
+    class_id: Option<i64>,
+    party_owner: Owner,
+    party_kind: &str,
+    party_currency: Option<&str>,
+) -> EngineResult<ClassRow> {
+    let no_values = Value::Object(serde_json::Map::new());
+    class_for_party_with_values(tx, actor, class_id, party_owner, party_kind, party_currency, &no_values).await
+}
+
+/// The class a new or moved party gets: `class_id` checked by A1–A5, or the owner's Default (§1.2 rule 4),
+/// which skips A1–A4 but not A5. `custom_fields` are the party's values after the write (request and stored).
+pub(crate) async fn class_for_party_with_values(
+    tx: &mut Tx,
+    actor: &Actor,
+    class_id: Option<i64>,
+    party_owner: Owner,
+    party_kind: &str,
+    party_currency: Option<&str>,
+    custom_fields: &Value,
+) -> EngineResult<ClassRow> {
+    let row = chosen_class(tx, actor, class_id, party_owner, party_kind, party_currency).await?;
+    mandatory_values_present(tx, &row, custom_fields).await?;
+    Ok(row)
+}
+
+/// A1–A4 for an explicit `class_id`, or the owner's Default.
+async fn chosen_class(
     tx: &mut Tx,
     actor: &Actor,
     class_id: Option<i64>,
@@ -88,4 +120,35 @@ pub(crate) async fn class_for_party(
         ));
     }
     Ok(row)
+}
+
+/// A5: every mandatory field enabled on the class without a default needs a value of the party; each missing
+/// one is reported.
+async fn mandatory_values_present(tx: &mut Tx, row: &ClassRow, custom_fields: &Value) -> EngineResult<()> {
+    let mut errors = Vec::new();
+    for field_id in settings_of(row)?.custom_fields.enabled_field_ids {
+        let Some(stored) = catalog::get(tx, kinds::CUSTOM_FIELD, field_id).await? else {
+            continue;
+        };
+        let definition: CustomFieldDefinition = serde_json::from_str(&stored.document)?;
+        if definition.mandatory && definition.default.is_none() && !has_value(custom_fields, &definition.key) {
+            errors.push(FieldError::new(
+                format!("custom_fields.{}", definition.key),
+                "required",
+                format!("required by class \"{}\"", row.name),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(errors))
+    }
+}
+
+/// A value counts when present and not empty (§5.14 rule 1).
+fn has_value(custom_fields: &Value, key: &str) -> bool {
+    custom_fields
+        .get(key)
+        .is_some_and(|value| !(value.is_null() || value.as_str() == Some("")))
 }

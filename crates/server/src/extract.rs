@@ -1,6 +1,9 @@
 //! Request extractors that answer problem documents instead of axum's plain-text rejections.
 
-use axum::body::Bytes;
+use std::future::poll_fn;
+use std::pin::Pin;
+
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -41,10 +44,55 @@ fn json_content_type(headers: &HeaderMap) -> bool {
         .is_some_and(|mime| mime == "application/json" || mime == "application/merge-patch+json")
 }
 
+/// An oversized body is still read (and thrown away) up to this size before the 413 goes out: a client that is
+/// still sending when the server stops reading gets a broken connection instead of the answer. Bigger bodies are
+/// cut off at once.
+const DISCARD_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "Body too large",
+        format!("request bodies are limited to {} bytes", crate::BODY_LIMIT_BYTES),
+    )
+}
+
+/// The whole body if it fits in [`crate::BODY_LIMIT_BYTES`], else a 413.
+async fn read_limited(mut body: Body, declared: Option<u64>) -> Result<Bytes, ApiError> {
+    let limit = crate::BODY_LIMIT_BYTES as u64;
+    if declared.is_some_and(|length| length > DISCARD_LIMIT_BYTES) {
+        return Err(too_large());
+    }
+    let mut kept = Vec::new();
+    let mut received: u64 = 0;
+    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "unreadable-body",
+                "Body not accepted",
+                format!("the body could not be read: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else { continue };
+        received = received.saturating_add(data.len() as u64);
+        if received <= limit {
+            kept.extend_from_slice(&data);
+        } else if received > DISCARD_LIMIT_BYTES {
+            break;
+        }
+    }
+    if received > limit {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(kept))
+}
+
 impl<S: Send + Sync> FromRequest<S> for JsonValue {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         if !json_content_type(req.headers()) {
             return Err(ApiError::new(
                 axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -53,14 +101,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
                 "send the body as application/json (or application/merge-patch+json for PATCH)",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            ApiError::new(
-                rejection.status(),
-                "unreadable-body",
-                "Body not accepted",
-                rejection.body_text(),
-            )
-        })?;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let bytes = read_limited(req.into_body(), declared).await?;
         let value =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
         Ok(JsonValue(value))

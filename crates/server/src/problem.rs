@@ -24,21 +24,22 @@ pub struct Problem {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    problem: Problem,
+    /// Boxed so that `Result<_, ApiError>` stays small on the success path.
+    problem: Box<Problem>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
         ApiError {
             status,
-            problem: Problem {
+            problem: Box::new(Problem {
                 kind: format!("urn:classbill:problem:{slug}"),
                 title: title.to_owned(),
                 status: status.as_u16(),
                 detail: detail.into(),
                 code: None,
                 errors: Vec::new(),
-            },
+            }),
         }
     }
 
@@ -141,3 +142,44 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Longest plain-text error body that is carried over into the `detail` of the problem replacing it.
+const PLAIN_DETAIL_LIMIT: usize = 4096;
+
+/// Rewrites error answers that were not produced as problem documents (axum's own rejections such as an
+/// unparsable path parameter, the timeout layer's 408) into one, keeping their status and, as `detail`,
+/// their text.
+pub async fn problems_only(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem(&response) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, PLAIN_DETAIL_LIMIT)
+        .await
+        .ok()
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .filter(|text| !text.is_empty());
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let detail = text.unwrap_or_else(|| reason.to_lowercase());
+    let slug = match status {
+        StatusCode::BAD_REQUEST => "malformed-request".to_owned(),
+        _ => reason.to_ascii_lowercase().replace(' ', "-"),
+    };
+    let mut rewritten = ApiError::new(status, &slug, reason, detail).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().append(name, value.clone());
+        }
+    }
+    rewritten
+}
+
+fn is_problem(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"))
+}

@@ -4,10 +4,18 @@ use classbill_store::{Backend, Store, StoreError};
 use classbill_testkit::database_url;
 
 fn migration_names(backend: &str) -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     names.sort();
     names
@@ -22,10 +30,15 @@ fn both_backends_have_the_same_migration_files() {
 
 #[tokio::test]
 async fn an_unknown_url_scheme_is_refused_with_the_supported_ones_named() {
-    let error = Store::connect("mysql://user@host/db").await.expect_err("mysql is not supported");
+    let error = Store::connect("mysql://user@host/db")
+        .await
+        .expect_err("mysql is not supported");
     assert!(matches!(error, StoreError::UnsupportedUrl(_)));
     let message = error.to_string();
-    assert!(message.contains("sqlite://") && message.contains("postgres://"), "{message}");
+    assert!(
+        message.contains("sqlite://") && message.contains("postgres://"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -45,7 +58,10 @@ async fn migrations_run_twice_on_both_backends() {
             .fetch_all("SELECT COUNT(*) AS n FROM customer_classes", vec![])
             .await
             .expect("the schema has the class table");
-        assert_eq!(classes[0].n, 0, "{backend}: a fresh schema has no classes until the engine creates Default");
+        assert_eq!(
+            classes[0].n, 0,
+            "{backend}: a fresh schema has no classes until the engine creates Default"
+        );
     }
 }
 

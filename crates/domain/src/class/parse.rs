@@ -159,7 +159,8 @@ fn describe(steps: &[Step], message: &str) -> FieldError {
         );
     }
     if let Some(rest) = message.strip_prefix("unknown variant ") {
-        return FieldError::new(field, "invalid_type", format!("unknown value {rest}"));
+        // A value outside the allowed set is a range failure (§3 rule 1), not a type error.
+        return FieldError::new(field, "out_of_range", format!("unknown value {rest}"));
     }
     FieldError::new(field, "invalid_type", message)
 }

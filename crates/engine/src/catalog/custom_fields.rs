@@ -23,24 +23,10 @@ impl CatalogKind for CustomFieldKind {
         Vec::new()
     }
 
-    fn check_change(old: &Self::Document, new: &Self::Document) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        if old.field_type != new.field_type {
-            errors.push(FieldError::new(
-                "type",
-                "immutable",
-                "the type of a custom field cannot be changed",
-            ));
-        }
-        if old.key != new.key {
-            errors.push(FieldError::new(
-                "key",
-                "immutable",
-                "the key of a custom field cannot be changed",
-            ));
-        }
-        errors
-    }
+    const IMMUTABLE: &'static [(&'static str, &'static str)] = &[
+        ("type", "the type of a custom field cannot be changed"),
+        ("key", "the key of a custom field cannot be changed"),
+    ];
 
     fn key(d: &Self::Document) -> String {
         d.key.clone()

@@ -27,10 +27,9 @@ pub trait CatalogKind {
 
     /// Checks a complete document (after merging a patch on update).
     fn check(document: &Self::Document) -> Vec<FieldError>;
-    /// Rules about what may not change once stored.
-    fn check_change(_old: &Self::Document, _new: &Self::Document) -> Vec<FieldError> {
-        Vec::new()
-    }
+    /// Top-level keys that may not change once stored, each with the message naming the rule. They are
+    /// compared on the merged JSON, so a change is reported together with every other violation.
+    const IMMUTABLE: &'static [(&'static str, &'static str)] = &[];
     /// The key unique per owner; also what classes reference when not the id.
     fn key(document: &Self::Document) -> String;
     /// What classes store as the reference to this object.
@@ -121,13 +120,52 @@ fn envelope(body: Value) -> EngineResult<Envelope> {
 }
 
 fn checked<K: CatalogKind>(document: Value) -> EngineResult<K::Document> {
-    let parsed = K::parse(document).map_err(EngineError::Invalid)?;
-    let errors = K::check(&parsed);
-    if errors.is_empty() {
-        Ok(parsed)
-    } else {
-        Err(EngineError::Invalid(errors))
+    checked_with::<K>(document, Vec::new())
+}
+
+/// Parses and checks a document; violations already found (passed in `errors`) are reported with its own.
+fn checked_with<K: CatalogKind>(document: Value, mut errors: Vec<FieldError>) -> EngineResult<K::Document> {
+    match K::parse(document) {
+        Ok(parsed) => {
+            errors.extend(K::check(&parsed));
+            if errors.is_empty() {
+                Ok(parsed)
+            } else {
+                Err(EngineError::Invalid(errors))
+            }
+        }
+        Err(parse_errors) => {
+            errors.extend(parse_errors);
+            Err(EngineError::Invalid(errors))
+        }
     }
+}
+
+/// What an update may not change: the kind's immutable keys, and for a built-in object its name and its
+/// sharing (the built-ins are what every owner falls back to).
+fn unchangeable<K: CatalogKind>(stored: &Value, merged: &Value, builtin: bool, shared: bool) -> Vec<FieldError> {
+    let mut errors: Vec<FieldError> = K::IMMUTABLE
+        .iter()
+        .filter(|(key, _)| stored.get(key) != merged.get(key))
+        .map(|(key, message)| FieldError::new(*key, "immutable", *message))
+        .collect();
+    if builtin {
+        if stored.get("name") != merged.get("name") {
+            errors.push(FieldError::new(
+                "name",
+                "immutable",
+                format!("the built-in {} keeps its name", K::LABEL),
+            ));
+        }
+        if !shared {
+            errors.push(FieldError::new(
+                "shared",
+                "immutable",
+                format!("the built-in {} stays shared", K::LABEL),
+            ));
+        }
+    }
+    errors
 }
 
 fn key_taken<K: CatalogKind>(key: &str) -> EngineError {
@@ -288,14 +326,11 @@ impl crate::Engine {
                 "only administrator objects can be shared",
             ));
         }
-        let old: K::Document = serde_json::from_str(&row.document)?;
-        let mut merged: Value = serde_json::from_str(&row.document)?;
+        let stored: Value = serde_json::from_str(&row.document)?;
+        let mut merged = stored.clone();
         classbill_domain::class::apply_merge_patch(&mut merged, &envelope.document);
-        let document = checked::<K>(merged)?;
-        let errors = K::check_change(&old, &document);
-        if !errors.is_empty() {
-            return Err(EngineError::Invalid(errors));
-        }
+        let errors = unchangeable::<K>(&stored, &merged, row.builtin, shared);
+        let document = checked_with::<K>(merged, errors)?;
         let key = K::key(&document);
         if let Some(other) = catalog::by_key(&mut tx, K::KIND, row.owner_reseller_id, &key).await?
             && other.id != id
@@ -320,7 +355,7 @@ impl crate::Engine {
                 object_type: K::KIND,
                 object_id: id.to_string(),
                 owner_reseller_id: row.owner_reseller_id,
-                details: serde_json::json!({ "old": serde_json::to_value(&old)?, "new": record.document }),
+                details: serde_json::json!({ "old": stored, "new": record.document }),
             },
         )
         .await?;

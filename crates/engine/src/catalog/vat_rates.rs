@@ -54,17 +54,8 @@ impl CatalogKind for VatRateKind {
         errors
     }
 
-    fn check_change(old: &Self::Document, new: &Self::Document) -> Vec<FieldError> {
-        if old.country == new.country {
-            Vec::new()
-        } else {
-            vec![FieldError::new(
-                "country",
-                "immutable",
-                "the country of a rate cannot be changed",
-            )]
-        }
-    }
+    const IMMUTABLE: &'static [(&'static str, &'static str)] =
+        &[("country", "the country of a rate cannot be changed")];
 
     fn key(d: &Self::Document) -> String {
         d.country.clone()

@@ -146,8 +146,13 @@ impl crate::Engine {
         let requested_owner = document.get("managed_by").cloned();
         let mut settings = parse_settings(Value::Object(document))?;
         let mut tx = self.store.write().await?;
-        settings.managed_by = resolve_owner(&mut tx, actor, requested_owner.as_ref(), settings.managed_by).await?;
-        let validation = check(&mut tx, &settings, None).await?;
+        let (owner, owner_error) = resolve_owner(&mut tx, actor, requested_owner.as_ref(), settings.managed_by).await?;
+        settings.managed_by = owner;
+        let mut validation = check(&mut tx, &settings, None).await?;
+        // An owner the actor may not name is one violation among the others, not a reason to stop looking.
+        if let Some(error) = owner_error {
+            validation.errors.insert(0, error);
+        }
         if !validation.errors.is_empty() {
             return Err(EngineError::Invalid(validation.errors));
         }
@@ -259,7 +264,13 @@ impl crate::Engine {
         let record = record_of(&settings, row.is_default)?;
         match classes::update(&mut tx, row.id, expected, &record, instants::to_micros(now)).await {
             Ok(true) => {}
-            Ok(false) => return Err(stale(row.revision)),
+            // Another write committed since the class was read: name the revision that is current now.
+            Ok(false) => {
+                let current = classes::get(&mut tx, row.id)
+                    .await?
+                    .map_or(row.revision, |r| r.revision);
+                return Err(stale(current));
+            }
             Err(e) if e.is_unique_violation() => return Err(name_taken_error(&settings)),
             Err(e) => return Err(e.into()),
         }
@@ -295,32 +306,36 @@ impl crate::Engine {
 }
 
 /// Who will own a new class (§1.5, V5): a reseller user always creates for its reseller; an administrator
-/// names any existing reseller or takes the administrator.
-async fn resolve_owner(tx: &mut Tx, actor: &Actor, requested: Option<&Value>, parsed: Owner) -> EngineResult<Owner> {
+/// names any existing reseller or takes the administrator. A refused choice comes back as a violation next to
+/// the owner that the remaining rules are checked against.
+async fn resolve_owner(
+    tx: &mut Tx,
+    actor: &Actor,
+    requested: Option<&Value>,
+    parsed: Owner,
+) -> EngineResult<(Owner, Option<FieldError>)> {
     let own = actor.owner();
     if !actor.is_administrator() {
         if requested.is_some() && parsed != own {
-            return Err(EngineError::invalid(
+            let error = FieldError::new(
                 "managed_by",
                 "forbidden_owner",
                 "resellers can only create classes they manage",
-            ));
+            );
+            return Ok((own, Some(error)));
         }
-        return Ok(own);
+        return Ok((own, None));
     }
     if let Owner::Reseller { reseller_id } = parsed {
         let exists = parties::get(tx, reseller_id)
             .await?
             .is_some_and(|p| p.kind == "reseller");
         if !exists {
-            return Err(EngineError::invalid(
-                "managed_by",
-                "not_found",
-                format!("reseller {reseller_id} not found"),
-            ));
+            let error = FieldError::new("managed_by", "not_found", format!("reseller {reseller_id} not found"));
+            return Ok((parsed, Some(error)));
         }
     }
-    Ok(parsed)
+    Ok((parsed, None))
 }
 
 /// Stores a new class with its first revision; used for created classes and for Default classes.
