@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use classbill_engine::catalog::{CustomTaxKind, InvoiceTemplateKind, VatRateKind};
-use classbill_engine::{Actor, Engine, NewReseller, NewUserRole};
+use classbill_engine::{Actor, Engine, NewCustomer, NewReseller, NewUserRole};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -80,7 +80,8 @@ async fn populate(engine: &Engine, now: Timestamp) -> anyhow::Result<String> {
         .id;
 
     for class in operator_classes(standard, &tax_ids) {
-        engine.create_class(&admin, class, now).await?;
+        let class = engine.create_class(&admin, class, now).await?.class;
+        add_customers(engine, &admin, &class.settings.name, class.id, now).await?;
     }
     for (login, name, currency, zone) in [
         ("alpha", "Alpha Telecom", "EUR", "Europe/Vienna"),
@@ -105,11 +106,39 @@ async fn populate(engine: &Engine, now: Timestamp) -> anyhow::Result<String> {
             .map_err(super::explain)?;
         let user_token = engine.create_token(login, now).await?;
         let user: Actor = engine.authenticate_token(&user_token).await?;
-        engine
+        let class = engine
             .create_class(&user, reseller_class(name, currency, standard), now)
-            .await?;
+            .await?
+            .class;
+        add_customers(engine, &user, &class.settings.name, class.id, now).await?;
     }
     Ok(token)
+}
+
+/// A few customers in a class, owned by whoever `actor` acts for; they inherit the class currency.
+async fn add_customers(
+    engine: &Engine,
+    actor: &Actor,
+    class_name: &str,
+    class_id: i64,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    for n in 1..=3 {
+        engine
+            .create_customer(
+                actor,
+                NewCustomer {
+                    name: format!("{class_name} customer {n}"),
+                    class_id: Some(class_id),
+                    email: Some(format!("customer{n}.class{class_id}@example.com")),
+                    ..NewCustomer::default()
+                },
+                now,
+            )
+            .await
+            .map_err(super::explain)?;
+    }
+    Ok(())
 }
 
 fn ladder() -> Value {

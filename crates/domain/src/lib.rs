@@ -3,6 +3,7 @@
 pub mod class;
 pub mod currency;
 pub mod custom_field;
+pub mod effective;
 pub mod field_error;
 pub mod money;
 pub mod owner;

@@ -8,9 +8,10 @@ mod auth;
 mod bootstrap;
 pub mod catalog;
 pub mod classes;
+pub mod effective;
 mod error;
 mod page;
-mod resellers;
+pub mod parties;
 mod secrets;
 
 pub use actor::{Actor, Role};
@@ -18,7 +19,10 @@ pub use audit::AuditEntry;
 pub use auth::NewUserRole;
 pub use error::{EngineError, EngineResult};
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
-pub use resellers::{BILLING_PERIODS, NewReseller, ResellerView};
+pub use parties::{
+    BILLING_PERIODS, CustomerView, MemberItem, MemberOutcome, MemberOutcomeKind, NewCustomer, NewReseller,
+    PartyListFilter, PartyOverrides, ResellerView,
+};
 
 use classbill_store::Store;
 

@@ -35,7 +35,9 @@ impl utoipa::Modify for BearerAuth {
 pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::classes::router())
-        .merge(routes::resellers::router())
+        .merge(routes::members::router())
+        .merge(routes::parties::router())
+        .merge(routes::effective::router())
         .merge(routes::catalog::router())
         .merge(routes::admin::router())
         .split_for_parts()

@@ -1,6 +1,6 @@
 //! Customers and resellers: one table, one id space.
 
-use crate::{AssertSqlSafe, StoreError, Tx, args};
+use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PartyRow {
@@ -22,6 +22,7 @@ pub struct PartyRow {
     pub tax_exempt: bool,
     pub tax_exemption_reason: Option<String>,
     pub status: String,
+    pub blocked: bool,
     pub custom_fields: String,
     pub overrides: String,
     pub created_at: i64,
@@ -30,15 +31,15 @@ pub struct PartyRow {
 
 const PARTY_COLUMNS: &str = "id, kind, owner_reseller_id, name, currency, class_id, billing_period, time_zone, \
     activated_at, prepaid, country, email, phone, tax_id, tax_registered, tax_exempt, tax_exemption_reason, status, \
-    custom_fields, overrides, created_at, updated_at";
+    blocked, custom_fields, overrides, created_at, updated_at";
 
-/// A party about to be stored; `id` is assigned by the database.
+/// How many ids one `IN (...)` list carries; well below the bound-parameter limits of both backends.
+pub const ID_BATCH: usize = 500;
+
+/// The editable state of a party, written on create and on every update.
 #[derive(Debug, Clone)]
-pub struct NewParty {
-    pub kind: &'static str,
-    pub owner_reseller_id: Option<i64>,
+pub struct PartyFields {
     pub name: String,
-    pub currency: String,
     pub class_id: i64,
     pub billing_period: String,
     pub time_zone: String,
@@ -53,6 +54,15 @@ pub struct NewParty {
     pub tax_exemption_reason: Option<String>,
     pub custom_fields: serde_json::Value,
     pub overrides: serde_json::Value,
+}
+
+/// A party about to be stored; `id` is assigned by the database.
+#[derive(Debug, Clone)]
+pub struct NewParty {
+    pub kind: &'static str,
+    pub owner_reseller_id: Option<i64>,
+    pub currency: String,
+    pub fields: PartyFields,
     pub created_at: i64,
 }
 
@@ -61,38 +71,78 @@ struct IdRow {
     id: i64,
 }
 
+/// The lower-cased name that substring search compares against.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
 pub async fn insert(tx: &mut Tx, p: NewParty) -> Result<i64, StoreError> {
+    let f = p.fields;
     let row: IdRow = tx
         .fetch_one(
-            "INSERT INTO parties (kind, owner_reseller_id, name, currency, class_id, billing_period, time_zone,
-                 activated_at, prepaid, country, email, phone, tax_id, tax_registered, tax_exempt,
+            "INSERT INTO parties (kind, owner_reseller_id, name, name_key, currency, class_id, billing_period,
+                 time_zone, activated_at, prepaid, country, email, phone, tax_id, tax_registered, tax_exempt,
                  tax_exemption_reason, custom_fields, overrides, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
              RETURNING id",
             args![
                 p.kind,
                 p.owner_reseller_id,
-                p.name,
+                f.name.clone(),
+                name_key(&f.name),
                 p.currency,
-                p.class_id,
-                p.billing_period,
-                p.time_zone,
-                p.activated_at,
-                p.prepaid,
-                p.country,
-                p.email,
-                p.phone,
-                p.tax_id,
-                p.tax_registered,
-                p.tax_exempt,
-                p.tax_exemption_reason,
-                p.custom_fields.to_string(),
-                p.overrides.to_string(),
+                f.class_id,
+                f.billing_period,
+                f.time_zone,
+                f.activated_at,
+                f.prepaid,
+                f.country,
+                f.email,
+                f.phone,
+                f.tax_id,
+                f.tax_registered,
+                f.tax_exempt,
+                f.tax_exemption_reason,
+                f.custom_fields.to_string(),
+                f.overrides.to_string(),
                 p.created_at
             ],
         )
         .await?;
     Ok(row.id)
+}
+
+/// Rewrites the editable state of a party.
+pub async fn update(tx: &mut Tx, id: i64, f: &PartyFields, at_us: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE parties SET name = $1, name_key = $2, class_id = $3, billing_period = $4, time_zone = $5,
+             activated_at = $6, prepaid = $7, country = $8, email = $9, phone = $10, tax_id = $11,
+             tax_registered = $12, tax_exempt = $13, tax_exemption_reason = $14, custom_fields = $15,
+             overrides = $16, updated_at = $17
+         WHERE id = $18",
+        args![
+            f.name.clone(),
+            name_key(&f.name),
+            f.class_id,
+            f.billing_period.clone(),
+            f.time_zone.clone(),
+            f.activated_at,
+            f.prepaid,
+            f.country.clone(),
+            f.email.clone(),
+            f.phone.clone(),
+            f.tax_id.clone(),
+            f.tax_registered,
+            f.tax_exempt,
+            f.tax_exemption_reason.clone(),
+            f.custom_fields.to_string(),
+            f.overrides.to_string(),
+            at_us,
+            id
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<PartyRow>, StoreError> {
@@ -103,29 +153,129 @@ pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<PartyRow>, StoreError> {
     .await
 }
 
-/// Parties of one kind in id order after `after_id`; `owner` restricts to one owner (`Some(None)` = the
-/// administrator's direct parties).
+/// `$first, $first+1, …` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The parties with these ids (missing ids are skipped), loaded [`ID_BATCH`] at a time.
+pub async fn get_many(tx: &mut Tx, ids: &[i64]) -> Result<Vec<PartyRow>, StoreError> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(ID_BATCH) {
+        let sql = format!(
+            "SELECT {PARTY_COLUMNS} FROM parties WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let args: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
+        rows.extend(tx.fetch_all::<PartyRow>(AssertSqlSafe(sql), args).await?);
+    }
+    Ok(rows)
+}
+
+/// Moves these parties into `class_id` with one statement per [`ID_BATCH`] ids.
+pub async fn set_class_many(tx: &mut Tx, ids: &[i64], class_id: i64, at_us: i64) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for chunk in ids.chunks(ID_BATCH) {
+        let sql = format!(
+            "UPDATE parties SET class_id = $1, updated_at = $2 WHERE id IN ({})",
+            placeholders(3, chunk.len())
+        );
+        let mut args = args![class_id, at_us];
+        args.extend(chunk.iter().map(|&id| Arg::from(id)));
+        changed += tx.execute(AssertSqlSafe(sql), args).await?;
+    }
+    Ok(changed)
+}
+
+/// Replaces the stored custom-field values of one party.
+pub async fn set_custom_fields(
+    tx: &mut Tx,
+    id: i64,
+    custom_fields: &serde_json::Value,
+    at_us: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE parties SET custom_fields = $1, updated_at = $2 WHERE id = $3",
+        args![custom_fields.to_string(), at_us, id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets the manual block flag and the status that follows from it.
+pub async fn set_blocked(tx: &mut Tx, id: i64, blocked: bool, status: &str, at_us: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE parties SET blocked = $1, status = $2, updated_at = $3 WHERE id = $4",
+        args![blocked, status, at_us, id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What a party list may be narrowed to. `owner` restricts to one owner (`Some(None)` = the administrator's
+/// direct parties).
+#[derive(Debug, Clone, Default)]
+pub struct PartyFilter {
+    pub kind: Option<String>,
+    pub owner: Option<Option<i64>>,
+    pub class_id: Option<i64>,
+    pub status: Option<String>,
+    pub currency: Option<String>,
+    /// Substring of the lower-cased name.
+    pub name: Option<String>,
+}
+
+/// Parties in id order after `after_id`.
 pub async fn list(
     tx: &mut Tx,
-    kind: &str,
-    owner: Option<Option<i64>>,
+    f: &PartyFilter,
     after_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<PartyRow>, StoreError> {
-    let (restrict, owner_id) = match owner {
+    let (restrict, owner_id) = match f.owner {
         None => (false, None),
         Some(id) => (true, id),
     };
+    let name_pattern = f.name.as_ref().map(|n| format!("%{}%", escape_like(n)));
     tx.fetch_all(
         AssertSqlSafe(format!(
             "SELECT {PARTY_COLUMNS} FROM parties
-             WHERE kind = $1 AND ($2 = FALSE OR COALESCE(owner_reseller_id, 0) = COALESCE($3, 0))
-               AND ($4 IS NULL OR id > $4)
-             ORDER BY id LIMIT $5"
+             WHERE ($1 IS NULL OR kind = $1)
+               AND ($2 = FALSE OR COALESCE(owner_reseller_id, 0) = COALESCE($3, 0))
+               AND ($4 IS NULL OR class_id = $4)
+               AND ($5 IS NULL OR status = $5)
+               AND ($6 IS NULL OR currency = $6)
+               AND ($7 IS NULL OR name_key LIKE $7 ESCAPE '\\')
+               AND ($8 IS NULL OR id > $8)
+             ORDER BY id LIMIT $9"
         )),
-        args![kind, restrict, owner_id, after_id, limit],
+        args![
+            f.kind.clone(),
+            restrict,
+            owner_id,
+            f.class_id,
+            f.status.clone(),
+            f.currency.clone(),
+            name_pattern,
+            after_id,
+            limit
+        ],
     )
     .await
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

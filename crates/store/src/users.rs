@@ -68,3 +68,16 @@ pub async fn by_token_hash(tx: &mut Tx, token_hash: &str) -> Result<Option<UserR
     )
     .await
 }
+
+#[derive(sqlx::FromRow)]
+struct AccessRow {
+    personal_data_access: bool,
+}
+
+/// Whether the user may read personal-data custom-field values; false for unknown users.
+pub async fn personal_data_access(tx: &mut Tx, user_id: i64) -> Result<bool, StoreError> {
+    let row: Option<AccessRow> = tx
+        .fetch_optional("SELECT personal_data_access FROM users WHERE id = $1", args![user_id])
+        .await?;
+    Ok(row.is_some_and(|r| r.personal_data_access))
+}

@@ -10,6 +10,7 @@ mod invoices;
 mod merge_patch;
 mod normalize;
 mod parse;
+mod taxation_rules;
 mod validate;
 
 pub use context::{ClassContext, ReferencedCustomField, ReferencedObject, ReferencedTax, StoredClass};
@@ -30,6 +31,7 @@ pub use invoices::{Collection, InvoicePolicy, OutOfTurnInvoices, PaymentTerms, R
 pub use merge_patch::apply_merge_patch;
 pub use normalize::normalize;
 pub use parse::{READ_ONLY_KEYS, settings_from_json};
+pub use taxation_rules::validate_taxation;
 pub use validate::{Validation, validate};
 
 /// The key under which class names are compared for uniqueness: the Unicode lower-case of the trimmed name.

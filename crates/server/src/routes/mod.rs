@@ -1,4 +1,6 @@
 pub mod admin;
 pub mod catalog;
 pub mod classes;
-pub mod resellers;
+pub mod effective;
+pub mod members;
+pub mod parties;

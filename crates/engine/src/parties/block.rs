@@ -1,0 +1,80 @@
+//! The manual block of §5.9 rule 2: set and lifted by users of the party's owner. Unblocking never charges.
+
+use classbill_store::{instants, parties};
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::read::{CustomerView, ResellerView, Viewer};
+use super::{PartyKind, load_visible, owner_of, status_after};
+use crate::actor::Actor;
+use crate::audit::{self, Change};
+use crate::error::{EngineError, EngineResult};
+
+impl crate::Engine {
+    async fn set_block(
+        &self,
+        actor: &Actor,
+        kind: PartyKind,
+        id: i64,
+        blocked: bool,
+        at: Timestamp,
+    ) -> EngineResult<()> {
+        let mut tx = self.store.write().await?;
+        let row = load_visible(&mut tx, actor, kind, id).await?;
+        if owner_of(&row) != actor.owner() {
+            return Err(EngineError::forbidden(format!(
+                "only users of {} may block or unblock {} {id}",
+                owner_of(&row),
+                kind.as_str()
+            )));
+        }
+        if row.blocked == blocked {
+            return Ok(());
+        }
+        let status = status_after(&row.status, blocked);
+        parties::set_blocked(&mut tx, id, blocked, status, instants::to_micros(at)).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            at,
+            Change {
+                action: if blocked { "block" } else { "unblock" },
+                object_type: kind.as_str(),
+                object_id: id.to_string(),
+                owner_reseller_id: row.owner_reseller_id,
+                details: json!({ "status": {"old": row.status, "new": status} }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `POST /customers/{id}/block` and `/unblock`; `at` is the request's `as_of` or the server clock.
+    pub async fn block_customer(
+        &self,
+        actor: &Actor,
+        id: i64,
+        blocked: bool,
+        at: Timestamp,
+    ) -> EngineResult<CustomerView> {
+        self.set_block(actor, PartyKind::Customer, id, blocked, at).await?;
+        let mut tx = self.store.read().await?;
+        let row = load_visible(&mut tx, actor, PartyKind::Customer, id).await?;
+        Viewer::new(&mut tx, actor).await?.customer(&mut tx, &row).await
+    }
+
+    /// `POST /resellers/{id}/block` and `/unblock`.
+    pub async fn block_reseller(
+        &self,
+        actor: &Actor,
+        id: i64,
+        blocked: bool,
+        at: Timestamp,
+    ) -> EngineResult<ResellerView> {
+        self.set_block(actor, PartyKind::Reseller, id, blocked, at).await?;
+        let mut tx = self.store.read().await?;
+        let row = load_visible(&mut tx, actor, PartyKind::Reseller, id).await?;
+        Viewer::new(&mut tx, actor).await?.reseller(&mut tx, &row).await
+    }
+}
