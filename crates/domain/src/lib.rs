@@ -7,6 +7,7 @@ pub mod effective;
 pub mod field_error;
 pub mod money;
 pub mod owner;
+pub mod party;
 pub mod percent;
 
 pub use currency::Currency;

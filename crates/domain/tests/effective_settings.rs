@@ -3,9 +3,10 @@
 
 use classbill_domain::class::{ClassSettings, settings_from_json};
 use classbill_domain::effective::{
-    DefaultSender, EffectiveInput, EffectiveSettings, InstallationValues, MetricOverride, OwnerFacts, PartyFacts,
-    PartyKind, PartyOverrides, Rule, Source, effective_settings,
+    DefaultSender, EffectiveInput, EffectiveSettings, InstallationValues, OwnerFacts, PartyFacts, Rule, Source,
+    effective_settings,
 };
+use classbill_domain::party::{MetricOverride, PartyKind, PartyOverrides};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 

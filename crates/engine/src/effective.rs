@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 
 use classbill_domain::Owner;
-use classbill_domain::effective::{
-    EffectiveInput, InstallationValues, OwnerFacts, PartyFacts, PartyOverrides, effective_settings,
-};
+use classbill_domain::effective::{EffectiveInput, InstallationValues, OwnerFacts, PartyFacts, effective_settings};
+use classbill_domain::party::{PartyKind, PartyOverrides};
 use classbill_store::{StoreError, Tx, classes, parties, settings};
 use jiff::Timestamp;
 
-pub use classbill_domain::effective::{EffectiveSettings, Leaf, Node, PartyKind as PartyKindFilter, Rule, Source};
+pub use classbill_domain::effective::{EffectiveSettings, Leaf, Node, Rule, Source};
 
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
@@ -47,7 +46,7 @@ impl crate::Engine {
     pub async fn effective_settings(
         &self,
         actor: &Actor,
-        kind: PartyKindFilter,
+        kind: PartyKind,
         id: i64,
         now: Timestamp,
     ) -> EngineResult<EffectiveSettings> {

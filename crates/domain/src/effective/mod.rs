@@ -12,11 +12,9 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::class::{
-    ChargeBasis, ClassSettings, EmailDelivery, Metric, MetricRow, OotEmailDelivery, StatisticsEmail, TaxMethod,
-    TaxTiming, Taxation,
-};
+use crate::class::{ChargeBasis, ClassSettings, Metric, MetricRow, StatisticsEmail, TaxMethod, TaxTiming};
 use crate::money::Money;
+use crate::party::PartyKind;
 
 mod input;
 mod tree;
@@ -390,6 +388,7 @@ fn installation(values: &InstallationValues) -> Branch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::party::{MetricOverride, PartyOverrides};
     use serde_json::json;
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::custom_values::{apply_defaults, apply_writes, enabled_fields, stored_values};
 use super::document::{NewCustomer, NewReseller, PartyDocument};
-use super::overrides::{self, PartyOverrides, stored_overrides};
+use super::overrides::{self, stored_overrides};
 use super::read::{CustomerView, ResellerView, Viewer, sees_personal_data};
 use super::{PartyKind, owner_time_zone};
 use crate::actor::{Actor, Role};
@@ -21,6 +21,7 @@ use crate::audit::{self, Change};
 use crate::classes::settings_of;
 use crate::classes::write::insert_default_class;
 use crate::error::{EngineError, EngineResult};
+use classbill_domain::party::PartyOverrides;
 
 /// The outcome of [`settle`]: what to store.
 pub(super) struct Settled {

@@ -13,8 +13,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::custom_values::{apply_defaults, enabled_fields, stored_values};
+use super::owner_of;
 use super::read::{PartyListFilter, store_filter};
-use super::{PartyKind, owner_of};
 use crate::actor::Actor;
 use crate::assignment::{self, Joiner};
 use crate::audit::{self, Change};
@@ -131,7 +131,7 @@ impl crate::Engine {
                 outcomes.push(outcome(id, MemberOutcomeKind::Unchanged, 200, Vec::new()));
                 continue;
             }
-            let kind = PartyKind::of_row(row);
+            let kind = super::kind_of(row);
             let mut values = stored_values(&row.custom_fields)?;
             let defaults_added = apply_defaults(&definitions, &mut values);
             if let Some(errors) = &not_assignable {

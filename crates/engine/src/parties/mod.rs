@@ -19,9 +19,9 @@ use classbill_store::{Tx, settings};
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 
+pub use classbill_domain::party::{MetricOverride, PartyKind, PartyOverrides};
 pub use document::{NewCustomer, NewReseller};
 pub use members::{MemberItem, MemberOutcome, MemberOutcomeKind};
-pub use overrides::{MetricOverride, PartyOverrides};
 pub use read::{CustomerView, PartyCommon, PartyListFilter, ResellerView};
 
 pub const BILLING_PERIODS: &[&str] = &[
@@ -36,35 +36,12 @@ pub const BILLING_PERIODS: &[&str] = &[
 /// Party statuses of §5.9 rule 2.
 pub const STATUSES: &[&str] = &["open", "limited", "suspended", "blocked", "closed"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartyKind {
-    Customer,
-    Reseller,
-}
-
-impl PartyKind {
-    /// The `kind` column value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PartyKind::Customer => "customer",
-            PartyKind::Reseller => "reseller",
-        }
-    }
-
-    /// The API field naming the owning reseller.
-    pub fn owner_field(self) -> &'static str {
-        match self {
-            PartyKind::Customer => "reseller_id",
-            PartyKind::Reseller => "parent_reseller_id",
-        }
-    }
-
-    fn of_row(row: &PartyRow) -> PartyKind {
-        if row.kind == "reseller" {
-            PartyKind::Reseller
-        } else {
-            PartyKind::Customer
-        }
+/// The kind a stored party row has.
+pub(crate) fn kind_of(row: &PartyRow) -> PartyKind {
+    if row.kind == "reseller" {
+        PartyKind::Reseller
+    } else {
+        PartyKind::Customer
     }
 }
 

@@ -4,53 +4,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use classbill_domain::class::{
-    ChargeBasis, ClassContext, ClassSettings, EmailDelivery, Metric, OotEmailDelivery, ReferencedObject, ReferencedTax,
-    StatisticsEmail, Taxation, validate_taxation,
+    ClassContext, ClassSettings, Metric, ReferencedObject, ReferencedTax, validate_taxation,
 };
-use classbill_domain::{FieldError, Money, Owner};
+use classbill_domain::{FieldError, Owner};
 use classbill_store::{Tx, catalog};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::document::PartyDocument;
 use crate::catalog::{CustomTaxDocument, kinds};
 use crate::error::EngineResult;
-
-/// Settings a party overrides; every key null = everything from the class.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct PartyOverrides {
-    /// Replaces the class's whole taxation tab.
-    pub taxation: Option<Taxation>,
-    pub regular_invoice_template_id: Option<i64>,
-    pub oot_invoice_template_id: Option<i64>,
-    pub invoice_email_delivery: Option<EmailDelivery>,
-    pub oot_invoice_email_delivery: Option<OotEmailDelivery>,
-    pub statistics_email: Option<StatisticsEmail>,
-    /// Rows replacing the class row of the same metric; omitted keys come from that class row.
-    pub measured_services: Option<Vec<MetricOverride>>,
-}
-
-/// A partial measured-service row (§2.7) keyed by `metric`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MetricOverride {
-    pub metric: Metric,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub charge_basis: Option<ChargeBasis>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_per_item: Option<Money>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub free_items: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-}
+use classbill_domain::party::{MetricOverride, PartyOverrides};
 
 pub(crate) fn stored_overrides(json: &str) -> EngineResult<PartyOverrides> {
-    Ok(serde_json::from_str(json)?)
+    Ok(PartyOverrides::from_json(json)?)
 }
 
 /// Which overrides a request writes; only those are checked, stored ones stay as they are.
@@ -232,7 +198,7 @@ fn metric_rows(rows: &[Value], errors: &mut Vec<FieldError>) -> Vec<MetricOverri
                 "must be between 0 and 1000000",
             ));
         }
-        if let Some(code) = &row.rate_code
+        if let Some(Some(code)) = &row.rate_code
             && !((1..=64).contains(&code.len())
                 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
         {
@@ -242,7 +208,12 @@ fn metric_rows(rows: &[Value], errors: &mut Vec<FieldError>) -> Vec<MetricOverri
                 "must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-'",
             ));
         }
-        if row.service.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        if row
+            .service
+            .as_ref()
+            .and_then(|s| s.as_deref())
+            .is_some_and(|s| s.trim().is_empty())
+        {
             errors.push(FieldError::new(field("service"), "out_of_range", "must not be empty"));
         }
         out.push(row);

@@ -9,11 +9,12 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::custom_values::{FieldsByClass, shown, stored_values};
-use super::overrides::{PartyOverrides, stored_overrides};
+use super::overrides::stored_overrides;
 use super::{PartyKind, STATUSES, load_visible};
 use crate::actor::{Actor, Role};
 use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
+use classbill_domain::party::PartyOverrides;
 
 /// The fields customers and resellers share (§4).
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -1,7 +1,8 @@
 //! `/customers/{id}/effective-settings` and `/resellers/{id}/effective-settings` (§4).
 
 use axum::extract::{Path, State};
-use classbill_engine::effective::{EffectiveSettings, PartyKindFilter};
+use classbill_engine::effective::EffectiveSettings;
+use classbill_engine::parties::PartyKind;
 use jiff::Timestamp;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,7 +33,7 @@ async fn customer_effective_settings(
 ) -> ApiResult<axum::Json<EffectiveSettings>> {
     let settings = state
         .engine
-        .effective_settings(&actor, PartyKindFilter::Customer, id, Timestamp::now())
+        .effective_settings(&actor, PartyKind::Customer, id, Timestamp::now())
         .await?;
     Ok(axum::Json(settings))
 }
@@ -51,7 +52,7 @@ async fn reseller_effective_settings(
 ) -> ApiResult<axum::Json<EffectiveSettings>> {
     let settings = state
         .engine
-        .effective_settings(&actor, PartyKindFilter::Reseller, id, Timestamp::now())
+        .effective_settings(&actor, PartyKind::Reseller, id, Timestamp::now())
         .await?;
     Ok(axum::Json(settings))
 }
