@@ -5,10 +5,14 @@ pub mod currency;
 pub mod custom_field;
 pub mod effective;
 pub mod field_error;
+pub mod invoice_math;
 pub mod money;
 pub mod owner;
 pub mod party;
 pub mod percent;
+pub mod period;
+pub mod rounding;
+pub mod tax;
 
 pub use currency::Currency;
 pub use field_error::FieldError;
