@@ -1,9 +1,11 @@
 //! `classbill`: the one binary. Every command opens the database named by `--database`.
 
 mod demo;
+mod import;
 
 use std::io::Read;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -54,6 +56,24 @@ enum Command {
     Tokens {
         #[command(subcommand)]
         command: TokensCommand,
+    },
+    /// Bulk-load data from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import rated xDRs from a CSV file; rejected lines go to FILE.rejects.csv with their reasons.
+    Xdrs {
+        /// RFC 4180 CSV with the header party_id,external_id,occurred_at,kind,service,rate_code,description,
+        /// quantity,amount[,currency].
+        file: PathBuf,
+        /// The instant whose open period late xDRs join; default now.
+        #[arg(long)]
+        as_of: Option<Timestamp>,
     },
 }
 
@@ -169,6 +189,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = open(&cli.database).await?;
             let token = engine.create_token(&login, Timestamp::now()).await.map_err(explain)?;
             println!("{token}");
+        }
+        Command::Import {
+            command: ImportCommand::Xdrs { file, as_of },
+        } => {
+            if !file.is_file() {
+                bail!("cannot read {}: no such file", file.display());
+            }
+            let engine = open(&cli.database).await?;
+            let summary = import::import_xdrs(&engine, &file, as_of.unwrap_or_else(Timestamp::now)).await?;
+            println!("accepted {}, rejected {}", summary.accepted, summary.rejected);
+            if summary.rejected > 0 {
+                eprintln!("rejected lines and their reasons: {}", summary.rejects_file.display());
+            }
         }
     }
     Ok(())

@@ -727,3 +727,120 @@ fn demo_prints_a_token_and_serves_its_classes() {
         "the demo leaves the default database alone"
     );
 }
+
+// ---- import xdrs ----
+
+/// A customer activated 2025-02-10 in Berlin, created directly through the engine; answers its id.
+fn import_customer(url: &str) -> i64 {
+    block_on(async {
+        let store = Store::connect(url).await.expect("database opens");
+        let engine = classbill_engine::Engine::new(store.clone());
+        let customer = engine
+            .create_customer(
+                &classbill_engine::Actor::system(),
+                classbill_engine::NewCustomer {
+                    name: "Importer".to_owned(),
+                    currency: Some("EUR".to_owned()),
+                    time_zone: Some("Europe/Berlin".to_owned()),
+                    activated_at: Some("2025-02-09T23:00:00Z".parse().expect("instant")),
+                    ..classbill_engine::NewCustomer::default()
+                },
+                jiff::Timestamp::now(),
+            )
+            .await
+            .expect("customer created");
+        store.close().await;
+        customer.id
+    })
+}
+
+fn import_xdrs_keeps_good_lines_and_reports_the_others(backend: Backend) {
+    let dir = temp_dir();
+    let db = fresh_database(backend);
+    migrate(dir.path(), &db.url);
+    let party = import_customer(&db.url);
+    let file = dir.path().join("march.csv");
+    let lines = [
+        "party_id,external_id,occurred_at,kind,service,rate_code,description,quantity,amount".to_owned(),
+        format!("{party},a-1,2025-03-05T10:00:00Z,usage,voice,DE,\"calls, long\",1.5,0.25"),
+        format!("{party},a-2,2025-03-05T10:00:00Z,tax,voice,,,1,1"),
+        format!("{party},a-3,2025-03-06T10:00:00+01:00,credit,goodwill,,,1,-2"),
+        format!("{party},a-4,2025-03-07T10:00:00Z,usage,data,,\"two\nlines\",3,0.1"),
+        "999999,a-5,2025-03-05T10:00:00Z,usage,voice,,,1,1".to_owned(),
+        format!("{party},a-6,2025-01-01T00:00:00Z,usage,voice,,,1,1"),
+        format!("{party},a-7,2025-03-05T10:00:00Z"),
+        String::new(),
+        format!("{party},a-1,2025-03-05T10:00:00Z,usage,voice,DE,\"calls, long\",1.50,0.250"),
+        format!("{party},a-1,2025-03-05T10:00:00Z,usage,voice,DE,\"calls, long\",1.5,9"),
+    ];
+    std::fs::write(&file, lines.join("\r\n") + "\r\n").expect("file written");
+
+    let output = expect_exit(
+        run(dir.path(), &["--database", &db.url, "import", "xdrs", "march.csv"], ""),
+        0,
+        "import xdrs",
+    );
+    assert_eq!(
+        stdout(&output).trim(),
+        "accepted 4, rejected 5",
+        "{backend}: {}",
+        describe(&output)
+    );
+    assert_eq!(count_rows(&db.url, "xdrs"), 3, "{backend}: a-1 is stored once");
+
+    let rejects = std::fs::read_to_string(dir.path().join("march.rejects.csv")).expect("rejects file");
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(rejects.as_bytes());
+    let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
+    assert_eq!(
+        header.join(","),
+        "line,reason,party_id,external_id,occurred_at,kind,service,rate_code,description,quantity,amount"
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
+    let found: Vec<(String, String)> = rows.iter().map(|r| (r[0].to_owned(), r[1].to_owned())).collect();
+    let expected = [
+        ("3", "not_importable"),
+        ("7", "not_found"),
+        ("8", "before_activation"),
+        ("9", "columns"),
+        ("12", "conflict"),
+    ];
+    assert_eq!(found.len(), expected.len(), "{backend}: {rejects}");
+    for ((line, reason), (want_line, want_reason)) in found.iter().zip(expected) {
+        assert_eq!(line, want_line, "{backend}: {rejects}");
+        assert!(reason.contains(want_reason), "{backend}: line {line} reason {reason:?}");
+    }
+    assert_eq!(&rows[0][2], party.to_string().as_str(), "the original columns follow");
+    assert_eq!(&rows[0][5], "tax");
+}
+
+#[test]
+fn import_xdrs_keeps_good_lines_and_reports_the_others_on_sqlite() {
+    import_xdrs_keeps_good_lines_and_reports_the_others(Backend::Sqlite);
+}
+
+#[test]
+fn import_xdrs_keeps_good_lines_and_reports_the_others_on_postgres() {
+    import_xdrs_keeps_good_lines_and_reports_the_others(Backend::Postgres);
+}
+
+#[test]
+fn import_xdrs_refuses_a_missing_file_or_a_wrong_header_in_one_sentence() {
+    let dir = temp_dir();
+    let url = sqlite_in(dir.path(), "import.db");
+    migrate(dir.path(), &url);
+    expect_one_sentence_failure(
+        run(dir.path(), &["--database", &url, "import", "xdrs", "missing.csv"], ""),
+        "missing file",
+    );
+    std::fs::write(dir.path().join("wrong.csv"), "party,amount\n1,2\n").expect("file written");
+    let reason = expect_one_sentence_failure(
+        run(dir.path(), &["--database", &url, "import", "xdrs", "wrong.csv"], ""),
+        "wrong header",
+    );
+    assert!(reason.contains("header"), "{reason}");
+    expect_exit(
+        run(dir.path(), &["--database", &url, "import", "xdrs"], ""),
+        2,
+        "no file",
+    );
+}

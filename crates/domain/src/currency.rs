@@ -20,6 +20,12 @@ impl Currency {
         iso_currency::Currency::from_code(code).map(Currency)
     }
 
+    /// Every ISO 4217 currency.
+    pub fn all() -> impl Iterator<Item = Currency> {
+        use iso_currency::IntoEnumIterator;
+        iso_currency::Currency::iter().map(Currency)
+    }
+
     pub fn as_str(self) -> &'static str {
         self.0.code()
     }

@@ -4,6 +4,7 @@ pub mod class;
 pub mod currency;
 pub mod custom_field;
 pub mod effective;
+pub mod email;
 pub mod field_error;
 pub mod invoice_math;
 pub mod money;

@@ -1,12 +1,10 @@
 //! The effective settings of a customer or reseller (§4): gathers the party, its class, its owner and the
 //! installation settings, and lets the domain merge them.
 
-use std::collections::BTreeMap;
-
 use classbill_domain::Owner;
-use classbill_domain::effective::{EffectiveInput, InstallationValues, OwnerFacts, PartyFacts, effective_settings};
+use classbill_domain::effective::{EffectiveInput, OwnerFacts, PartyFacts, effective_settings};
 use classbill_domain::party::{PartyKind, PartyOverrides};
-use classbill_store::{StoreError, Tx, classes, parties, settings};
+use classbill_store::{StoreError, Tx, classes, parties};
 use jiff::Timestamp;
 
 pub use classbill_domain::effective::{EffectiveSettings, Leaf, Node, Rule, Source};
@@ -30,16 +28,6 @@ async fn owner_facts(tx: &mut Tx, owner_reseller_id: Option<i64>) -> EngineResul
     })
 }
 
-async fn installation_values(tx: &mut Tx) -> EngineResult<InstallationValues> {
-    let mut stored = BTreeMap::new();
-    for key in InstallationValues::KEYS {
-        if let Some(value) = settings::get(tx, key).await? {
-            stored.insert(key, value);
-        }
-    }
-    Ok(InstallationValues::from_stored(|key| stored.get(key).cloned()))
-}
-
 impl crate::Engine {
     /// Every effective setting of party `id` with its source. The party must be of `kind` and visible to the
     /// actor (administrators see all parties, a reseller user only the parties its reseller owns); otherwise 404.
@@ -61,7 +49,7 @@ impl crate::Engine {
         let class_settings = crate::classes::settings_of(&class)?;
         let overrides = PartyOverrides::from_json(&party.overrides)?;
         let owner = owner_facts(&mut tx, party.owner_reseller_id).await?;
-        let installation = installation_values(&mut tx).await?;
+        let installation = crate::installation::installation_values(&mut tx).await?;
         let input = EffectiveInput {
             class_id: class.id,
             class_revision: class.revision,

@@ -10,6 +10,8 @@ pub mod catalog;
 pub mod classes;
 pub mod effective;
 mod error;
+pub mod installation;
+pub mod ledger;
 mod page;
 pub mod parties;
 mod secrets;
@@ -18,10 +20,11 @@ pub use actor::{Actor, Role};
 pub use audit::AuditEntry;
 pub use auth::NewUserRole;
 pub use error::{EngineError, EngineResult};
+pub use ledger::{ImportOutcome, ImportRow, PeriodView, RejectedRow, XdrListFilter, XdrText, XdrView};
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
 pub use parties::{
-    BILLING_PERIODS, CustomerView, MemberItem, MemberOutcome, MemberOutcomeKind, NewCustomer, NewReseller,
-    PartyListFilter, PartyOverrides, ResellerView,
+    CustomerView, MemberItem, MemberOutcome, MemberOutcomeKind, NewCustomer, NewReseller, PartyListFilter,
+    PartyOverrides, ResellerView,
 };
 
 use classbill_store::Store;

@@ -49,20 +49,24 @@ fn json_content_type(headers: &HeaderMap) -> bool {
 /// cut off at once.
 const DISCARD_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
-fn too_large() -> ApiError {
+/// A route's own body limit, set as a request extension by routes that take more than
+/// [`crate::BODY_LIMIT_BYTES`] (xDR batches).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+fn too_large(limit: u64) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::PAYLOAD_TOO_LARGE,
         "payload-too-large",
         "Body too large",
-        format!("request bodies are limited to {} bytes", crate::BODY_LIMIT_BYTES),
+        format!("request bodies are limited to {limit} bytes"),
     )
 }
 
-/// The whole body if it fits in [`crate::BODY_LIMIT_BYTES`], else a 413.
-async fn read_limited(mut body: Body, declared: Option<u64>) -> Result<Bytes, ApiError> {
-    let limit = crate::BODY_LIMIT_BYTES as u64;
-    if declared.is_some_and(|length| length > DISCARD_LIMIT_BYTES) {
-        return Err(too_large());
+/// The whole body if it fits in `limit`, else a 413.
+async fn read_limited(mut body: Body, declared: Option<u64>, limit: u64) -> Result<Bytes, ApiError> {
+    if declared.is_some_and(|length| length > DISCARD_LIMIT_BYTES.max(limit)) {
+        return Err(too_large(limit));
     }
     let mut kept = Vec::new();
     let mut received: u64 = 0;
@@ -79,12 +83,12 @@ async fn read_limited(mut body: Body, declared: Option<u64>) -> Result<Bytes, Ap
         received = received.saturating_add(data.len() as u64);
         if received <= limit {
             kept.extend_from_slice(&data);
-        } else if received > DISCARD_LIMIT_BYTES {
+        } else if received > DISCARD_LIMIT_BYTES.max(limit) {
             break;
         }
     }
     if received > limit {
-        return Err(too_large());
+        return Err(too_large(limit));
     }
     Ok(Bytes::from(kept))
 }
@@ -106,7 +110,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let bytes = read_limited(req.into_body(), declared).await?;
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(crate::BODY_LIMIT_BYTES, |l| l.0) as u64;
+        let bytes = read_limited(req.into_body(), declared, limit).await?;
         let value =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
         Ok(JsonValue(value))

@@ -40,6 +40,8 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::effective::router())
         .merge(routes::catalog::router())
         .merge(routes::admin::router())
+        .merge(routes::installation::router())
+        .merge(routes::ledger::router())
         .split_for_parts()
 }
 

@@ -45,6 +45,11 @@ const EXPECTED_OPERATIONS: &[(&str, &[&str])] = &[
     ("/vat-rates/{id}", &["get", "patch", "delete"]),
     ("/audit-log", &["get"]),
     ("/secrets/{name}", &["put"]),
+    ("/settings", &["get", "patch"]),
+    ("/calendar", &["get", "put"]),
+    ("/xdrs", &["get", "post"]),
+    ("/periods", &["get"]),
+    ("/periods/{id}", &["get"]),
     ("/openapi.json", &["get"]),
 ];
 

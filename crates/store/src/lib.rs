@@ -8,8 +8,10 @@ pub mod catalog;
 pub mod classes;
 pub mod instants;
 pub mod parties;
+pub mod periods;
 pub mod settings;
 pub mod users;
+pub mod xdrs;
 
 pub use db::{Arg, AssertSqlSafe, Backend, Record, Store, Tx};
 pub use error::StoreError;

@@ -1,14 +1,12 @@
 //! Gathers from the store the facts that class validation needs (§3).
 
-use std::collections::BTreeSet;
-
 use classbill_domain::class::{
     ClassContext, ClassSettings, ReferencedCustomField, ReferencedObject, ReferencedTax, StoredClass,
 };
 use classbill_domain::custom_field::CustomFieldDefinition;
 use classbill_domain::{Currency, Owner};
 use classbill_store::classes::ClassRow;
-use classbill_store::{Tx, catalog, parties, settings};
+use classbill_store::{Tx, catalog, parties};
 
 use super::{owner_of, settings_of};
 use crate::catalog::{CustomTaxDocument, kinds};
@@ -20,7 +18,7 @@ pub(crate) async fn gather(
     stored: Option<&ClassRow>,
 ) -> EngineResult<ClassContext> {
     let mut ctx = ClassContext {
-        enabled_currencies: enabled_currencies(tx).await?,
+        enabled_currencies: crate::installation::enabled_currencies(tx).await?,
         ..ClassContext::default()
     };
     let members = match stored {
@@ -113,11 +111,4 @@ pub(crate) fn has_value(custom_fields_json: &str, key: &str) -> bool {
         .ok()
         .and_then(|values| values.get(key).cloned())
         .is_some_and(|v| !(v.is_null() || v.as_str() == Some("")))
-}
-
-/// The installation's enabled currencies; absent = every ISO 4217 code.
-pub(crate) async fn enabled_currencies(tx: &mut Tx) -> EngineResult<Option<BTreeSet<String>>> {
-    Ok(settings::get(tx, "enabled_currencies")
-        .await?
-        .and_then(|v| serde_json::from_value::<BTreeSet<String>>(v).ok()))
 }

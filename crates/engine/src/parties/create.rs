@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use classbill_domain::{Currency, FieldError, Owner};
 use classbill_store::classes::ClassRow;
 use classbill_store::parties::{self, NewParty, PartyFields, PartyRow};
-use classbill_store::{Tx, instants, settings};
+use classbill_store::{Tx, instants};
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
@@ -181,9 +181,7 @@ async fn currency_enabled(tx: &mut Tx, code: &str) -> EngineResult<bool> {
     if Currency::parse(code).is_none() {
         return Ok(false);
     }
-    let enabled = settings::get(tx, "enabled_currencies")
-        .await?
-        .and_then(|v| serde_json::from_value::<BTreeSet<String>>(v).ok());
+    let enabled = crate::installation::enabled_currencies(tx).await?;
     Ok(enabled.is_none_or(|list| list.contains(code)))
 }
 

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{BILLING_PERIODS, PartyKind};
+use super::PartyKind;
 use crate::error::{EngineError, EngineResult};
+use classbill_domain::period::{BillingPeriodKind, time_zone};
 
 /// `POST /customers`. Omitted fields take the defaults of §4.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -172,19 +173,19 @@ impl PartyDocument {
             errors.push(FieldError::new("name", "invalid_length", "must be 1 to 100 characters"));
         }
         if let Some(period) = &self.billing_period
-            && !BILLING_PERIODS.contains(&period.as_str())
+            && period.parse::<BillingPeriodKind>().is_err()
         {
             errors.push(FieldError::new(
                 "billing_period",
                 "invalid",
                 format!(
                     "unknown billing period {period:?}; one of {}",
-                    BILLING_PERIODS.join(", ")
+                    BillingPeriodKind::ALL.map(BillingPeriodKind::as_str).join(", ")
                 ),
             ));
         }
         if let Some(zone) = &self.time_zone
-            && jiff::tz::TimeZone::get(zone).is_err()
+            && time_zone(zone).is_err()
         {
             errors.push(FieldError::new(
                 "time_zone",
@@ -220,7 +221,7 @@ impl PartyDocument {
             ));
         }
         if let Some(email) = &self.email
-            && !is_email(email)
+            && !classbill_domain::email::is_mail_address(email)
         {
             errors.push(FieldError::new("email", "invalid", "must be a valid e-mail address"));
         }
@@ -236,18 +237,6 @@ impl PartyDocument {
             ));
         }
     }
-}
-
-fn is_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]

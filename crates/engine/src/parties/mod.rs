@@ -13,8 +13,8 @@ mod read;
 mod update;
 
 use classbill_domain::Owner;
+use classbill_store::Tx;
 use classbill_store::parties::{self, PartyRow};
-use classbill_store::{Tx, settings};
 
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
@@ -23,15 +23,6 @@ pub use classbill_domain::party::{MetricOverride, PartyKind, PartyOverrides};
 pub use document::{NewCustomer, NewReseller};
 pub use members::{MemberItem, MemberOutcome, MemberOutcomeKind};
 pub use read::{CustomerView, PartyCommon, PartyListFilter, ResellerView};
-
-pub const BILLING_PERIODS: &[&str] = &[
-    "daily",
-    "weekly",
-    "semimonthly",
-    "monthly",
-    "monthly_anniversary",
-    "thirty_days",
-];
 
 /// Party statuses of §5.9 rule 2.
 pub const STATUSES: &[&str] = &["open", "limited", "suspended", "blocked", "closed"];
@@ -65,10 +56,7 @@ pub(crate) async fn owner_time_zone(tx: &mut Tx, owner: Owner) -> EngineResult<S
     {
         return Ok(parent.time_zone);
     }
-    Ok(settings::get(tx, "time_zone")
-        .await?
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "UTC".to_owned()))
+    Ok(crate::installation::InstallationSettings::load(tx).await?.time_zone)
 }
 
 /// Status of §5.9 rule 2 as far as this release knows it: closed, else blocked, else open.

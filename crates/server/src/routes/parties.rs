@@ -1,30 +1,20 @@
 //! `/customers` and `/resellers` (customer-classes §4): create, read, list, merge-patch, block and unblock.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use classbill_domain::FieldError;
-use classbill_engine::{CustomerView, NewCustomer, NewReseller, Page, PartyListFilter, ResellerView};
+use classbill_engine::{CustomerView, NewCustomer, NewReseller, ResellerView};
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::extract::{Caller, JsonValue, PageParams, Query};
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::problem::{ApiError, ApiResult};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_customers, create_customer))
-        .routes(routes!(get_customer, patch_customer))
-        .routes(routes!(block_customer))
-        .routes(routes!(unblock_customer))
-        .routes(routes!(list_resellers, create_reseller))
-        .routes(routes!(get_reseller, patch_reseller))
-        .routes(routes!(block_reseller))
-        .routes(routes!(unblock_reseller))
+        .merge(customers::router())
+        .merge(resellers::router())
 }
 
 /// The optional body of block and unblock.
@@ -84,192 +74,124 @@ struct ResellerListParams {
     cursor: Option<String>,
 }
 
-/// List the customers the caller may see, in id order.
-#[utoipa::path(get, path = "/customers", tag = "customers", params(CustomerListParams),
-    responses((status = 200, body = Page<CustomerView>), (status = 422, body = Problem)))]
-async fn list_customers(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Query(p): Query<CustomerListParams>,
-) -> ApiResult<axum::Json<Page<CustomerView>>> {
-    let page = PageParams {
-        limit: p.limit,
-        cursor: p.cursor,
-    }
-    .request()?;
-    let filter = PartyListFilter {
-        class_id: p.class_id,
-        owner: p.reseller_id,
-        status: p.status,
-        currency: p.currency,
-        name: p.name,
+/// The same six operations for customers and resellers, generated once per kind so that each route has its own
+/// OpenAPI entry; the two kinds differ in their view, their creation body and the field naming their owner.
+macro_rules! party_routes {
+    (
+        $module:ident, $tag:literal, $view:ty, $new:ty, $params:ty, $owner_field:ident,
+        list: $list:ident, create: $create:ident, get: $get:ident, update: $update:ident, block: $block:ident,
+        $collection:literal, $item:literal, $block_path:literal, $unblock_path:literal
+    ) => {
+        mod $module {
+            use axum::body::Bytes;
+            use axum::extract::{Path, State};
+            use axum::http::StatusCode;
+            use classbill_engine::{Page, PartyListFilter};
+            use jiff::Timestamp;
+            use utoipa_axum::router::OpenApiRouter;
+            use utoipa_axum::routes;
+
+            use super::*;
+            use crate::extract::{Caller, JsonValue, PageParams, Query};
+            use crate::problem::{ApiResult, Problem};
+
+            pub fn router() -> OpenApiRouter<AppState> {
+                OpenApiRouter::new()
+                    .routes(routes!(list, create))
+                    .routes(routes!(get, patch))
+                    .routes(routes!(block))
+                    .routes(routes!(unblock))
+            }
+
+            /// List the parties of this kind that the caller may see, in id order.
+            #[utoipa::path(get, path = $collection, tag = $tag, params($params),
+                responses((status = 200, body = Page<$view>), (status = 422, body = Problem)))]
+            async fn list(
+                State(state): State<AppState>,
+                Caller(actor): Caller,
+                Query(p): Query<$params>,
+            ) -> ApiResult<axum::Json<Page<$view>>> {
+                let page = PageParams { limit: p.limit, cursor: p.cursor }.request()?;
+                let filter = PartyListFilter {
+                    class_id: p.class_id,
+                    owner: p.$owner_field,
+                    status: p.status,
+                    currency: p.currency,
+                    name: p.name,
+                };
+                Ok(axum::Json(state.engine.$list(&actor, filter, page).await?))
+            }
+
+            /// Create one; without `class_id` it joins its owner's Default class.
+            #[utoipa::path(post, path = $collection, tag = $tag, request_body = $new,
+                responses((status = 201, body = $view), (status = 403, body = Problem), (status = 422, body = Problem)))]
+            async fn create(
+                State(state): State<AppState>,
+                Caller(actor): Caller,
+                JsonValue(body): JsonValue,
+            ) -> ApiResult<(StatusCode, axum::Json<$view>)> {
+                let party = state.engine.$create(&actor, body, Timestamp::now()).await?;
+                Ok((StatusCode::CREATED, axum::Json(party)))
+            }
+
+            #[utoipa::path(get, path = $item, tag = $tag, params(("id" = i64, Path)),
+                responses((status = 200, body = $view), (status = 404, body = Problem)))]
+            async fn get(
+                State(state): State<AppState>,
+                Caller(actor): Caller,
+                Path(id): Path<i64>,
+            ) -> ApiResult<axum::Json<$view>> {
+                Ok(axum::Json(state.engine.$get(&actor, id).await?))
+            }
+
+            /// Change it with a JSON Merge Patch; the owning reseller and the currency are immutable.
+            #[utoipa::path(patch, path = $item, tag = $tag, params(("id" = i64, Path)),
+                request_body(content = Object, content_type = "application/merge-patch+json"),
+                responses((status = 200, body = $view), (status = 403, body = Problem), (status = 404, body = Problem),
+                    (status = 409, body = Problem), (status = 422, body = Problem)))]
+            async fn patch(
+                State(state): State<AppState>,
+                Caller(actor): Caller,
+                Path(id): Path<i64>,
+                JsonValue(patch): JsonValue,
+            ) -> ApiResult<axum::Json<$view>> {
+                Ok(axum::Json(state.engine.$update(&actor, id, patch, Timestamp::now()).await?))
+            }
+
+            /// Set the manual block (customer-classes §5.9 rule 2); users of the party's owner only.
+            #[utoipa::path(post, path = $block_path, tag = $tag, params(("id" = i64, Path)),
+                request_body(content = Option<ActAt>),
+                responses((status = 200, body = $view), (status = 403, body = Problem), (status = 404, body = Problem)))]
+            async fn block(
+                State(state): State<AppState>,
+                Caller(actor): Caller,
+                Path(id): Path<i64>,
+                body: Bytes,
+            ) -> ApiResult<axum::Json<$view>> {
+                let at = acting_instant(&body)?;
+                Ok(axum::Json(state.engine.$block(&actor, id, true, at).await?))
+            }
+
+            /// Lift the manual block; never charges.
+            #[utoipa::path(post, path = $unblock_path, tag = $tag, params(("id" = i64, Path)),
+                request_body(content = Option<ActAt>),
+                responses((status = 200, body = $view), (status = 403, body = Problem), (status = 404, body = Problem)))]
+            async fn unblock(
+                State(state): State<AppState>,
+                Caller(actor): Caller,
+                Path(id): Path<i64>,
+                body: Bytes,
+            ) -> ApiResult<axum::Json<$view>> {
+                let at = acting_instant(&body)?;
+                Ok(axum::Json(state.engine.$block(&actor, id, false, at).await?))
+            }
+        }
     };
-    Ok(axum::Json(state.engine.list_customers(&actor, filter, page).await?))
 }
 
-/// Create a customer; without `class_id` it joins its owner's Default class.
-#[utoipa::path(post, path = "/customers", tag = "customers", request_body = NewCustomer,
-    responses((status = 201, body = CustomerView), (status = 403, body = Problem), (status = 422, body = Problem)))]
-async fn create_customer(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    JsonValue(body): JsonValue,
-) -> ApiResult<(StatusCode, axum::Json<CustomerView>)> {
-    let customer = state
-        .engine
-        .create_customer_from_json(&actor, body, Timestamp::now())
-        .await?;
-    Ok((StatusCode::CREATED, axum::Json(customer)))
-}
-
-#[utoipa::path(get, path = "/customers/{id}", tag = "customers", params(("id" = i64, Path)),
-    responses((status = 200, body = CustomerView), (status = 404, body = Problem)))]
-async fn get_customer(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<axum::Json<CustomerView>> {
-    Ok(axum::Json(state.engine.get_customer(&actor, id).await?))
-}
-
-/// Change a customer with a JSON Merge Patch; `reseller_id` and `currency` are immutable.
-#[utoipa::path(patch, path = "/customers/{id}", tag = "customers", params(("id" = i64, Path)),
-    request_body(content = Object, content_type = "application/merge-patch+json"),
-    responses((status = 200, body = CustomerView), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn patch_customer(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-    JsonValue(patch): JsonValue,
-) -> ApiResult<axum::Json<CustomerView>> {
-    Ok(axum::Json(
-        state
-            .engine
-            .update_customer(&actor, id, patch, Timestamp::now())
-            .await?,
-    ))
-}
-
-/// Set the manual block (customer-classes §5.9 rule 2); users of the customer's owner only.
-#[utoipa::path(post, path = "/customers/{id}/block", tag = "customers", params(("id" = i64, Path)),
-    request_body(content = Option<ActAt>),
-    responses((status = 200, body = CustomerView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn block_customer(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> ApiResult<axum::Json<CustomerView>> {
-    let at = acting_instant(&body)?;
-    Ok(axum::Json(state.engine.block_customer(&actor, id, true, at).await?))
-}
-
-/// Lift the manual block; never charges.
-#[utoipa::path(post, path = "/customers/{id}/unblock", tag = "customers", params(("id" = i64, Path)),
-    request_body(content = Option<ActAt>),
-    responses((status = 200, body = CustomerView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn unblock_customer(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> ApiResult<axum::Json<CustomerView>> {
-    let at = acting_instant(&body)?;
-    Ok(axum::Json(state.engine.block_customer(&actor, id, false, at).await?))
-}
-
-/// List the resellers the caller may see, in id order.
-#[utoipa::path(get, path = "/resellers", tag = "resellers", params(ResellerListParams),
-    responses((status = 200, body = Page<ResellerView>), (status = 422, body = Problem)))]
-async fn list_resellers(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Query(p): Query<ResellerListParams>,
-) -> ApiResult<axum::Json<Page<ResellerView>>> {
-    let page = PageParams {
-        limit: p.limit,
-        cursor: p.cursor,
-    }
-    .request()?;
-    let filter = PartyListFilter {
-        class_id: p.class_id,
-        owner: p.parent_reseller_id,
-        status: p.status,
-        currency: p.currency,
-        name: p.name,
-    };
-    Ok(axum::Json(state.engine.list_resellers(&actor, filter, page).await?))
-}
-
-/// Create a reseller (top-level, or a subreseller with `parent_reseller_id`) and its Default class.
-#[utoipa::path(post, path = "/resellers", tag = "resellers", request_body = NewReseller,
-    responses((status = 201, body = ResellerView), (status = 403, body = Problem), (status = 422, body = Problem)))]
-async fn create_reseller(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    JsonValue(body): JsonValue,
-) -> ApiResult<(StatusCode, axum::Json<ResellerView>)> {
-    let reseller = state
-        .engine
-        .create_reseller_from_json(&actor, body, Timestamp::now())
-        .await?;
-    Ok((StatusCode::CREATED, axum::Json(reseller)))
-}
-
-#[utoipa::path(get, path = "/resellers/{id}", tag = "resellers", params(("id" = i64, Path)),
-    responses((status = 200, body = ResellerView), (status = 404, body = Problem)))]
-async fn get_reseller(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<axum::Json<ResellerView>> {
-    Ok(axum::Json(state.engine.get_reseller(&actor, id).await?))
-}
-
-/// Change a reseller with a JSON Merge Patch; `parent_reseller_id` and `currency` are immutable.
-#[utoipa::path(patch, path = "/resellers/{id}", tag = "resellers", params(("id" = i64, Path)),
-    request_body(content = Object, content_type = "application/merge-patch+json"),
-    responses((status = 200, body = ResellerView), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn patch_reseller(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-    JsonValue(patch): JsonValue,
-) -> ApiResult<axum::Json<ResellerView>> {
-    Ok(axum::Json(
-        state
-            .engine
-            .update_reseller(&actor, id, patch, Timestamp::now())
-            .await?,
-    ))
-}
-
-/// Set the manual block of a reseller; users of its owner only.
-#[utoipa::path(post, path = "/resellers/{id}/block", tag = "resellers", params(("id" = i64, Path)),
-    request_body(content = Option<ActAt>),
-    responses((status = 200, body = ResellerView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn block_reseller(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> ApiResult<axum::Json<ResellerView>> {
-    let at = acting_instant(&body)?;
-    Ok(axum::Json(state.engine.block_reseller(&actor, id, true, at).await?))
-}
-
-/// Lift the manual block of a reseller; never charges.
-#[utoipa::path(post, path = "/resellers/{id}/unblock", tag = "resellers", params(("id" = i64, Path)),
-    request_body(content = Option<ActAt>),
-    responses((status = 200, body = ResellerView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn unblock_reseller(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> ApiResult<axum::Json<ResellerView>> {
-    let at = acting_instant(&body)?;
-    Ok(axum::Json(state.engine.block_reseller(&actor, id, false, at).await?))
-}
+party_routes!(customers, "customers", CustomerView, NewCustomer, CustomerListParams, reseller_id,
+    list: list_customers, create: create_customer_from_json, get: get_customer, update: update_customer,
+    block: block_customer, "/customers", "/customers/{id}", "/customers/{id}/block", "/customers/{id}/unblock");
+party_routes!(resellers, "resellers", ResellerView, NewReseller, ResellerListParams, parent_reseller_id,
+    list: list_resellers, create: create_reseller_from_json, get: get_reseller, update: update_reseller,
+    block: block_reseller, "/resellers", "/resellers/{id}", "/resellers/{id}/block", "/resellers/{id}/unblock");

@@ -1,0 +1,247 @@
+//! `classbill import xdrs FILE.csv`: the rows of an RFC 4180 file checked like `POST /xdrs` items, the good ones
+//! stored batch by batch, every other line written with its reason to `FILE.rejects.csv`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use classbill_engine::ledger::XDR_FIELDS;
+use classbill_engine::{Actor, Engine, ImportRow, XdrText};
+use indicatif::{ProgressBar, ProgressStyle};
+use jiff::Timestamp;
+
+/// Rows checked and stored per transaction.
+const BATCH_ROWS: usize = 2_000;
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub rejects_file: PathBuf,
+}
+
+/// `data.csv` → `data.rejects.csv`; a name without `.csv` gets `.rejects.csv` appended.
+pub fn rejects_path(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".csv")
+        .or_else(|| name.strip_suffix(".CSV"))
+        .unwrap_or(&name);
+    file.with_file_name(format!("{stem}.rejects.csv"))
+}
+
+fn expected_header(with_currency: bool) -> Vec<&'static str> {
+    let columns = if with_currency {
+        XDR_FIELDS.len()
+    } else {
+        XDR_FIELDS.len() - 1
+    };
+    XDR_FIELDS[..columns].to_vec()
+}
+
+/// The file's columns: the nine of the format, optionally followed by `currency`.
+fn check_header(file: &Path, header: &csv::StringRecord) -> anyhow::Result<Vec<&'static str>> {
+    let found: Vec<&str> = header.iter().map(str::trim).collect();
+    for with_currency in [false, true] {
+        let expected = expected_header(with_currency);
+        if found == expected {
+            return Ok(expected);
+        }
+    }
+    bail!(
+        "{} does not start with the header {}[,currency] (found {:?})",
+        file.display(),
+        expected_header(false).join(","),
+        found.join(",")
+    )
+}
+
+struct Rejects {
+    writer: csv::Writer<File>,
+    count: usize,
+}
+
+impl Rejects {
+    fn write(&mut self, line: u64, reason: &str, cells: &csv::StringRecord) -> anyhow::Result<()> {
+        let mut record = vec![line.to_string(), reason.to_owned()];
+        record.extend(cells.iter().map(str::to_owned));
+        self.writer
+            .write_record(&record)
+            .context("cannot write the rejects file")?;
+        self.count += 1;
+        Ok(())
+    }
+}
+
+/// Line numbers of records. The CSV reader's own line count goes astray on CRLF line ends and skipped blank
+/// lines, but its byte offsets are exact: a record's position is at most a few line breaks before its first
+/// byte. A second, sequential pass over the file counts the `\n` bytes before each record's first byte.
+struct LineCounter {
+    input: BufReader<File>,
+    offset: u64,
+    newlines: u64,
+}
+
+impl LineCounter {
+    fn open(file: &Path) -> std::io::Result<LineCounter> {
+        Ok(LineCounter {
+            input: BufReader::new(File::open(file)?),
+            offset: 0,
+            newlines: 0,
+        })
+    }
+
+    /// The line (1-based) of the record whose position is `start`.
+    fn line_of(&mut self, start: u64) -> std::io::Result<u64> {
+        loop {
+            let buffer = self.input.fill_buf()?;
+            if buffer.is_empty() {
+                break;
+            }
+            let mut used = 0;
+            let mut done = false;
+            for &byte in buffer {
+                if self.offset >= start && byte != b'\n' && byte != b'\r' {
+                    done = true;
+                    break;
+                }
+                if byte == b'\n' {
+                    self.newlines += 1;
+                }
+                self.offset += 1;
+                used += 1;
+            }
+            self.input.consume(used);
+            if done {
+                break;
+            }
+        }
+        Ok(self.newlines + 1)
+    }
+}
+
+/// The rows read since the last commit: those to check, and those refused while reading.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<(ImportRow, csv::StringRecord)>,
+    refused: Vec<(u64, String, csv::StringRecord)>,
+}
+
+/// Stores one batch and writes its rejected lines in line order.
+async fn flush(
+    engine: &Engine,
+    batch: &mut Batch,
+    as_of: Timestamp,
+    rejects: &mut Rejects,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let mut refused = std::mem::take(&mut batch.refused);
+    if !batch.rows.is_empty() {
+        let rows: Vec<ImportRow> = batch.rows.iter().map(|(row, _)| row.clone()).collect();
+        let outcome = engine
+            .import_xdrs(&Actor::system(), &rows, as_of, Timestamp::now())
+            .await
+            .map_err(|e| anyhow::anyhow!("the import stopped in the batch starting at line {}: {e}", rows[0].line))?;
+        summary.accepted += outcome.accepted;
+        for rejected in outcome.rejected {
+            if let Ok(i) = batch.rows.binary_search_by_key(&rejected.line, |(row, _)| row.line) {
+                refused.push((rejected.line, rejected.reason, batch.rows[i].1.clone()));
+            }
+        }
+    }
+    refused.sort_by_key(|(line, _, _)| *line);
+    for (line, reason, cells) in &refused {
+        rejects.write(*line, reason, cells)?;
+    }
+    batch.rows.clear();
+    Ok(())
+}
+
+/// Imports `file`; `as_of` picks the open period that late records join.
+pub async fn import_xdrs(engine: &Engine, file: &Path, as_of: Timestamp) -> anyhow::Result<Summary> {
+    let input = File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(BufReader::new(input));
+    let header = reader
+        .headers()
+        .map_err(|e| anyhow::anyhow!("cannot read the header of {}: {e}", file.display()))?
+        .clone();
+    if header.is_empty() {
+        bail!("{} is empty; it needs at least the header line", file.display());
+    }
+    let columns = check_header(file, &header)?;
+
+    let rejects_file = rejects_path(file);
+    let writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_path(&rejects_file)
+        .with_context(|| format!("cannot create {}", rejects_file.display()))?;
+    let mut rejects = Rejects { writer, count: 0 };
+    let mut rejects_header = vec!["line".to_owned(), "reason".to_owned()];
+    rejects_header.extend(header.iter().map(str::to_owned));
+    rejects
+        .writer
+        .write_record(&rejects_header)
+        .context("cannot write the rejects file")?;
+
+    let progress = ProgressBar::new(size);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut summary = Summary {
+        rejects_file,
+        ..Summary::default()
+    };
+    let mut batch = Batch::default();
+    let mut lines = LineCounter::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let next_start = reader.position().byte();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let start = record.position().map_or(next_start, |p| p.byte());
+                let line = lines
+                    .line_of(start)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                if record.len() != columns.len() {
+                    let reason = format!("expected {} columns, found {}", columns.len(), record.len());
+                    batch.refused.push((line, reason, record.clone()));
+                } else {
+                    let mut text = XdrText::default();
+                    for (column, cell) in columns.iter().zip(record.iter()) {
+                        text.set(column, cell);
+                    }
+                    batch.rows.push((ImportRow { line, text }, record.clone()));
+                }
+            }
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                let start = e.position().map_or(next_start, |p| p.byte());
+                let line = lines
+                    .line_of(start)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let reason = "the line is not valid UTF-8".to_owned();
+                batch.refused.push((line, reason, csv::StringRecord::new()));
+            }
+            Err(e) => bail!("cannot read {}: {e}", file.display()),
+        }
+        if batch.rows.len() + batch.refused.len() >= BATCH_ROWS {
+            flush(engine, &mut batch, as_of, &mut rejects, &mut summary).await?;
+        }
+        progress.set_position(reader.position().byte());
+    }
+    flush(engine, &mut batch, as_of, &mut rejects, &mut summary).await?;
+    progress.finish_and_clear();
+    rejects.writer.flush().context("cannot write the rejects file")?;
+    summary.rejected = rejects.count;
+    Ok(summary)
+}

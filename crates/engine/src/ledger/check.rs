@@ -1,0 +1,170 @@
+//! Checking incoming rows (§5.1) before anything is written: the fields, the party (visible, currency,
+//! activation), and idempotency on `(party_id, external_id)` against the store and within the batch.
+
+use std::collections::HashMap;
+
+use classbill_domain::FieldError;
+use classbill_store::parties::{self, PartyRow};
+use classbill_store::xdrs::{self, XdrRow};
+use classbill_store::{Tx, instants};
+use jiff::Timestamp;
+
+use super::input::{ParsedXdr, XdrText, parse};
+use crate::actor::Actor;
+use crate::error::EngineResult;
+use crate::parties::owner_of;
+
+/// What becomes of one incoming row.
+pub(super) enum Fate {
+    /// Failed a check; field names are relative to the row.
+    Rejected(Vec<FieldError>),
+    /// An identical record is stored already.
+    Stored(Box<XdrRow>),
+    /// The same as an earlier row of this batch.
+    SameAs(usize),
+    /// To be written.
+    New(Box<ParsedXdr>),
+}
+
+fn same_record(stored: &XdrRow, x: &ParsedXdr) -> bool {
+    stored.party_id == x.party_id
+        && stored.external_id == x.external_id
+        && stored.occurred_at == instants::to_micros(x.occurred_at)
+        && stored.kind == x.kind
+        && stored.service == x.service
+        && stored.rate_code == x.rate_code
+        && stored.description == x.description
+        && stored.quantity == x.quantity.0
+        && stored.amount == x.amount.0
+}
+
+fn same_input(a: &ParsedXdr, b: &ParsedXdr) -> bool {
+    ParsedXdr {
+        currency: None,
+        ..a.clone()
+    } == ParsedXdr {
+        currency: None,
+        ..b.clone()
+    }
+}
+
+fn conflict(message: impl Into<String>) -> Fate {
+    Fate::Rejected(vec![FieldError::new("external_id", "conflict", message)])
+}
+
+/// The checks that need the party: visible, same currency, not before the activation.
+fn party_errors(text: &XdrText, parties: &HashMap<i64, PartyRow>, actor: &Actor) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let Some(id) = text.party_id.as_deref().and_then(|t| t.trim().parse::<i64>().ok()) else {
+        return errors;
+    };
+    let Some(party) = parties.get(&id).filter(|p| actor.sees(owner_of(p))) else {
+        errors.push(FieldError::new(
+            "party_id",
+            "not_found",
+            format!("party {id} not found"),
+        ));
+        return errors;
+    };
+    if let Some(currency) = text.currency.as_deref().map(|c| c.trim().to_uppercase())
+        && !currency.is_empty()
+        && currency != party.currency
+    {
+        errors.push(FieldError::new(
+            "currency",
+            "currency_mismatch",
+            format!("party {id} is billed in {}, not {currency}", party.currency),
+        ));
+    }
+    if let Some(at) = text
+        .occurred_at
+        .as_deref()
+        .and_then(|t| t.trim().parse::<Timestamp>().ok())
+        && instants::to_micros(at) < party.activated_at
+    {
+        errors.push(FieldError::new(
+            "occurred_at",
+            "before_activation",
+            "lies before the party's activated_at",
+        ));
+    }
+    errors
+}
+
+/// Checks every row and decides its fate; nothing is written.
+pub(super) async fn check(
+    tx: &mut Tx,
+    actor: &Actor,
+    texts: &[XdrText],
+) -> EngineResult<(Vec<Fate>, HashMap<i64, PartyRow>)> {
+    let mut ids: Vec<i64> = texts
+        .iter()
+        .filter_map(|t| t.party_id.as_deref().and_then(|p| p.trim().parse::<i64>().ok()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let parties: HashMap<i64, PartyRow> = parties::get_many(tx, &ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+
+    let mut fates: Vec<Fate> = texts
+        .iter()
+        .map(|text| {
+            let against_party = party_errors(text, &parties, actor);
+            match parse(text) {
+                Ok(parsed) if against_party.is_empty() => Fate::New(Box::new(parsed)),
+                Ok(_) => Fate::Rejected(against_party),
+                Err(mut errors) => {
+                    errors.extend(against_party);
+                    Fate::Rejected(errors)
+                }
+            }
+        })
+        .collect();
+
+    let keys: Vec<(i64, String)> = fates
+        .iter()
+        .filter_map(|f| match f {
+            Fate::New(x) => x.external_id.clone().map(|e| (x.party_id, e)),
+            _ => None,
+        })
+        .collect();
+    let stored: HashMap<(i64, String), XdrRow> = xdrs::find_by_keys(tx, &keys)
+        .await?
+        .into_iter()
+        .filter_map(|row| row.external_id.clone().map(|e| ((row.party_id, e), row)))
+        .collect();
+    let mut first_with_key: HashMap<(i64, String), usize> = HashMap::new();
+    for index in 0..fates.len() {
+        let Fate::New(x) = &fates[index] else { continue };
+        let Some(external_id) = x.external_id.clone() else {
+            continue;
+        };
+        let key = (x.party_id, external_id);
+        let fate = if let Some(row) = stored.get(&key) {
+            if same_record(row, x) {
+                Fate::Stored(Box::new(row.clone()))
+            } else {
+                conflict(format!(
+                    "xDR {} of party {} was stored with a different body",
+                    key.1, key.0
+                ))
+            }
+        } else if let Some(&earlier) = first_with_key.get(&key) {
+            match &fates[earlier] {
+                Fate::New(first) if same_input(first, x) => Fate::SameAs(earlier),
+                _ => conflict(format!(
+                    "xDR {} of party {} appears earlier in this batch with a different body",
+                    key.1, key.0
+                )),
+            }
+        } else {
+            first_with_key.insert(key, index);
+            continue;
+        };
+        fates[index] = fate;
+    }
+    Ok((fates, parties))
+}
