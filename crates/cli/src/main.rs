@@ -62,6 +62,12 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Close every billing period that is due at an instant.
+    BillRun {
+        /// The instant the run acts at (RFC 3339).
+        #[arg(long)]
+        as_of: Timestamp,
+    },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +207,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("accepted {}, rejected {}", summary.accepted, summary.rejected);
             if summary.rejected > 0 {
                 eprintln!("rejected lines and their reasons: {}", summary.rejects_file.display());
+            }
+        }
+        Command::BillRun { as_of } => {
+            let engine = open(&cli.database).await?;
+            let summary = engine.run_billing(as_of, Timestamp::now()).await.map_err(explain)?;
+            println!(
+                "periods due {}, closed {}, failed {}; invoices issued {}",
+                summary.periods_due, summary.periods_closed, summary.periods_failed, summary.invoices_issued
+            );
+            for failure in &summary.failures {
+                eprintln!(
+                    "party {} period {}: {}",
+                    failure.party_id, failure.period_id, failure.error
+                );
+            }
+            if summary.periods_failed > 0 {
+                bail!("{} period(s) are left closing", summary.periods_failed);
             }
         }
     }

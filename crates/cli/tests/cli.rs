@@ -823,6 +823,102 @@ fn import_xdrs_keeps_good_lines_and_reports_the_others_on_postgres() {
     import_xdrs_keeps_good_lines_and_reports_the_others(Backend::Postgres);
 }
 
+// ---- bill-run ----
+
+#[test]
+fn bill_run_closes_due_periods_and_fails_when_one_is_left_closing() {
+    let dir = temp_dir();
+    let url = sqlite_in(dir.path(), "bill.db");
+    migrate(dir.path(), &url);
+    let party = import_customer(&url);
+    let file = dir.path().join("feb.csv");
+    let lines = [
+        "party_id,external_id,occurred_at,kind,service,rate_code,description,quantity,amount".to_owned(),
+        format!("{party},b-1,2025-02-20T10:00:00Z,usage,voice,DE,,1,0.25"),
+    ];
+    std::fs::write(&file, lines.join("\n") + "\n").expect("file written");
+    expect_exit(
+        run(dir.path(), &["--database", &url, "import", "xdrs", "feb.csv"], ""),
+        0,
+        "import",
+    );
+
+    let early = expect_exit(
+        run(
+            dir.path(),
+            &["--database", &url, "bill-run", "--as-of", "2025-03-01T04:59:59Z"],
+            "",
+        ),
+        0,
+        "early bill-run",
+    );
+    assert!(stdout(&early).contains("closed 0"), "{}", describe(&early));
+    let output = expect_exit(
+        run(
+            dir.path(),
+            &["--database", &url, "bill-run", "--as-of", "2025-03-01T05:00:00Z"],
+            "",
+        ),
+        0,
+        "bill-run",
+    );
+    assert_eq!(
+        stdout(&output).trim(),
+        "periods due 1, closed 1, failed 0; invoices issued 0",
+        "{}",
+        describe(&output)
+    );
+
+    // A class asking an external tax engine cannot close yet: the period stays closing and the run says so.
+    block_on(async {
+        let store = Store::connect(&url).await.expect("database opens");
+        let engine = classbill_engine::Engine::new(store.clone());
+        let system = classbill_engine::Actor::system();
+        let now = jiff::Timestamp::now();
+        engine
+            .put_secret(&system, "tax-engine", "very-secret-value-123", now)
+            .await
+            .expect("secret stored");
+        let class = engine
+            .create_class(
+                &system,
+                serde_json::json!({"name": "External", "currency": "EUR", "taxation": {"method": "external",
+                    "external": {"endpoint_url": "https://tax.example.com/v1", "timeout_ms": 5000,
+                                 "secret_ref": "tax-engine", "prices_include_tax": false}}}),
+                now,
+            )
+            .await
+            .expect("class created");
+        engine
+            .create_customer(
+                &system,
+                classbill_engine::NewCustomer {
+                    name: "Taxed elsewhere".to_owned(),
+                    currency: Some("EUR".to_owned()),
+                    class_id: Some(class.class.id),
+                    activated_at: Some("2025-03-01T00:00:00Z".parse().expect("instant")),
+                    ..classbill_engine::NewCustomer::default()
+                },
+                now,
+            )
+            .await
+            .expect("customer created");
+        store.close().await;
+    });
+    let failed = run(
+        dir.path(),
+        &["--database", &url, "bill-run", "--as-of", "2025-04-02T00:00:00Z"],
+        "",
+    );
+    assert_eq!(failed.status.code(), Some(1), "{}", describe(&failed));
+    assert!(stdout(&failed).contains("failed 1"), "{}", describe(&failed));
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("left closing"),
+        "{}",
+        describe(&failed)
+    );
+}
+
 #[test]
 fn import_xdrs_refuses_a_missing_file_or_a_wrong_header_in_one_sentence() {
     let dir = temp_dir();

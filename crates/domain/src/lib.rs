@@ -7,12 +7,14 @@ pub mod effective;
 pub mod email;
 pub mod field_error;
 pub mod invoice_math;
+pub mod measured;
 pub mod money;
 pub mod owner;
 pub mod party;
 pub mod percent;
 pub mod period;
 pub mod rounding;
+pub mod statistics;
 pub mod tax;
 
 pub use currency::Currency;

@@ -42,6 +42,8 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::admin::router())
         .merge(routes::installation::router())
         .merge(routes::ledger::router())
+        .merge(routes::billing::router())
+        .merge(routes::measurements::router())
         .split_for_parts()
 }
 

@@ -50,6 +50,14 @@ const EXPECTED_OPERATIONS: &[(&str, &[&str])] = &[
     ("/xdrs", &["get", "post"]),
     ("/periods", &["get"]),
     ("/periods/{id}", &["get"]),
+    ("/billing-runs", &["get", "post"]),
+    ("/billing-runs/{id}", &["get"]),
+    ("/invoices", &["get"]),
+    ("/invoices/{id}", &["get"]),
+    ("/invoice-sequences/{owner}", &["get", "patch"]),
+    ("/measurements", &["post"]),
+    ("/customers/{id}/measurements", &["get"]),
+    ("/resellers/{id}/measurements", &["get"]),
     ("/openapi.json", &["get"]),
 ];
 

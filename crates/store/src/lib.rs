@@ -4,9 +4,13 @@ mod db;
 mod error;
 
 pub mod audit;
+pub mod billing_runs;
 pub mod catalog;
 pub mod classes;
+pub mod close;
 pub mod instants;
+pub mod invoices;
+pub mod measurements;
 pub mod parties;
 pub mod periods;
 pub mod settings;

@@ -30,7 +30,7 @@ pub struct XdrRow {
     pub currency: String,
 }
 
-const XDR_COLUMNS: &str = "x.id, x.party_id, x.period_id, x.occurred_at, x.kind, x.service, x.rate_code, \
+pub const XDR_COLUMNS: &str = "x.id, x.party_id, x.period_id, x.occurred_at, x.kind, x.service, x.rate_code, \
     x.description, x.quantity, x.amount, x.external_id, x.invoice_id, x.hidden, x.late, x.tax_name, \
     x.tax_rate_percent, x.tax_base, x.tax_amount, x.reverse_charge, x.outside_scope, x.created_at, p.currency";
 

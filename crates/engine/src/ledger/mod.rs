@@ -23,6 +23,7 @@ use crate::parties::owner_of;
 pub use ingest::{ImportOutcome, ImportRow, MAX_BATCH, RejectedRow};
 pub use input::{IMPORTABLE_KINDS, XDR_FIELDS, XdrText};
 pub use periods::{PeriodView, STATUSES as PERIOD_STATUSES};
+pub(crate) use periods::{ensure_through_many, schedule_of};
 pub use read::XdrListFilter;
 
 /// One stored xDR as the API shows it: money and quantities with five fraction digits, instants in UTC.

@@ -1,8 +1,10 @@
 pub mod admin;
+pub mod billing;
 pub mod catalog;
 pub mod classes;
 pub mod effective;
 pub mod installation;
 pub mod ledger;
+pub mod measurements;
 pub mod members;
 pub mod parties;

@@ -1,0 +1,251 @@
+//! What closing one period books and issues, computed from its frozen settings and its xDRs before anything
+//! is written: taxes (S3), rounding (S4), the balance reset (S11) and the regular invoice's amounts (S6).
+
+use std::str::FromStr;
+
+use classbill_domain::Money;
+use classbill_domain::class::{ClassSettings, TaxMethod, TaxTiming, Taxation};
+use classbill_domain::invoice_math::{
+    BalanceSummary, ChargeXdr, InvoiceTotals, ROUNDING_SERVICE, TAX_SERVICE, TaxXdr, balance_summary, invoice_totals,
+};
+use classbill_domain::rounding::sum_money;
+use classbill_domain::tax::{
+    CustomTax, PartyTaxAttributes, TaxBases, TaxLine, VatRateRow, XdrKind, choose_vat_rate, custom_taxes, fixed_vat,
+    generic_vat,
+};
+use classbill_store::close::EngineXdr;
+use classbill_store::instants;
+use classbill_store::parties::PartyRow;
+use classbill_store::periods::PeriodRow;
+use classbill_store::xdrs::XdrRow;
+use jiff::Timestamp;
+
+/// The service of the balance-reset adjustment (§5.1 engine services).
+pub const BALANCE_RESET_SERVICE: &str = "balance_reset";
+
+/// Everything a period's close needs besides its xDRs.
+pub struct CloseInput<'a> {
+    pub party: &'a PartyRow,
+    pub period: &'a PeriodRow,
+    /// The class document frozen at S1.
+    pub class: &'a ClassSettings,
+    /// The taxation in force: the party's override of the whole tab, else the class's.
+    pub taxation: &'a Taxation,
+    /// The custom taxes the taxation selects, in its order.
+    pub custom_taxes: &'a [CustomTax],
+    pub vat_table: &'a [VatRateRow],
+    pub previous_balance: Money,
+}
+
+/// The regular invoice a close issues.
+pub struct InvoicePlan {
+    pub totals: InvoiceTotals,
+    pub balance: BalanceSummary,
+}
+
+/// The engine xDRs to book and the invoice to issue.
+pub struct ClosePlan {
+    pub xdrs: Vec<EngineXdr>,
+    /// The uninvoiced xDRs of the period that go on the invoice (the booked tax and rounding xDRs join them).
+    pub invoiced_xdr_ids: Vec<i64>,
+    pub invoice: Option<InvoicePlan>,
+}
+
+fn is_postpaid(party: &PartyRow) -> bool {
+    party.kind == "reseller" || !party.prepaid
+}
+
+fn arithmetic(e: impl std::fmt::Display) -> String {
+    format!("amounts out of range: {e}")
+}
+
+/// S3 is skipped for method `none`, exempt parties, prepaid customers taxed at payment and postpaid members of
+/// a class billed externally.
+fn taxes_apply(input: &CloseInput) -> bool {
+    let postpaid = is_postpaid(input.party);
+    !(input.taxation.method == TaxMethod::None
+        || input.party.tax_exempt
+        || (!postpaid && input.taxation.tax_timing == TaxTiming::AtPayment)
+        || (postpaid && input.class.general_info.billed_externally))
+}
+
+fn tax_lines(input: &CloseInput, bases: &TaxBases) -> Result<Vec<TaxLine>, String> {
+    let taxation = input.taxation;
+    match taxation.method {
+        TaxMethod::None => Ok(Vec::new()),
+        TaxMethod::FixedVat => {
+            let vat = taxation
+                .fixed_vat
+                .as_ref()
+                .ok_or("the class selects fixed_vat without its settings")?;
+            Ok(vec![
+                fixed_vat(bases, vat.rate_percent, vat.inclusive).map_err(arithmetic)?,
+            ])
+        }
+        TaxMethod::Custom => custom_taxes(bases, input.custom_taxes).map_err(arithmetic),
+        TaxMethod::GenericVat => {
+            let vat = taxation
+                .generic_vat
+                .as_ref()
+                .ok_or("the class selects generic_vat without its settings")?;
+            let party = PartyTaxAttributes {
+                country: input.party.country.clone(),
+                tax_id: input.party.tax_id.clone(),
+                tax_registered: input.party.tax_registered,
+                tax_exempt: input.party.tax_exempt,
+            };
+            let decision = choose_vat_rate(&vat.home_country, &party, input.vat_table).map_err(|e| e.to_string())?;
+            Ok(generic_vat(&decision, bases, vat.inclusive)
+                .map_err(arithmetic)?
+                .into_iter()
+                .collect())
+        }
+        TaxMethod::External => Err("tax_engine_failed: the external tax engine is not available yet".to_owned()),
+    }
+}
+
+fn engine_xdr(input: &CloseInput, step: &str, n: usize, kind: XdrKind, service: &str, amount: Money) -> EngineXdr {
+    EngineXdr {
+        party_id: input.party.id,
+        period_id: input.period.id,
+        occurred_at: input.period.end_at,
+        kind: kind.as_str().to_owned(),
+        service: service.to_owned(),
+        amount: amount.0,
+        external_id: format!("close:{}:{step}:{n}", input.period.id),
+        hidden: false,
+        tax_name: None,
+        tax_rate_percent: None,
+        tax_base: None,
+        tax_amount: None,
+        reverse_charge: None,
+        outside_scope: None,
+    }
+}
+
+fn charge_of(row: &XdrRow, kind: XdrKind) -> Result<ChargeXdr, String> {
+    Ok(ChargeXdr {
+        id: row.id,
+        occurred_at: instants::from_micros(row.occurred_at).map_err(|e| e.to_string())?,
+        kind,
+        service: row.service.clone(),
+        rate_code: row.rate_code.clone(),
+        quantity: row.quantity,
+        amount: Money(row.amount),
+    })
+}
+
+/// Plans the close of one period over its xDRs. An `Err` names why the period cannot close; nothing of it is
+/// written then.
+pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
+    let class = input.class;
+    let postpaid = is_postpaid(input.party);
+    let mut charges = Vec::new();
+    let mut invoiced_xdr_ids = Vec::new();
+    let mut payments = Vec::new();
+    for row in xdrs {
+        let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
+        match kind {
+            XdrKind::Payment => payments.push(Money(row.amount)),
+            _ if row.invoice_id.is_some() => {}
+            // The ingest refuses these kinds and a failed close books nothing, so an unclosed period holds no
+            // tax or rounding xDR of its own; should one appear, it goes on the invoice without being recounted.
+            XdrKind::Tax | XdrKind::Rounding => invoiced_xdr_ids.push(row.id),
+            _ => {
+                invoiced_xdr_ids.push(row.id);
+                charges.push(charge_of(row, kind)?);
+            }
+        }
+    }
+    let issues_invoice = class.regular_invoices.enabled && !(postpaid && class.general_info.billed_externally);
+    let mut booked = Vec::new();
+
+    // S3 taxes.
+    let mut taxes = Vec::new();
+    if taxes_apply(input) {
+        let bases = TaxBases::from_lines(charges.iter().map(|c| (c.kind, c.amount))).map_err(arithmetic)?;
+        for (n, line) in tax_lines(input, &bases)?.into_iter().enumerate() {
+            let mut xdr = engine_xdr(input, "S3", n + 1, XdrKind::Tax, TAX_SERVICE, line.amount);
+            xdr.tax_name = Some(line.name.clone());
+            xdr.tax_rate_percent = Some(line.rate_percent.units());
+            xdr.tax_base = Some(line.base.0);
+            xdr.tax_amount = Some(line.tax_amount.0);
+            xdr.reverse_charge = Some(line.reverse_charge);
+            xdr.outside_scope = Some(line.outside_scope);
+            booked.push(xdr);
+            taxes.push(TaxXdr {
+                id: n as i64,
+                tax: line,
+            });
+        }
+    }
+
+    // S4 totals and rounding, for the invoice S6 issues.
+    let mut invoice = None;
+    if issues_invoice {
+        let precision = u8::try_from(class.general_info.rounding_precision)
+            .map_err(|_| "the class rounding precision is out of range".to_owned())?;
+        let totals =
+            invoice_totals(&charges, &taxes, precision, class.general_info.rounding_method).map_err(arithmetic)?;
+        if totals.rounding != Money::ZERO {
+            booked.push(engine_xdr(
+                input,
+                "S4",
+                1,
+                XdrKind::Rounding,
+                ROUNDING_SERVICE,
+                totals.rounding,
+            ));
+        }
+        let paid = sum_money(payments.iter().copied()).map_err(arithmetic)?;
+        // Out-of-turn invoices do not exist yet, so nothing of the period is on one.
+        let balance = balance_summary(input.previous_balance, paid, Money::ZERO, totals.total).map_err(arithmetic)?;
+        invoice = Some(InvoicePlan { totals, balance });
+    }
+
+    // S11 balance reset.
+    let general = &class.general_info;
+    if postpaid && general.billed_externally && general.reset_balance_each_period {
+        let end = sum_money(
+            std::iter::once(input.previous_balance)
+                .chain(xdrs.iter().map(|x| Money(x.amount)))
+                .chain(booked.iter().map(|x| Money(x.amount))),
+        )
+        .map_err(arithmetic)?;
+        if end != Money::ZERO {
+            let mut reset = engine_xdr(
+                input,
+                "S11",
+                1,
+                XdrKind::Adjustment,
+                BALANCE_RESET_SERVICE,
+                Money(-end.0),
+            );
+            reset.hidden = general.hide_reset_xdr;
+            booked.push(reset);
+        }
+    }
+
+    Ok(ClosePlan {
+        xdrs: booked,
+        invoiced_xdr_ids,
+        invoice,
+    })
+}
+
+/// The close instant of an `after_delay` period: its end plus the installation and class delays.
+pub fn close_instant(period_end_us: i64, installation_hours: i64, extra_hours: i64) -> i64 {
+    period_end_us + (installation_hours + extra_hours) * 3_600_000_000
+}
+
+/// The issue date (§5.3): the local date of the close instant in the party's zone, as `YYYY-MM-DD`, with the
+/// due date `net_days` later.
+pub fn issue_and_due(close_us: i64, zone: &str, net_days: i64) -> Result<(String, String), String> {
+    let at: Timestamp = instants::from_micros(close_us).map_err(|e| e.to_string())?;
+    let zone = classbill_domain::period::time_zone(zone).map_err(|e| e.to_string())?;
+    let issue = at.to_zoned(zone).date();
+    let due = issue
+        .checked_add(jiff::Span::new().days(net_days))
+        .map_err(|e| e.to_string())?;
+    Ok((issue.to_string(), due.to_string()))
+}

@@ -1,0 +1,305 @@
+//! Reading invoices (`/invoices`, customer-classes §5.6) with their lines computed from their xDRs, and the
+//! owners' number sequences (`/invoice-sequences`).
+
+use std::str::FromStr;
+
+use classbill_domain::invoice_math::{ChargeXdr, TaxXdr, invoice_lines};
+use classbill_domain::tax::{TaxLine, XdrKind};
+use classbill_domain::{Money, Owner, Percent};
+use classbill_store::invoices::{self as store_invoices, InvoiceFilter, InvoiceRow, SequenceRow};
+use classbill_store::{StoreError, close as store_close, instants};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::actor::{Actor, Role};
+use crate::error::{EngineError, EngineResult};
+use crate::page::{Page, PageRequest};
+
+/// One invoice line (§5.6 rule 1); the tax fields only on tax lines.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvoiceLineView {
+    pub kind: String,
+    pub service: String,
+    pub rate_code: Option<String>,
+    pub quantity: Money,
+    pub amount: Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_rate_percent: Option<Percent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_base: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_amount: Option<Money>,
+}
+
+/// An invoice as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvoiceView {
+    pub id: i64,
+    pub number: String,
+    /// `regular`, `oot` or `recurring_fees`.
+    pub kind: String,
+    pub party_id: i64,
+    pub class_id: i64,
+    pub class_revision: i64,
+    /// The class document and party overrides the invoice was issued under.
+    #[schema(value_type = Object)]
+    pub settings_snapshot: serde_json::Value,
+    pub period_id: Option<i64>,
+    /// `YYYY-MM-DD`.
+    pub issue_date: String,
+    pub due_date: String,
+    pub net_total: Money,
+    pub tax_total: Money,
+    pub rounding: Money,
+    pub total: Money,
+    pub previous_balance: Money,
+    pub payments: Money,
+    pub out_of_turn: Money,
+    pub amount_due: Money,
+    pub credit_carried: Money,
+    pub open_amount: Money,
+    pub status: String,
+    pub review_state: String,
+    pub card_only: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    /// Present on a single invoice (`GET /invoices/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<InvoiceLineView>>,
+}
+
+impl InvoiceView {
+    fn from_row(row: InvoiceRow) -> EngineResult<Self> {
+        Ok(InvoiceView {
+            id: row.id,
+            number: row.number,
+            kind: row.kind,
+            party_id: row.party_id,
+            class_id: row.class_id,
+            class_revision: row.class_revision,
+            settings_snapshot: serde_json::from_str(&row.settings_snapshot)?,
+            period_id: row.period_id,
+            issue_date: row.issue_date,
+            due_date: row.due_date,
+            net_total: Money(row.net_total),
+            tax_total: Money(row.tax_total),
+            rounding: Money(row.rounding),
+            total: Money(row.total),
+            previous_balance: Money(row.previous_balance),
+            payments: Money(row.payments),
+            out_of_turn: Money(row.out_of_turn),
+            amount_due: Money(row.amount_due),
+            credit_carried: Money(row.credit_carried),
+            open_amount: Money(row.open_amount),
+            status: row.status,
+            review_state: row.review_state,
+            card_only: row.card_only,
+            created_at: instants::from_micros(row.created_at)?,
+            lines: None,
+        })
+    }
+}
+
+/// What `GET /invoices` may be narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceListFilter {
+    pub party_id: Option<i64>,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// An owner's invoice number sequence.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SequenceView {
+    /// `administrator` or the reseller id.
+    pub owner: String,
+    pub prefix: String,
+    pub next_number: i64,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Store(StoreError::Corrupt(e.to_string()))
+}
+
+/// The lines of an invoice from the xDRs attached to it.
+async fn lines_of(tx: &mut classbill_store::Tx, invoice: &InvoiceView) -> EngineResult<Vec<InvoiceLineView>> {
+    let mut charges = Vec::new();
+    let mut taxes = Vec::new();
+    for row in store_close::xdrs_of_invoice(tx, invoice.id).await? {
+        let kind = XdrKind::from_str(&row.kind).map_err(corrupt)?;
+        match kind {
+            XdrKind::Rounding | XdrKind::Payment => {}
+            XdrKind::Tax => taxes.push(TaxXdr {
+                id: row.id,
+                tax: TaxLine {
+                    name: row.tax_name.unwrap_or_default(),
+                    rate_percent: Percent::from_units(row.tax_rate_percent.unwrap_or(0)),
+                    base: Money(row.tax_base.unwrap_or(0)),
+                    tax_amount: Money(row.tax_amount.unwrap_or(0)),
+                    amount: Money(row.amount),
+                    reverse_charge: row.reverse_charge.unwrap_or(false),
+                    outside_scope: row.outside_scope.unwrap_or(false),
+                },
+            }),
+            _ => charges.push(ChargeXdr {
+                id: row.id,
+                occurred_at: instants::from_micros(row.occurred_at)?,
+                kind,
+                service: row.service,
+                rate_code: row.rate_code,
+                quantity: row.quantity,
+                amount: Money(row.amount),
+            }),
+        }
+    }
+    let lines = invoice_lines(&charges, &taxes, invoice.rounding).map_err(corrupt)?;
+    Ok(lines
+        .into_iter()
+        .map(|line| InvoiceLineView {
+            kind: line.kind.as_str().to_owned(),
+            service: line.service,
+            rate_code: line.rate_code,
+            quantity: Money(line.quantity),
+            amount: line.amount,
+            tax_name: line.tax.as_ref().map(|t| t.tax_name.clone()),
+            tax_rate_percent: line.tax.as_ref().map(|t| t.tax_rate_percent),
+            tax_base: line.tax.as_ref().map(|t| t.tax_base),
+            tax_amount: line.tax.as_ref().map(|t| t.tax_amount),
+        })
+        .collect())
+}
+
+/// `administrator` → 0, a reseller id → itself.
+fn parse_owner(text: &str) -> EngineResult<i64> {
+    let not_found = || EngineError::NotFound(format!("invoice sequence {text} not found"));
+    if text == "administrator" {
+        return Ok(0);
+    }
+    text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(not_found)
+}
+
+fn owner_text(key: i64) -> String {
+    if key == 0 {
+        "administrator".to_owned()
+    } else {
+        key.to_string()
+    }
+}
+
+impl crate::Engine {
+    /// `GET /invoices/{id}` with its lines; visible when its party is.
+    pub async fn get_invoice(&self, actor: &Actor, id: i64) -> EngineResult<InvoiceView> {
+        let mut tx = self.store.read().await?;
+        let row = store_invoices::get(&mut tx, id)
+            .await?
+            .filter(|row| actor.sees(Owner::from_reseller_id(row.owner_reseller_id)))
+            .ok_or_else(|| EngineError::NotFound(format!("invoice {id} not found")))?;
+        let mut view = InvoiceView::from_row(row)?;
+        view.lines = Some(lines_of(&mut tx, &view).await?);
+        Ok(view)
+    }
+
+    /// `GET /invoices`: the invoices of the parties the actor sees, in id order.
+    pub async fn list_invoices(
+        &self,
+        actor: &Actor,
+        filter: InvoiceListFilter,
+        page: PageRequest,
+    ) -> EngineResult<Page<InvoiceView>> {
+        let mut tx = self.store.read().await?;
+        if let Some(id) = filter.party_id {
+            crate::ledger::visible_party(&mut tx, actor, id).await?;
+        }
+        let store_filter = InvoiceFilter {
+            party_id: filter.party_id,
+            owner: match actor.role {
+                Role::Administrator => None,
+                Role::Reseller(own) => Some(Some(own)),
+            },
+            status: filter.status,
+            kind: filter.kind,
+        };
+        let rows = store_invoices::list(&mut tx, &store_filter, page.cursor_id()?, page.limit + 1).await?;
+        let views = rows
+            .into_iter()
+            .map(InvoiceView::from_row)
+            .collect::<EngineResult<Vec<_>>>()?;
+        Ok(Page::from_rows(views, page.limit, |v| v.id.to_string()))
+    }
+
+    /// `GET /invoice-sequences/{owner}`: administrators see every sequence, a reseller user its own.
+    pub async fn get_sequence(&self, actor: &Actor, owner: &str) -> EngineResult<SequenceView> {
+        let key = self.sequence_key(actor, owner).await?;
+        let mut tx = self.store.read().await?;
+        let row = store_invoices::sequence(&mut tx, key).await?;
+        Ok(SequenceView {
+            owner: owner_text(key),
+            prefix: row.prefix,
+            next_number: row.next_number,
+        })
+    }
+
+    /// `PATCH /invoice-sequences/{owner}`: a new prefix and/or a larger next number (numbers never go back, so
+    /// no number is issued twice).
+    pub async fn patch_sequence(
+        &self,
+        actor: &Actor,
+        owner: &str,
+        prefix: Option<String>,
+        next_number: Option<i64>,
+    ) -> EngineResult<SequenceView> {
+        let key = self.sequence_key(actor, owner).await?;
+        let mut tx = self.store.write().await?;
+        let mut row: SequenceRow = store_invoices::sequence(&mut tx, key).await?;
+        let mut errors = Vec::new();
+        if let Some(prefix) = prefix {
+            if prefix.chars().count() > 20 || prefix.chars().any(char::is_control) {
+                errors.push(classbill_domain::FieldError::new(
+                    "prefix",
+                    "invalid",
+                    "at most 20 printable characters",
+                ));
+            }
+            row.prefix = prefix;
+        }
+        if let Some(next) = next_number {
+            if next < row.next_number {
+                errors.push(classbill_domain::FieldError::new(
+                    "next_number",
+                    "out_of_range",
+                    format!("can only grow; the next number is already {}", row.next_number),
+                ));
+            }
+            row.next_number = next;
+        }
+        if !errors.is_empty() {
+            return Err(EngineError::Invalid(errors));
+        }
+        store_invoices::put_sequence(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(SequenceView {
+            owner: owner_text(key),
+            prefix: row.prefix,
+            next_number: row.next_number,
+        })
+    }
+
+    async fn sequence_key(&self, actor: &Actor, owner: &str) -> EngineResult<i64> {
+        let key = parse_owner(owner)?;
+        let not_found = || EngineError::NotFound(format!("invoice sequence {owner} not found"));
+        match actor.role {
+            Role::Administrator if key == 0 => Ok(0),
+            Role::Administrator => {
+                let mut tx = self.store.read().await?;
+                match classbill_store::parties::get(&mut tx, key).await? {
+                    Some(party) if party.kind == "reseller" => Ok(key),
+                    _ => Err(not_found()),
+                }
+            }
+            Role::Reseller(own) if own == key => Ok(key),
+            Role::Reseller(_) => Err(not_found()),
+        }
+    }
+}

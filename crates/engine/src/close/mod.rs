@@ -1,0 +1,388 @@
+//! Period close and billing runs (customer-classes §5.3): freezes every due period, books its taxes and
+//! rounding, resets externally billed balances and issues the regular invoice, in batches of parties with one
+//! transaction per batch.
+//!
+//! Steps of §5.3 done here: S1, S3, S4, S11, S6 and S12, in that order. Measured services (S2), statistics
+//! (S5, S10), PDFs (S7), delivery (S8), charge requests (S9) and the payment allocation of §5.7 come later; until
+//! then an invoice's `open_amount` is its `amount_due`.
+
+mod compute;
+mod invoices;
+mod runs;
+
+use std::collections::HashMap;
+
+use classbill_domain::Money;
+use classbill_domain::class::{ClassSettings, ClosureMode, TaxMethod};
+use classbill_domain::party::PartyOverrides;
+use classbill_domain::tax::{CustomTax, VatRateRow};
+use classbill_store::close::{self as store_close};
+use classbill_store::invoices::{self as store_invoices, NewInvoice};
+use classbill_store::parties::{self, PartyRow};
+use classbill_store::periods::PeriodRow;
+use classbill_store::{StoreError, Tx, catalog, classes, instants};
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::catalog::{CustomTaxDocument, VatRateDocument, kinds};
+use crate::error::EngineResult;
+use crate::installation::InstallationSettings;
+
+pub use invoices::{InvoiceLineView, InvoiceListFilter, InvoiceView, SequenceView};
+pub use runs::{BillingRunFailure, BillingRunView};
+
+/// Parties per batch: one transaction, one number reservation per owner.
+const BATCH: usize = 500;
+
+/// One period a run could not close.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CloseFailure {
+    pub party_id: i64,
+    pub period_id: i64,
+    pub error: String,
+}
+
+/// What one billing run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BillingRunSummary {
+    /// Periods whose close instant had come.
+    pub periods_due: i64,
+    pub periods_closed: i64,
+    pub periods_failed: i64,
+    pub invoices_issued: i64,
+    pub failures: Vec<CloseFailure>,
+}
+
+/// The owner key of the invoice sequences: 0 = the administrator, else the reseller id.
+pub(crate) fn owner_key(owner_reseller_id: Option<i64>) -> i64 {
+    owner_reseller_id.unwrap_or(0)
+}
+
+/// The class and the party overrides a period closes under, as frozen at S1.
+struct Frozen {
+    class_id: i64,
+    revision: i64,
+    snapshot: String,
+    class: ClassSettings,
+    overrides: PartyOverrides,
+}
+
+impl Frozen {
+    fn parse(class_id: i64, revision: i64, snapshot: String) -> Result<Frozen, String> {
+        let value: Value = serde_json::from_str(&snapshot).map_err(|e| format!("settings snapshot: {e}"))?;
+        let class = serde_json::from_value(value["class"].clone()).map_err(|e| format!("settings snapshot: {e}"))?;
+        let overrides =
+            serde_json::from_value(value["overrides"].clone()).map_err(|e| format!("settings snapshot: {e}"))?;
+        Ok(Frozen {
+            class_id,
+            revision,
+            snapshot,
+            class,
+            overrides,
+        })
+    }
+}
+
+/// An invoice planned in a batch, waiting for its number.
+struct Pending {
+    invoice: NewInvoice,
+    xdr_ids: Vec<i64>,
+}
+
+/// Installation-wide inputs of a run.
+struct RunContext {
+    close_delay_hours: i64,
+    vat_table: Vec<VatRateRow>,
+    custom_taxes: HashMap<i64, CustomTax>,
+}
+
+async fn run_context(tx: &mut Tx) -> EngineResult<RunContext> {
+    let settings = InstallationSettings::load(tx).await?;
+    let mut vat_table = Vec::new();
+    for row in catalog::list(tx, kinds::VAT_RATE, None, None, i64::MAX).await? {
+        let doc: VatRateDocument = serde_json::from_str(&row.document)?;
+        vat_table.push(VatRateRow {
+            country: doc.country,
+            rate_percent: doc.rate_percent,
+            zone: doc.zone,
+        });
+    }
+    let mut custom_taxes = HashMap::new();
+    for row in catalog::list(tx, kinds::CUSTOM_TAX, None, None, i64::MAX).await? {
+        let doc: CustomTaxDocument = serde_json::from_str(&row.document)?;
+        custom_taxes.insert(
+            row.id,
+            CustomTax {
+                name: doc.name,
+                rate_percent: doc.rate_percent,
+                scope: doc.scope,
+            },
+        );
+    }
+    Ok(RunContext {
+        close_delay_hours: settings.close_delay_hours,
+        vat_table,
+        custom_taxes,
+    })
+}
+
+impl crate::Engine {
+    /// Closes every period whose close instant is at or before `as_of` (`after_delay` classes; `upon_approval`
+    /// periods wait for their approval), first storing the periods parties lack up to `as_of`.
+    pub async fn run_billing(&self, as_of: Timestamp, now: Timestamp) -> EngineResult<BillingRunSummary> {
+        let as_of_us = instants::to_micros(as_of);
+        let (ids, context) = {
+            let mut tx = self.store.read().await?;
+            (
+                store_close::party_ids_active_at(&mut tx, as_of_us).await?,
+                run_context(&mut tx).await?,
+            )
+        };
+        let mut summary = BillingRunSummary::default();
+        for chunk in ids.chunks(BATCH) {
+            let mut tx = self.store.write().await?;
+            close_batch(&mut tx, &context, chunk, as_of_us, now, &mut summary).await?;
+            tx.commit().await?;
+        }
+        Ok(summary)
+    }
+}
+
+async fn close_batch(
+    tx: &mut Tx,
+    context: &RunContext,
+    party_ids: &[i64],
+    as_of_us: i64,
+    now: Timestamp,
+    summary: &mut BillingRunSummary,
+) -> EngineResult<()> {
+    let parties: HashMap<i64, PartyRow> = parties::get_many(tx, party_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let schedules = parties
+        .values()
+        .map(|p| Ok((p.id, crate::ledger::schedule_of(p)?)))
+        .collect::<EngineResult<HashMap<_, _>>>()?;
+    let as_of = instants::from_micros(as_of_us)?;
+    let needs: Vec<_> = parties.values().map(|p| (p, &schedules[&p.id], as_of)).collect();
+    crate::ledger::ensure_through_many(tx, &needs, now).await?;
+
+    let candidates = store_close::unclosed_ended(tx, party_ids, as_of_us).await?;
+    let mut class_rows = HashMap::new();
+    let mut due = Vec::new();
+    for period in candidates {
+        let party = &parties[&period.party_id];
+        if let std::collections::hash_map::Entry::Vacant(slot) = class_rows.entry(party.class_id) {
+            let row = classes::get(tx, party.class_id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("class {} is missing", party.class_id)))?;
+            slot.insert(row);
+        }
+        let class_row = &class_rows[&party.class_id];
+        let settings = crate::classes::settings_of(class_row)?;
+        let closure = &settings.general_info.period_closure;
+        if closure.mode == ClosureMode::UponApproval {
+            continue;
+        }
+        let close_us = compute::close_instant(period.end_at, context.close_delay_hours, closure.extra_delay_hours);
+        if close_us > as_of_us {
+            continue;
+        }
+        due.push((period, close_us));
+    }
+    summary.periods_due += due.len() as i64;
+
+    // S1 freeze: a period frozen by an earlier attempt keeps its snapshot.
+    let earlier: HashMap<i64, store_close::FrozenRow> =
+        store_close::snapshots(tx, &due.iter().map(|(p, _)| p.id).collect::<Vec<_>>())
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+    let mut frozen = HashMap::new();
+    for (period, _) in &due {
+        let party = &parties[&period.party_id];
+        let class_row = &class_rows[&party.class_id];
+        let stored = earlier.get(&period.id);
+        let (revision, snapshot) = match stored.and_then(|r| Some((r.class_revision?, r.settings_snapshot.clone()?))) {
+            Some(kept) => kept,
+            None => {
+                let snapshot = json!({
+                    "class_id": class_row.id,
+                    "class": serde_json::from_str::<Value>(&class_row.document)?,
+                    "overrides": serde_json::to_value(PartyOverrides::from_json(&party.overrides)?)?,
+                })
+                .to_string();
+                store_close::freeze(tx, period.id, class_row.revision, &snapshot, instants::to_micros(now)).await?;
+                (class_row.revision, snapshot)
+            }
+        };
+        let class_id = serde_json::from_str::<Value>(&snapshot)?["class_id"]
+            .as_i64()
+            .unwrap_or(class_row.id);
+        frozen.insert(period.id, Frozen::parse(class_id, revision, snapshot));
+    }
+
+    let period_ids: Vec<i64> = due.iter().map(|(p, _)| p.id).collect();
+    let mut xdrs_by_period: HashMap<i64, Vec<_>> = HashMap::new();
+    for row in store_close::xdrs_of_periods(tx, &period_ids).await? {
+        xdrs_by_period.entry(row.period_id).or_default().push(row);
+    }
+
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut closed = Vec::new();
+    let created_us = instants::to_micros(now);
+    for (period, close_us) in &due {
+        let party = &parties[&period.party_id];
+        match close_one(
+            tx,
+            context,
+            party,
+            period,
+            *close_us,
+            frozen.remove(&period.id),
+            &xdrs_by_period,
+            created_us,
+        )
+        .await?
+        {
+            Ok(invoice) => {
+                pending.extend(invoice);
+                closed.push(period.id);
+            }
+            Err(error) => {
+                store_close::fail(tx, period.id, &error).await?;
+                summary.periods_failed += 1;
+                summary.failures.push(CloseFailure {
+                    party_id: party.id,
+                    period_id: period.id,
+                    error,
+                });
+            }
+        }
+    }
+
+    // S6 numbers: one reservation per owner for the whole batch, in this transaction.
+    let mut by_owner: HashMap<i64, Vec<Pending>> = HashMap::new();
+    for item in pending {
+        by_owner
+            .entry(owner_key(item.invoice.owner_reseller_id))
+            .or_default()
+            .push(item);
+    }
+    let mut owners: Vec<i64> = by_owner.keys().copied().collect();
+    owners.sort_unstable();
+    for owner in owners {
+        let mut items = by_owner.remove(&owner).unwrap_or_default();
+        items.sort_by_key(|p| (p.invoice.party_id, p.invoice.period_id));
+        let (prefix, first) = store_invoices::reserve_numbers(tx, owner, items.len() as i64).await?;
+        for (n, mut item) in items.into_iter().enumerate() {
+            item.invoice.number = format!("{prefix}{:06}", first + n as i64);
+            let id = store_invoices::insert(tx, &item.invoice).await?;
+            store_invoices::attach_xdrs(tx, id, &item.xdr_ids).await?;
+            summary.invoices_issued += 1;
+        }
+    }
+
+    // S12.
+    store_close::mark_closed(tx, &closed).await?;
+    summary.periods_closed += closed.len() as i64;
+    Ok(())
+}
+
+/// Books S3, S4 and S11 of one period and answers the invoice S6 is to issue; the inner `Err` is a close
+/// failure of this period (nothing of it booked), the outer one a storage failure of the whole batch.
+#[allow(clippy::too_many_arguments)]
+async fn close_one(
+    tx: &mut Tx,
+    context: &RunContext,
+    party: &PartyRow,
+    period: &PeriodRow,
+    close_us: i64,
+    frozen: Option<Result<Frozen, String>>,
+    xdrs_by_period: &HashMap<i64, Vec<classbill_store::xdrs::XdrRow>>,
+    created_us: i64,
+) -> EngineResult<Result<Option<Pending>, String>> {
+    let frozen = match frozen {
+        Some(Ok(frozen)) => frozen,
+        Some(Err(error)) => return Ok(Err(error)),
+        None => return Ok(Err("the period was not frozen".to_owned())),
+    };
+    let taxation = frozen
+        .overrides
+        .taxation
+        .clone()
+        .unwrap_or_else(|| frozen.class.taxation.clone());
+    let mut custom = Vec::new();
+    if taxation.method == TaxMethod::Custom {
+        for id in &taxation.custom_tax_ids {
+            match context.custom_taxes.get(id) {
+                Some(tax) => custom.push(tax.clone()),
+                None => return Ok(Err(format!("custom tax {id} of the class is missing"))),
+            }
+        }
+    }
+    let previous_balance = Money(store_close::balance_before(tx, party.id, period.start_at).await?);
+    let input = compute::CloseInput {
+        party,
+        period,
+        class: &frozen.class,
+        taxation: &taxation,
+        custom_taxes: &custom,
+        vat_table: &context.vat_table,
+        previous_balance,
+    };
+    let empty = Vec::new();
+    let xdrs = xdrs_by_period.get(&period.id).unwrap_or(&empty);
+    let plan = match compute::plan(&input, xdrs) {
+        Ok(plan) => plan,
+        Err(error) => return Ok(Err(error)),
+    };
+    let net_days = frozen.class.regular_invoices.payment_terms.net_days();
+    let dates = match compute::issue_and_due(close_us, &party.time_zone, net_days) {
+        Ok(dates) => dates,
+        Err(error) => return Ok(Err(error)),
+    };
+    let booked = store_close::insert_engine_xdrs(tx, &plan.xdrs, created_us).await?;
+    let Some(amounts) = plan.invoice else {
+        return Ok(Ok(None));
+    };
+    let mut xdr_ids = plan.invoiced_xdr_ids;
+    // A balance reset is only booked when no invoice is issued, so every booked xDR belongs on it.
+    xdr_ids.extend(booked);
+    let totals = amounts.totals;
+    let balance = amounts.balance;
+    let invoice = NewInvoice {
+        id: 0,
+        number: String::new(),
+        kind: "regular".to_owned(),
+        party_id: party.id,
+        owner_reseller_id: party.owner_reseller_id,
+        class_id: frozen.class_id,
+        class_revision: frozen.revision,
+        settings_snapshot: frozen.snapshot,
+        period_id: Some(period.id),
+        issue_date: dates.0,
+        due_date: dates.1,
+        net_total: totals.net_total.0,
+        tax_total: totals.tax_total.0,
+        rounding: totals.rounding.0,
+        total: totals.total.0,
+        previous_balance: balance.previous_balance.0,
+        payments: balance.payments.0,
+        out_of_turn: balance.out_of_turn.0,
+        amount_due: balance.amount_due.0,
+        credit_carried: balance.credit_carried.0,
+        // Until payments are allocated to invoices (§5.7), everything due stays open.
+        open_amount: balance.amount_due.0,
+        status: if totals.total.0 <= 0 { "nothing_due" } else { "unpaid" }.to_owned(),
+        review_state: "not_required".to_owned(),
+        card_only: false,
+        created_at: created_us,
+    };
+    Ok(Ok(Some(Pending { invoice, xdr_ids })))
+}

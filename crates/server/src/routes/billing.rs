@@ -1,0 +1,197 @@
+//! `/billing-runs`, `/invoices` and `/invoice-sequences` (customer-classes §5.3, §5.6): period closes requested
+//! over HTTP and run in the background, and the invoices they issue.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use classbill_domain::FieldError;
+use classbill_engine::{BillingRunView, InvoiceListFilter, InvoiceView, Page, SequenceView};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::extract::{Caller, JsonValue, PageParams, Query};
+use crate::problem::{ApiError, ApiResult, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_runs, post_run))
+        .routes(routes!(get_run))
+        .routes(routes!(list_invoices))
+        .routes(routes!(get_invoice))
+        .routes(routes!(get_sequence, patch_sequence))
+}
+
+/// `POST /billing-runs` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the body; the handler reads it as JSON to report every error
+struct RunRequest {
+    /// Close every period due at this instant.
+    #[schema(value_type = String, format = DateTime)]
+    as_of: String,
+}
+
+/// The accepted run.
+#[derive(Debug, Serialize, ToSchema)]
+struct RunAccepted {
+    id: i64,
+    status: String,
+}
+
+fn instant_field(body: &Value, field: &str) -> Result<Timestamp, ApiError> {
+    body.get(field)
+        .and_then(Value::as_str)
+        .and_then(|text| text.parse::<Timestamp>().ok())
+        .ok_or_else(|| ApiError::invalid(vec![FieldError::new(field, "invalid", "must be an RFC 3339 instant")]))
+}
+
+/// Start a billing run: closes every period due at `as_of` in the background (administrators only).
+#[utoipa::path(post, path = "/billing-runs", tag = "billing-runs", request_body = RunRequest,
+    responses((status = 202, body = RunAccepted), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn post_run(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    JsonValue(body): JsonValue,
+) -> ApiResult<(StatusCode, axum::Json<RunAccepted>)> {
+    if !actor.is_administrator() {
+        return Err(classbill_engine::EngineError::forbidden("billing runs are managed by administrators only").into());
+    }
+    let as_of = instant_field(&body, "as_of")?;
+    let run = state
+        .engine
+        .request_billing_run(&actor, as_of, Timestamp::now())
+        .await?;
+    let engine = state.engine.clone();
+    let id = run.id;
+    tokio::spawn(async move {
+        if let Err(error) = engine.execute_billing_run(id).await {
+            tracing::error!(run = id, %error, "billing run failed");
+        }
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(RunAccepted {
+            id: run.id,
+            status: run.status,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct RunListParams {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// List billing runs in id order (administrators only).
+#[utoipa::path(get, path = "/billing-runs", tag = "billing-runs", params(RunListParams),
+    responses((status = 200, body = Page<BillingRunView>), (status = 403, body = Problem)))]
+async fn list_runs(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Query(p): Query<RunListParams>,
+) -> ApiResult<axum::Json<Page<BillingRunView>>> {
+    let page = PageParams {
+        limit: p.limit,
+        cursor: p.cursor,
+    }
+    .request()?;
+    Ok(axum::Json(state.engine.list_billing_runs(&actor, page).await?))
+}
+
+/// One billing run with its counts and the periods it could not close.
+#[utoipa::path(get, path = "/billing-runs/{id}", tag = "billing-runs", params(("id" = i64, Path)),
+    responses((status = 200, body = BillingRunView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn get_run(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<BillingRunView>> {
+    Ok(axum::Json(state.engine.get_billing_run(&actor, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct InvoiceListParams {
+    party_id: Option<i64>,
+    status: Option<String>,
+    /// `regular`, `oot` or `recurring_fees`.
+    kind: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// List the invoices of the parties the caller sees, in id order.
+#[utoipa::path(get, path = "/invoices", tag = "invoices", params(InvoiceListParams),
+    responses((status = 200, body = Page<InvoiceView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn list_invoices(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Query(p): Query<InvoiceListParams>,
+) -> ApiResult<axum::Json<Page<InvoiceView>>> {
+    let page = PageParams {
+        limit: p.limit,
+        cursor: p.cursor,
+    }
+    .request()?;
+    let filter = InvoiceListFilter {
+        party_id: p.party_id,
+        status: p.status,
+        kind: p.kind,
+    };
+    Ok(axum::Json(state.engine.list_invoices(&actor, filter, page).await?))
+}
+
+/// One invoice with its lines.
+#[utoipa::path(get, path = "/invoices/{id}", tag = "invoices", params(("id" = i64, Path)),
+    responses((status = 200, body = InvoiceView), (status = 404, body = Problem)))]
+async fn get_invoice(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<InvoiceView>> {
+    Ok(axum::Json(state.engine.get_invoice(&actor, id).await?))
+}
+
+/// An owner's invoice number sequence (`administrator` or a reseller id).
+#[utoipa::path(get, path = "/invoice-sequences/{owner}", tag = "invoices", params(("owner" = String, Path)),
+    responses((status = 200, body = SequenceView), (status = 404, body = Problem)))]
+async fn get_sequence(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(owner): Path<String>,
+) -> ApiResult<axum::Json<SequenceView>> {
+    Ok(axum::Json(state.engine.get_sequence(&actor, &owner).await?))
+}
+
+/// `PATCH /invoice-sequences/{owner}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+struct SequencePatch {
+    prefix: Option<String>,
+    /// Can only grow.
+    next_number: Option<i64>,
+}
+
+/// Change an owner's prefix or move its next number forward.
+#[utoipa::path(patch, path = "/invoice-sequences/{owner}", tag = "invoices", params(("owner" = String, Path)),
+    request_body = SequencePatch,
+    responses((status = 200, body = SequenceView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn patch_sequence(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(owner): Path<String>,
+    JsonValue(body): JsonValue,
+) -> ApiResult<axum::Json<SequenceView>> {
+    let patch: SequencePatch = serde_json::from_value(body)
+        .map_err(|e| ApiError::invalid(vec![FieldError::new("body", "invalid", e.to_string())]))?;
+    Ok(axum::Json(
+        state
+            .engine
+            .patch_sequence(&actor, &owner, patch.prefix, patch.next_number)
+            .await?,
+    ))
+}

@@ -1,0 +1,198 @@
+//! Invoices (customer-classes §5.6), the gapless number sequence of each owner (§5.3) and the close-time
+//! writes on periods and xDRs that go with issuing them.
+
+use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InvoiceRow {
+    pub id: i64,
+    pub number: String,
+    pub kind: String,
+    pub party_id: i64,
+    pub owner_reseller_id: Option<i64>,
+    pub class_id: i64,
+    pub class_revision: i64,
+    pub settings_snapshot: String,
+    pub period_id: Option<i64>,
+    pub issue_date: String,
+    pub due_date: String,
+    pub net_total: i64,
+    pub tax_total: i64,
+    pub rounding: i64,
+    pub total: i64,
+    pub previous_balance: i64,
+    pub payments: i64,
+    pub out_of_turn: i64,
+    pub amount_due: i64,
+    pub credit_carried: i64,
+    pub open_amount: i64,
+    pub status: String,
+    pub review_state: String,
+    pub card_only: bool,
+    pub created_at: i64,
+}
+
+const INVOICE_COLUMNS: &str = "id, number, kind, party_id, owner_reseller_id, class_id, class_revision, \
+    settings_snapshot, period_id, issue_date, due_date, net_total, tax_total, rounding, total, previous_balance, \
+    payments, out_of_turn, amount_due, credit_carried, open_amount, status, review_state, card_only, created_at";
+
+/// An invoice about to be stored: every column but `id`.
+pub type NewInvoice = InvoiceRow;
+
+#[derive(sqlx::FromRow)]
+struct IdRow {
+    id: i64,
+}
+
+pub async fn insert(tx: &mut Tx, i: &NewInvoice) -> Result<i64, StoreError> {
+    let row: IdRow = tx
+        .fetch_one(
+            "INSERT INTO invoices (number, kind, party_id, owner_reseller_id, class_id, class_revision,
+                 settings_snapshot, period_id, issue_date, due_date, net_total, tax_total, rounding, total,
+                 previous_balance, payments, out_of_turn, amount_due, credit_carried, open_amount, status,
+                 review_state, card_only, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                 $21, $22, $23, $24)
+             RETURNING id",
+            args![
+                i.number.clone(),
+                i.kind.clone(),
+                i.party_id,
+                i.owner_reseller_id,
+                i.class_id,
+                i.class_revision,
+                i.settings_snapshot.clone(),
+                i.period_id,
+                i.issue_date.clone(),
+                i.due_date.clone(),
+                i.net_total,
+                i.tax_total,
+                i.rounding,
+                i.total,
+                i.previous_balance,
+                i.payments,
+                i.out_of_turn,
+                i.amount_due,
+                i.credit_carried,
+                i.open_amount,
+                i.status.clone(),
+                i.review_state.clone(),
+                i.card_only,
+                i.created_at,
+            ],
+        )
+        .await?;
+    Ok(row.id)
+}
+
+pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<InvoiceRow>, StoreError> {
+    tx.fetch_optional(
+        AssertSqlSafe(format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = $1")),
+        args![id],
+    )
+    .await
+}
+
+/// What an invoice list may be narrowed to; `owner` as in `parties::PartyFilter` (`Some(None)` = the
+/// operator's own parties).
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceFilter {
+    pub party_id: Option<i64>,
+    pub owner: Option<Option<i64>>,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// Invoices in id order after `after_id`.
+pub async fn list(
+    tx: &mut Tx,
+    f: &InvoiceFilter,
+    after_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<InvoiceRow>, StoreError> {
+    let (restrict, owner_id) = match f.owner {
+        None => (false, None),
+        Some(id) => (true, id),
+    };
+    tx.fetch_all(
+        AssertSqlSafe(format!(
+            "SELECT {INVOICE_COLUMNS} FROM invoices
+             WHERE ($1 IS NULL OR party_id = $1)
+               AND ($2 = FALSE OR COALESCE(owner_reseller_id, 0) = COALESCE($3, 0))
+               AND ($4 IS NULL OR status = $4)
+               AND ($5 IS NULL OR kind = $5)
+               AND ($6 IS NULL OR id > $6)
+             ORDER BY id LIMIT $7"
+        )),
+        args![
+            f.party_id,
+            restrict,
+            owner_id,
+            f.status.clone(),
+            f.kind.clone(),
+            after_id,
+            limit
+        ],
+    )
+    .await
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SequenceRow {
+    pub owner_key: i64,
+    pub prefix: String,
+    pub next_number: i64,
+}
+
+/// The owner's sequence; a missing row reads as the default (`INV-`, next number 1).
+pub async fn sequence(tx: &mut Tx, owner_key: i64) -> Result<SequenceRow, StoreError> {
+    let row = tx
+        .fetch_optional(
+            "SELECT owner_key, prefix, next_number FROM invoice_sequences WHERE owner_key = $1",
+            args![owner_key],
+        )
+        .await?;
+    Ok(row.unwrap_or(SequenceRow {
+        owner_key,
+        prefix: "INV-".to_owned(),
+        next_number: 1,
+    }))
+}
+
+/// Stores the owner's prefix and next number.
+pub async fn put_sequence(tx: &mut Tx, row: &SequenceRow) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO invoice_sequences (owner_key, prefix, next_number) VALUES ($1, $2, $3)
+         ON CONFLICT (owner_key) DO UPDATE SET prefix = excluded.prefix, next_number = excluded.next_number",
+        args![row.owner_key, row.prefix.clone(), row.next_number],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reserves `count` consecutive numbers of the owner's sequence with one statement and answers the prefix and
+/// the first reserved number. The row lock it takes holds until the transaction ends, so the numbers stay
+/// gapless when that transaction also stores the invoices.
+pub async fn reserve_numbers(tx: &mut Tx, owner_key: i64, count: i64) -> Result<(String, i64), StoreError> {
+    let row: SequenceRow = tx
+        .fetch_one(
+            "INSERT INTO invoice_sequences (owner_key, prefix, next_number) VALUES ($1, 'INV-', 1 + $2)
+             ON CONFLICT (owner_key) DO UPDATE SET next_number = invoice_sequences.next_number + $2
+             RETURNING owner_key, prefix, next_number",
+            args![owner_key, count],
+        )
+        .await?;
+    Ok((row.prefix, row.next_number - count))
+}
+
+/// Attaches these xDRs to an invoice.
+pub async fn attach_xdrs(tx: &mut Tx, invoice_id: i64, xdr_ids: &[i64]) -> Result<(), StoreError> {
+    for chunk in xdr_ids.chunks(crate::parties::ID_BATCH) {
+        let list: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!("UPDATE xdrs SET invoice_id = $1 WHERE id IN ({})", list.join(", "));
+        let mut values = args![invoice_id];
+        values.extend(chunk.iter().map(|&id| Arg::from(id)));
+        tx.execute(AssertSqlSafe(sql), values).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Samples of measured services (customer-classes §5.11): one row per party, metric and instant. A sample sent
+//! again for the same key replaces the stored one.
+
+use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MeasurementRow {
+    pub party_id: i64,
+    pub metric: String,
+    /// Microseconds since the epoch.
+    pub at: i64,
+    pub value: i64,
+    pub created_at: i64,
+}
+
+/// A sample about to be stored; `at` in microseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMeasurement {
+    pub party_id: i64,
+    pub metric: String,
+    pub at: i64,
+    pub value: i64,
+}
+
+/// Rows per multi-row statement: five parameters each stays far below both backends' limits.
+pub const UPSERT_BATCH: usize = 500;
+
+const COLUMNS: &str = "party_id, metric, at, value, created_at";
+
+/// Stores `rows`, replacing any stored sample with the same `(party_id, metric, at)`. The rows must carry
+/// distinct keys: one statement may not touch the same row twice.
+pub async fn upsert_many(tx: &mut Tx, rows: &[NewMeasurement], created_at: i64) -> Result<(), StoreError> {
+    for chunk in rows.chunks(UPSERT_BATCH) {
+        let mut sql = format!("INSERT INTO measurements ({COLUMNS}) VALUES ");
+        let mut values = Vec::with_capacity(chunk.len() * 5);
+        for (i, m) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let n = i * 5;
+            sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5));
+            values.extend([
+                Arg::from(m.party_id),
+                Arg::from(m.metric.clone()),
+                Arg::from(m.at),
+                Arg::from(m.value),
+                Arg::from(created_at),
+            ]);
+        }
+        sql.push_str(
+            " ON CONFLICT (party_id, metric, at) DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
+        );
+        tx.execute(AssertSqlSafe(sql), values).await?;
+    }
+    Ok(())
+}
+
+/// What a list of one party's samples may be narrowed to; `from` inclusive, `to` exclusive (microseconds).
+#[derive(Debug, Clone, Default)]
+pub struct MeasurementFilter {
+    pub metric: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// One party's samples ordered by instant, then metric, after the `(at, metric)` key `after`.
+pub async fn list(
+    tx: &mut Tx,
+    party_id: i64,
+    f: &MeasurementFilter,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<MeasurementRow>, StoreError> {
+    let (after_at, after_metric) = match after {
+        Some((at, metric)) => (Some(at), Some(metric)),
+        None => (None, None),
+    };
+    tx.fetch_all(
+        AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM measurements
+             WHERE party_id = $1
+               AND ($2 IS NULL OR metric = $2)
+               AND ($3 IS NULL OR at >= $3)
+               AND ($4 IS NULL OR at < $4)
+               AND ($5 IS NULL OR at > $5 OR (at = $5 AND metric > $6))
+             ORDER BY at, metric LIMIT $7"
+        )),
+        args![party_id, f.metric.clone(), f.from, f.to, after_at, after_metric, limit],
+    )
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct ValueRow {
+    value: i64,
+}
+
+/// The values of one party's samples of `metric` with `at` in `[start, end)`, in instant order: what a period
+/// close aggregates.
+pub async fn values_in(tx: &mut Tx, party_id: i64, metric: &str, start: i64, end: i64) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<ValueRow> = tx
+        .fetch_all(
+            "SELECT value FROM measurements WHERE party_id = $1 AND metric = $2 AND at >= $3 AND at < $4 ORDER BY at",
+            args![party_id, metric, start, end],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.value).collect())
+}
