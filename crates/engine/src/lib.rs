@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod measurements;
 mod page;
 pub mod parties;
+pub mod payments;
 mod secrets;
 
 pub use actor::{Actor, Role};
@@ -29,6 +30,7 @@ pub use parties::{
     CustomerView, MemberItem, MemberOutcome, MemberOutcomeKind, NewCustomer, NewReseller, PartyListFilter,
     PartyOverrides, ResellerView,
 };
+pub use payments::{AllocationSource, AllocationView, PaymentAllocation, PaymentResult};
 
 use classbill_store::Store;
 

@@ -8,7 +8,7 @@ use classbill_domain::class::Metric;
 use classbill_domain::party::PartyKind;
 use classbill_store::measurements::{self, MeasurementFilter, MeasurementRow, NewMeasurement};
 use classbill_store::parties::{self, PartyRow};
-use classbill_store::{StoreError, Tx, instants};
+use classbill_store::{StoreError, instants};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
@@ -212,25 +212,6 @@ fn indexed(index: usize, e: FieldError) -> FieldError {
     FieldError::new(field, e.code, e.message)
 }
 
-/// The values of party `party_id`'s samples of `metric` with `at` in `[start, end)`, in instant order, read
-/// inside the caller's transaction (the period close).
-pub async fn samples_in(
-    tx: &mut Tx,
-    party_id: i64,
-    metric: Metric,
-    start: Timestamp,
-    end: Timestamp,
-) -> EngineResult<Vec<i64>> {
-    Ok(measurements::values_in(
-        tx,
-        party_id,
-        metric.as_str(),
-        instants::to_micros(start),
-        instants::to_micros(end),
-    )
-    .await?)
-}
-
 /// `from` defaults to three months before the end of the window, in the party's zone; `to` defaults to `now`
 /// when neither bound is given and is open otherwise.
 fn window(party: &PartyRow, filter: &MeasurementListFilter, now: Timestamp) -> (Timestamp, Option<Timestamp>) {
@@ -382,17 +363,5 @@ impl crate::Engine {
         Ok(Page::from_rows(views, page.limit, |v| {
             format!("{},{}", instants::to_micros(v.at), v.metric.as_str())
         }))
-    }
-
-    /// The values of one party's samples of `metric` in `[start, end)`, in instant order.
-    pub async fn measurement_values(
-        &self,
-        party_id: i64,
-        metric: Metric,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> EngineResult<Vec<i64>> {
-        let mut tx = self.store.read().await?;
-        samples_in(&mut tx, party_id, metric, start, end).await
     }
 }

@@ -44,6 +44,7 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::ledger::router())
         .merge(routes::billing::router())
         .merge(routes::measurements::router())
+        .merge(routes::payments::router())
         .split_for_parts()
 }
 

@@ -3,6 +3,7 @@
 mod db;
 mod error;
 
+pub mod allocations;
 pub mod audit;
 pub mod billing_runs;
 pub mod catalog;
@@ -14,6 +15,7 @@ pub mod measurements;
 pub mod parties;
 pub mod periods;
 pub mod settings;
+pub mod statistics;
 pub mod users;
 pub mod xdrs;
 

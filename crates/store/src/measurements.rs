@@ -90,19 +90,34 @@ pub async fn list(
     .await
 }
 
-#[derive(sqlx::FromRow)]
-struct ValueRow {
-    value: i64,
-}
+/// Windows per statement: three parameters each.
+const WINDOW_BATCH: usize = 300;
 
-/// The values of one party's samples of `metric` with `at` in `[start, end)`, in instant order: what a period
-/// close aggregates.
-pub async fn values_in(tx: &mut Tx, party_id: i64, metric: &str, start: i64, end: i64) -> Result<Vec<i64>, StoreError> {
-    let rows: Vec<ValueRow> = tx
-        .fetch_all(
-            "SELECT value FROM measurements WHERE party_id = $1 AND metric = $2 AND at >= $3 AND at < $4 ORDER BY at",
-            args![party_id, metric, start, end],
-        )
-        .await?;
-    Ok(rows.into_iter().map(|r| r.value).collect())
+/// The samples of several parties, each within its own window `[start, end)` given as `(party_id, start, end)`:
+/// what the period close of a batch aggregates, read with one statement per [`WINDOW_BATCH`] windows. Ordered by
+/// party, metric and instant.
+pub async fn samples_in_windows(tx: &mut Tx, windows: &[(i64, i64, i64)]) -> Result<Vec<MeasurementRow>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in windows.chunks(WINDOW_BATCH) {
+        let conditions: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(party_id = ${} AND at >= ${} AND at < ${})",
+                    3 * i + 1,
+                    3 * i + 2,
+                    3 * i + 3
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT party_id, metric, at, value, created_at FROM measurements WHERE {} ORDER BY party_id, metric, at",
+            conditions.join(" OR ")
+        );
+        let values: Vec<Arg> = chunk
+            .iter()
+            .flat_map(|&(party, start, end)| [Arg::from(party), Arg::from(start), Arg::from(end)])
+            .collect();
+        rows.extend(tx.fetch_all::<MeasurementRow>(AssertSqlSafe(sql), values).await?);
+    }
+    Ok(rows)
 }

@@ -68,6 +68,9 @@ pub struct InvoiceView {
     /// Present on a single invoice (`GET /invoices/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lines: Option<Vec<InvoiceLineView>>,
+    /// The payments and credit applied to it (§5.7); present on a single invoice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocations: Option<Vec<crate::payments::AllocationView>>,
 }
 
 impl InvoiceView {
@@ -98,6 +101,7 @@ impl InvoiceView {
             card_only: row.card_only,
             created_at: instants::from_micros(row.created_at)?,
             lines: None,
+            allocations: None,
         })
     }
 }
@@ -198,6 +202,7 @@ impl crate::Engine {
             .ok_or_else(|| EngineError::NotFound(format!("invoice {id} not found")))?;
         let mut view = InvoiceView::from_row(row)?;
         view.lines = Some(lines_of(&mut tx, &view).await?);
+        view.allocations = Some(crate::payments::allocations_of(&mut tx, id).await?);
         Ok(view)
     }
 

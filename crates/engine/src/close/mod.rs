@@ -2,13 +2,15 @@
 //! rounding, resets externally billed balances and issues the regular invoice, in batches of parties with one
 //! transaction per batch.
 //!
-//! Steps of §5.3 done here: S1, S3, S4, S11, S6 and S12, in that order. Measured services (S2), statistics
-//! (S5, S10), PDFs (S7), delivery (S8), charge requests (S9) and the payment allocation of §5.7 come later; until
-//! then an invoice's `open_amount` is its `amount_due`.
+//! Steps of §5.3 done here: S1, S2, S3, S4, S11, S6, S5 and S12, in that order. The statistics e-mail (S10),
+//! PDFs (S7), delivery (S8) and charge requests (S9) come later. S6 applies the party's unallocated credit
+//! to each invoice it issues (§5.7), which sets the invoice's `open_amount` and `status`.
 
 mod compute;
 mod invoices;
+mod measured;
 mod runs;
+mod statistics;
 
 use std::collections::HashMap;
 
@@ -32,6 +34,7 @@ use crate::installation::InstallationSettings;
 
 pub use invoices::{InvoiceLineView, InvoiceListFilter, InvoiceView, SequenceView};
 pub use runs::{BillingRunFailure, BillingRunView};
+pub use statistics::StatisticsFile;
 
 /// Parties per batch: one transaction, one number reservation per owner.
 const BATCH: usize = 500;
@@ -89,6 +92,8 @@ impl Frozen {
 struct Pending {
     invoice: NewInvoice,
     xdr_ids: Vec<i64>,
+    /// The close instant: credit is applied to the invoice at it (§5.7 rule 3).
+    close_us: i64,
 }
 
 /// Installation-wide inputs of a run.
@@ -227,6 +232,9 @@ async fn close_batch(
         frozen.insert(period.id, Frozen::parse(class_id, revision, snapshot));
     }
 
+    // S2 measured services, from the settings frozen at S1.
+    measured::book(tx, &due, &parties, &mut frozen, instants::to_micros(now)).await?;
+
     let period_ids: Vec<i64> = due.iter().map(|(p, _)| p.id).collect();
     let mut xdrs_by_period: HashMap<i64, Vec<_>> = HashMap::new();
     for row in store_close::xdrs_of_periods(tx, &period_ids).await? {
@@ -235,9 +243,11 @@ async fn close_batch(
 
     let mut pending: Vec<Pending> = Vec::new();
     let mut closed = Vec::new();
+    let mut archived = Vec::new();
     let created_us = instants::to_micros(now);
     for (period, close_us) in &due {
         let party = &parties[&period.party_id];
+        let archive = matches!(frozen.get(&period.id), Some(Ok(f)) if f.class.general_info.archive_xdrs);
         match close_one(
             tx,
             context,
@@ -253,6 +263,9 @@ async fn close_batch(
             Ok(invoice) => {
                 pending.extend(invoice);
                 closed.push(period.id);
+                if archive {
+                    archived.push(period);
+                }
             }
             Err(error) => {
                 store_close::fail(tx, period.id, &error).await?;
@@ -284,9 +297,13 @@ async fn close_batch(
             item.invoice.number = format!("{prefix}{:06}", first + n as i64);
             let id = store_invoices::insert(tx, &item.invoice).await?;
             store_invoices::attach_xdrs(tx, id, &item.xdr_ids).await?;
+            crate::payments::apply_credit(tx, id, item.close_us, created_us).await?;
             summary.invoices_issued += 1;
         }
     }
+
+    // S5 statistics, now that the invoice numbers are known.
+    statistics::write(tx, &archived, &parties, created_us).await?;
 
     // S12.
     store_close::mark_closed(tx, &closed).await?;
@@ -377,12 +394,16 @@ async fn close_one(
         out_of_turn: balance.out_of_turn.0,
         amount_due: balance.amount_due.0,
         credit_carried: balance.credit_carried.0,
-        // Until payments are allocated to invoices (§5.7), everything due stays open.
+        // Provisional: S6 sets the open amount and status when it applies the party's credit (§5.7).
         open_amount: balance.amount_due.0,
         status: if totals.total.0 <= 0 { "nothing_due" } else { "unpaid" }.to_owned(),
         review_state: "not_required".to_owned(),
         card_only: false,
         created_at: created_us,
     };
-    Ok(Ok(Some(Pending { invoice, xdr_ids })))
+    Ok(Ok(Some(Pending {
+        invoice,
+        xdr_ids,
+        close_us,
+    })))
 }

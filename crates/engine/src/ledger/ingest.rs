@@ -49,7 +49,7 @@ pub struct ImportOutcome {
 
 /// Places the new rows in their periods, creating the periods they need, and writes them. Answers the ids in
 /// the order of `rows`.
-async fn place_and_write(
+pub(crate) async fn place_and_write(
     tx: &mut Tx,
     rows: &[&ParsedXdr],
     parties: &HashMap<i64, PartyRow>,

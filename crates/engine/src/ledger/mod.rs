@@ -20,7 +20,9 @@ use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 use crate::parties::owner_of;
 
+pub(crate) use ingest::place_and_write;
 pub use ingest::{ImportOutcome, ImportRow, MAX_BATCH, RejectedRow};
+pub(crate) use input::ParsedXdr;
 pub use input::{IMPORTABLE_KINDS, XDR_FIELDS, XdrText};
 pub use periods::{PeriodView, STATUSES as PERIOD_STATUSES};
 pub(crate) use periods::{ensure_through_many, schedule_of};

@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use classbill_domain::FieldError;
+use classbill_engine::close::StatisticsFile;
 use classbill_engine::{Page, PeriodView, XdrListFilter, XdrView};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .layer(axum::Extension(crate::extract::BodyLimit(XDR_BATCH_BODY_LIMIT)))
         .routes(routes!(list_periods))
         .routes(routes!(get_period))
+        .routes(routes!(get_period_full_statistics))
+        .routes(routes!(get_period_summary_statistics))
 }
 
 /// One incoming xDR.
@@ -169,4 +172,53 @@ async fn get_period(
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<PeriodView>> {
     Ok(axum::Json(state.engine.get_period(&actor, id).await?))
+}
+
+/// A statistics file as a CSV download.
+fn csv_download((name, content): (String, String)) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        content,
+    )
+        .into_response()
+}
+
+/// The full statistics file of a closed period (customer-classes §5.12): one line per shown xDR.
+#[utoipa::path(get, path = "/periods/{id}/statistics/full.csv", tag = "periods", params(("id" = i64, Path)),
+    responses((status = 200, body = String, content_type = "text/csv",
+               description = "`<party_id>_<first local date>_<last local date>_full.csv` as an attachment"),
+              (status = 404, body = Problem, description = "period not visible, or no statistics written for it")))]
+async fn get_period_full_statistics(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::response::Response> {
+    let file = state
+        .engine
+        .period_statistics_file(&actor, id, StatisticsFile::Full)
+        .await?;
+    Ok(csv_download(file))
+}
+
+/// The summary statistics file of a closed period (customer-classes §5.12): one line per service and kind, then
+/// `TOTAL`.
+#[utoipa::path(get, path = "/periods/{id}/statistics/summary.csv", tag = "periods", params(("id" = i64, Path)),
+    responses((status = 200, body = String, content_type = "text/csv",
+               description = "`<party_id>_<first local date>_<last local date>_summary.csv` as an attachment"),
+              (status = 404, body = Problem, description = "period not visible, or no statistics written for it")))]
+async fn get_period_summary_statistics(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::response::Response> {
+    let file = state
+        .engine
+        .period_statistics_file(&actor, id, StatisticsFile::Summary)
+        .await?;
+    Ok(csv_download(file))
 }

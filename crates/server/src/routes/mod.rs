@@ -8,3 +8,4 @@ pub mod ledger;
 pub mod measurements;
 pub mod members;
 pub mod parties;
+pub mod payments;

@@ -1,0 +1,108 @@
+//! S5 statistics (customer-classes §5.12): the full and the summary CSV of each closed period whose frozen class
+//! archives xDRs, written after S6 so that every row knows its invoice number, and the endpoints serving them.
+
+use std::collections::HashMap;
+
+use classbill_domain::Money;
+use classbill_domain::statistics::{StatisticsRow, file_names, full_csv, summary_csv};
+use classbill_store::parties::{self, PartyRow};
+use classbill_store::periods::{self, PeriodRow};
+use classbill_store::statistics::{self as store_statistics, StatisticsRow as StoredFiles};
+use classbill_store::{StoreError, Tx, instants};
+use jiff::tz::TimeZone;
+
+use crate::actor::Actor;
+use crate::error::{EngineError, EngineResult};
+use crate::parties::owner_of;
+
+/// Which of the two files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatisticsFile {
+    Full,
+    Summary,
+}
+
+/// Writes the files of these closed periods from their xDRs as stored now (hidden ones left out by the writers).
+pub(super) async fn write(
+    tx: &mut Tx,
+    periods: &[&PeriodRow],
+    parties: &HashMap<i64, PartyRow>,
+    created_us: i64,
+) -> EngineResult<()> {
+    if periods.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = periods.iter().map(|p| p.id).collect();
+    let xdrs = classbill_store::close::xdrs_of_periods(tx, &ids).await?;
+    let mut invoice_ids: Vec<i64> = xdrs.iter().filter_map(|x| x.invoice_id).collect();
+    invoice_ids.sort_unstable();
+    invoice_ids.dedup();
+    let numbers: HashMap<i64, String> = store_statistics::invoice_numbers(tx, &invoice_ids)
+        .await?
+        .into_iter()
+        .collect();
+    let mut by_period: HashMap<i64, Vec<StatisticsRow>> = HashMap::new();
+    for x in xdrs {
+        by_period.entry(x.period_id).or_default().push(StatisticsRow {
+            xdr_id: x.id,
+            external_id: x.external_id,
+            occurred_at: instants::from_micros(x.occurred_at)?,
+            kind: x.kind,
+            service: x.service,
+            rate_code: x.rate_code,
+            description: x.description,
+            quantity: Money(x.quantity),
+            amount: Money(x.amount),
+            currency: x.currency,
+            invoice_number: x.invoice_id.and_then(|id| numbers.get(&id).cloned()),
+            late: x.late,
+            hidden: x.hidden,
+        });
+    }
+    for period in periods {
+        let party = &parties[&period.party_id];
+        let zone = TimeZone::get(&party.time_zone)
+            .map_err(|e| StoreError::Corrupt(format!("party {} time zone: {e}", party.id)))?;
+        let first = instants::from_micros(period.start_at)?.to_zoned(zone.clone()).date();
+        let last = instants::from_micros(period.end_at - 1)?.to_zoned(zone.clone()).date();
+        let names = file_names(party.id, first, last);
+        let rows = by_period.remove(&period.id).unwrap_or_default();
+        store_statistics::put(
+            tx,
+            &StoredFiles {
+                period_id: period.id,
+                full_name: names.full,
+                full_csv: full_csv(&rows, &zone),
+                summary_name: names.summary,
+                summary_csv: summary_csv(&rows),
+                created_at: created_us,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+impl crate::Engine {
+    /// `GET /periods/{id}/statistics/{full,summary}.csv`: the file's name and content; 404 when the actor does
+    /// not see the period or S5 wrote no files for it.
+    pub async fn period_statistics_file(
+        &self,
+        actor: &Actor,
+        period_id: i64,
+        file: StatisticsFile,
+    ) -> EngineResult<(String, String)> {
+        let mut tx = self.store.read().await?;
+        let not_found = || EngineError::NotFound(format!("no statistics for period {period_id}"));
+        let period = periods::get(&mut tx, period_id).await?.ok_or_else(not_found)?;
+        match parties::get(&mut tx, period.party_id).await? {
+            Some(party) if actor.sees(owner_of(&party)) => {}
+            _ => return Err(not_found()),
+        }
+        let stored = store_statistics::get(&mut tx, period_id).await?.ok_or_else(not_found)?;
+        Ok(match file {
+            StatisticsFile::Full => (stored.full_name, stored.full_csv),
+            StatisticsFile::Summary => (stored.summary_name, stored.summary_csv),
+        })
+    }
+}

@@ -1,0 +1,150 @@
+//! Payments, credit sources and their allocations to invoices (customer-classes §5.7).
+
+use crate::{AssertSqlSafe, StoreError, Tx, args};
+
+/// A credit source with credit left: a payment xDR or an invoice with a negative total.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OpenCredit {
+    pub source_xdr_id: Option<i64>,
+    pub source_invoice_id: Option<i64>,
+    pub remaining: i64,
+}
+
+/// The party's credit sources with credit left, oldest first (FIFO by the instant they were recorded).
+pub async fn open_credits(tx: &mut Tx, party_id: i64) -> Result<Vec<OpenCredit>, StoreError> {
+    tx.fetch_all(
+        "SELECT source_xdr_id, source_invoice_id, remaining FROM (
+             SELECT x.id AS source_xdr_id, CAST(NULL AS BIGINT) AS source_invoice_id,
+                 CAST(-x.amount - COALESCE((SELECT SUM(a.amount) FROM allocations a WHERE a.source_xdr_id = x.id), 0)
+                     AS BIGINT) AS remaining,
+                 x.created_at AS at, x.id AS tie
+             FROM xdrs x WHERE x.party_id = $1 AND x.kind = 'payment'
+             UNION ALL
+             SELECT CAST(NULL AS BIGINT), i.id,
+                 CAST(-i.total - COALESCE((SELECT SUM(a.amount) FROM allocations a WHERE a.source_invoice_id = i.id), 0)
+                     AS BIGINT),
+                 i.created_at, i.id
+             FROM invoices i WHERE i.party_id = $1 AND i.total < 0 AND i.status <> 'void'
+         ) c
+         WHERE remaining > 0
+         ORDER BY at, tie",
+        args![party_id],
+    )
+    .await
+}
+
+/// An invoice still to be paid.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OpenInvoice {
+    pub id: i64,
+    pub open_amount: i64,
+    pub card_only: bool,
+}
+
+/// The party's invoices with an open amount, any status but `void`, oldest first (issue date, then number).
+pub async fn open_invoices(tx: &mut Tx, party_id: i64) -> Result<Vec<OpenInvoice>, StoreError> {
+    tx.fetch_all(
+        "SELECT id, open_amount, card_only FROM invoices
+         WHERE party_id = $1 AND open_amount > 0 AND status <> 'void'
+         ORDER BY issue_date, number, id",
+        args![party_id],
+    )
+    .await
+}
+
+/// One allocation about to be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAllocation {
+    pub party_id: i64,
+    pub source_xdr_id: Option<i64>,
+    pub source_invoice_id: Option<i64>,
+    pub invoice_id: i64,
+    pub amount: i64,
+    pub at: i64,
+}
+
+pub async fn insert(tx: &mut Tx, a: &NewAllocation, created_at: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO allocations (party_id, source_xdr_id, source_invoice_id, invoice_id, amount, at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            a.party_id,
+            a.source_xdr_id,
+            a.source_invoice_id,
+            a.invoice_id,
+            a.amount,
+            a.at,
+            created_at
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AllocationRow {
+    pub id: i64,
+    pub source_xdr_id: Option<i64>,
+    pub source_invoice_id: Option<i64>,
+    pub invoice_id: i64,
+    pub amount: i64,
+    pub at: i64,
+}
+
+/// The allocations made to an invoice, in the order they were made.
+pub async fn of_invoice(tx: &mut Tx, invoice_id: i64) -> Result<Vec<AllocationRow>, StoreError> {
+    tx.fetch_all(
+        "SELECT id, source_xdr_id, source_invoice_id, invoice_id, amount, at FROM allocations
+         WHERE invoice_id = $1 ORDER BY id",
+        args![invoice_id],
+    )
+    .await
+}
+
+/// Sets an invoice's open amount and status.
+pub async fn set_open(tx: &mut Tx, invoice_id: i64, open_amount: i64, status: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE invoices SET open_amount = $2, status = $3 WHERE id = $1",
+        args![invoice_id, open_amount, status.to_owned()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A posted payment as stored for idempotent re-sends.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PaymentRow {
+    pub xdr_id: i64,
+    pub party_id: i64,
+    pub invoice_id: Option<i64>,
+    pub result: String,
+}
+
+pub async fn insert_payment(tx: &mut Tx, p: &PaymentRow, created_at: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO payments (xdr_id, party_id, invoice_id, result, created_at) VALUES ($1, $2, $3, $4, $5)",
+        args![p.xdr_id, p.party_id, p.invoice_id, p.result.clone(), created_at],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn payment(tx: &mut Tx, xdr_id: i64) -> Result<Option<PaymentRow>, StoreError> {
+    tx.fetch_optional(
+        AssertSqlSafe("SELECT xdr_id, party_id, invoice_id, result FROM payments WHERE xdr_id = $1".to_owned()),
+        args![xdr_id],
+    )
+    .await
+}
+
+/// Takes the invoice's row lock for the rest of the transaction, so that its open amount read next is the
+/// latest committed one and no concurrent allocation can change it meanwhile (a no-op on SQLite, whose writer
+/// is single).
+pub async fn lock_invoice(tx: &mut Tx, invoice_id: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE invoices SET open_amount = open_amount WHERE id = $1",
+        args![invoice_id],
+    )
+    .await?;
+    Ok(())
+}

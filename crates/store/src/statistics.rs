@@ -1,0 +1,117 @@
+//! Statistics files of closed periods (customer-classes §5.12) and the measured-service xDRs of step S2.
+
+use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
+
+/// `$first, $first+1, …` for `count` placeholders.
+fn in_list(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The two files of one period.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StatisticsRow {
+    pub period_id: i64,
+    pub full_name: String,
+    pub full_csv: String,
+    pub summary_name: String,
+    pub summary_csv: String,
+    pub created_at: i64,
+}
+
+/// Stores the files of a period; a repeated S5 replaces what an earlier attempt wrote.
+pub async fn put(tx: &mut Tx, row: &StatisticsRow) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO period_statistics (period_id, full_name, full_csv, summary_name, summary_csv, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (period_id) DO UPDATE SET full_name = excluded.full_name, full_csv = excluded.full_csv,
+             summary_name = excluded.summary_name, summary_csv = excluded.summary_csv,
+             created_at = excluded.created_at",
+        args![
+            row.period_id,
+            row.full_name.clone(),
+            row.full_csv.clone(),
+            row.summary_name.clone(),
+            row.summary_csv.clone(),
+            row.created_at
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The files of a period, if S5 wrote any.
+pub async fn get(tx: &mut Tx, period_id: i64) -> Result<Option<StatisticsRow>, StoreError> {
+    tx.fetch_optional(
+        "SELECT period_id, full_name, full_csv, summary_name, summary_csv, created_at FROM period_statistics
+         WHERE period_id = $1",
+        args![period_id],
+    )
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct NumberRow {
+    id: i64,
+    number: String,
+}
+
+/// The numbers of these invoices, by id.
+pub async fn invoice_numbers(tx: &mut Tx, invoice_ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in invoice_ids.chunks(crate::parties::ID_BATCH) {
+        let sql = format!(
+            "SELECT id, number FROM invoices WHERE id IN ({})",
+            in_list(1, chunk.len())
+        );
+        let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
+        let rows: Vec<NumberRow> = tx.fetch_all(AssertSqlSafe(sql), values).await?;
+        out.extend(rows.into_iter().map(|r| (r.id, r.number)));
+    }
+    Ok(out)
+}
+
+/// A `measured_service` xDR booked at S2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasuredXdr {
+    pub party_id: i64,
+    pub period_id: i64,
+    pub occurred_at: i64,
+    pub service: String,
+    pub rate_code: String,
+    pub quantity: i64,
+    pub amount: i64,
+    pub description: String,
+    /// `close:<period_id>:S2:<metric>`, so a repeated S2 books nothing twice.
+    pub external_id: String,
+}
+
+/// Books measured-service xDRs; a key already stored is skipped.
+pub async fn insert_measured(tx: &mut Tx, rows: &[MeasuredXdr], created_at: i64) -> Result<(), StoreError> {
+    for x in rows {
+        tx.execute(
+            "INSERT INTO xdrs (party_id, period_id, occurred_at, kind, service, rate_code, description, quantity, \
+             amount, external_id, hidden, late, created_at) \
+             VALUES ($1, $2, $3, 'measured_service', $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (party_id, external_id) WHERE external_id IS NOT NULL DO NOTHING",
+            args![
+                x.party_id,
+                x.period_id,
+                x.occurred_at,
+                x.service.clone(),
+                x.rate_code.clone(),
+                x.description.clone(),
+                x.quantity,
+                x.amount,
+                x.external_id.clone(),
+                false,
+                false,
+                created_at
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
