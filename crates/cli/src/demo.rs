@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use classbill_engine::catalog::{CustomTaxKind, InvoiceTemplateKind, VatRateKind};
 use classbill_engine::{Actor, Engine, NewCustomer, NewReseller, NewUserRole};
-use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
 use serde_json::{Value, json};
 
 /// The demo's own SQLite file, rebuilt on every run so that the demo never touches real data.
@@ -79,9 +80,11 @@ async fn populate(engine: &Engine, now: Timestamp) -> anyhow::Result<String> {
         .context("the built-in Standard template is missing")?
         .id;
 
+    let calendar = DemoMonth::before(now)?;
+    let mut customers = Vec::new();
     for class in operator_classes(standard, &tax_ids) {
         let class = engine.create_class(&admin, class, now).await?.class;
-        add_customers(engine, &admin, &class.settings.name, class.id, now).await?;
+        customers.extend(add_customers(engine, &admin, &class.settings.name, class.id, &calendar, now).await?);
     }
     for (login, name, currency, zone) in [
         ("alpha", "Alpha Telecom", "EUR", "Europe/Vienna"),
@@ -110,26 +113,107 @@ async fn populate(engine: &Engine, now: Timestamp) -> anyhow::Result<String> {
             .create_class(&user, reseller_class(name, currency, standard), now)
             .await?
             .class;
-        add_customers(engine, &user, &class.settings.name, class.id, now).await?;
+        customers.extend(add_customers(engine, &user, &class.settings.name, class.id, &calendar, now).await?);
     }
+    add_usage(engine, &admin, &customers, &calendar, now).await?;
+    let run = engine.run_billing(calendar.run_at, now).await?;
+    println!(
+        "Demo: {} customers, a month of usage, billing run as of {}: {} periods closed, {} invoices issued",
+        customers.len(),
+        calendar.run_at,
+        run.periods_closed,
+        run.invoices_issued
+    );
     Ok(token)
 }
 
-/// A few customers in a class, owned by whoever `actor` acts for; they inherit the class currency.
+/// Customers per class; eight classes make about a thousand.
+const CUSTOMERS_PER_CLASS: usize = 125;
+/// Usage records per customer in the billed month.
+const CALLS_PER_CUSTOMER: usize = 20;
+
+/// The month the demo bills: customers are activated at its start (UTC) and the billing run happens after the
+/// first close of the following month, whatever today's date.
+struct DemoMonth {
+    start: Timestamp,
+    days: i8,
+    run_at: Timestamp,
+}
+
+impl DemoMonth {
+    fn before(now: Timestamp) -> anyhow::Result<DemoMonth> {
+        let this_month = now.to_zoned(TimeZone::UTC).date().first_of_month();
+        let billed = this_month.checked_sub(2.months())?;
+        let next = this_month.checked_sub(1.months())?;
+        Ok(DemoMonth {
+            start: billed.to_zoned(TimeZone::UTC)?.timestamp(),
+            days: billed.days_in_month(),
+            // Late enough for every demo zone's month end plus the close delay.
+            run_at: next.to_zoned(TimeZone::UTC)?.timestamp().checked_add(18.hours())?,
+        })
+    }
+}
+
+/// A month of calls and a monthly fee for every customer that is billed by usage.
+async fn add_usage(
+    engine: &Engine,
+    admin: &Actor,
+    customers: &[(i64, String)],
+    month: &DemoMonth,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let mut batch = Vec::new();
+    for (n, (party_id, currency)) in customers.iter().enumerate() {
+        batch.push(
+            json!({"party_id": party_id, "external_id": "fee", "occurred_at": month.start.checked_add(48.hours())?,
+            "kind": "recurring", "service": "sip_trunk", "rate_code": "TRUNK-M", "quantity": "1",
+            "amount": "29.90", "currency": currency}),
+        );
+        for call in 0..CALLS_PER_CUSTOMER {
+            // A fixed spread of durations and prices, so every run of the demo bills the same figures.
+            let seconds = 30 + (n * 37 + call * 101) % 900;
+            let cents = 1 + (n * 13 + call * 29) % 250;
+            let day = i64::try_from(2 + call % usize::try_from(month.days - 3)?)?;
+            let at = month
+                .start
+                .checked_add((day * 24 + i64::try_from(9 + call % 9)?).hours())?;
+            batch.push(
+                json!({"party_id": party_id, "external_id": format!("call-{call}"), "occurred_at": at,
+                "kind": "usage", "service": "voice", "rate_code": if call % 3 == 0 { "MOBILE" } else { "FIXED" },
+                "description": "outgoing call", "quantity": seconds.to_string(),
+                "amount": format!("{}.{:02}", cents / 100, cents % 100), "currency": currency}),
+            );
+        }
+        if batch.len() >= 5_000 {
+            engine.ingest_xdrs(admin, &json!({ "xdrs": batch }), now).await?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        engine.ingest_xdrs(admin, &json!({ "xdrs": batch }), now).await?;
+    }
+    Ok(())
+}
+
+/// Customers in a class, owned by whoever `actor` acts for and activated at the start of the billed month; they
+/// inherit the class currency. Answers (id, currency) of each.
 async fn add_customers(
     engine: &Engine,
     actor: &Actor,
     class_name: &str,
     class_id: i64,
+    month: &DemoMonth,
     now: Timestamp,
-) -> anyhow::Result<()> {
-    for n in 1..=3 {
-        engine
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let mut created = Vec::with_capacity(CUSTOMERS_PER_CLASS);
+    for n in 1..=CUSTOMERS_PER_CLASS {
+        let customer = engine
             .create_customer(
                 actor,
                 NewCustomer {
                     name: format!("{class_name} customer {n}"),
                     class_id: Some(class_id),
+                    activated_at: Some(month.start),
                     email: Some(format!("customer{n}.class{class_id}@example.com")),
                     ..NewCustomer::default()
                 },
@@ -137,8 +221,9 @@ async fn add_customers(
             )
             .await
             .map_err(super::explain)?;
+        created.push((customer.party.id, customer.party.currency));
     }
-    Ok(())
+    Ok(created)
 }
 
 fn ladder() -> Value {

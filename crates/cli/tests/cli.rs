@@ -718,6 +718,14 @@ fn demo_prints_a_token_and_serves_its_classes() {
         "the demo token lists {} classes: {classes:?}",
         classes.len()
     );
+    let summary = printed
+        .iter()
+        .find(|line| line.starts_with("Demo: "))
+        .unwrap_or_else(|| panic!("the demo reports what it created: {printed:?}"));
+    assert!(
+        summary.contains("1000 customers") && summary.contains("1000 invoices issued"),
+        "about a thousand customers, a month of usage and one closed billing run: {summary}"
+    );
     assert!(
         dir.path().join("classbill-demo.db").exists(),
         "the demo keeps its own database in the working directory"
