@@ -104,15 +104,18 @@ pub(crate) async fn chosen_class(
     joiner: &Joiner<'_>,
 ) -> EngineResult<ClassRow> {
     let Some(id) = class_id else {
-        return classes::default_of(tx, joiner.owner.reseller_id())
+        let default = classes::default_of(tx, joiner.owner.reseller_id())
             .await?
             .ok_or_else(|| {
                 EngineError::NotFound(format!(
                     "the Default class of {} is missing",
                     owner_phrase(joiner.owner)
                 ))
-            });
+            })?;
+        classes::lock(tx, default.id).await?;
+        return Ok(default);
     };
+    classes::lock(tx, id).await?;
     let row = visible_class(tx, actor, id).await?;
     may_assign(actor, &row)?;
     let currency = settings_of(&row)?.currency;

@@ -140,6 +140,17 @@ pub async fn name_taken(
     Ok(row.is_some())
 }
 
+/// Serialises writers of one class: a class edit that checks its members (V6, V31) and an assignment that adds
+/// one. SQLite has one writer already; PostgreSQL takes the row lock until the transaction ends.
+pub async fn lock(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+    if tx.backend() == crate::Backend::Postgres {
+        let _: Option<IdRow> = tx
+            .fetch_optional("SELECT id FROM customer_classes WHERE id = $1 FOR UPDATE", args![id])
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn delete(tx: &mut Tx, id: i64) -> Result<bool, StoreError> {
     Ok(tx
         .execute("DELETE FROM customer_classes WHERE id = $1", args![id])

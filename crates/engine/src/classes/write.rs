@@ -182,6 +182,7 @@ impl crate::Engine {
             change_note,
         } = WriteBody::parse(body)?;
         let mut tx = self.store.write().await?;
+        classes::lock(&mut tx, id).await?;
         let row = load_visible(&mut tx, actor, id).await?;
         let expected = require_revision(expected_revision, &row)?;
         let stored: Value = serde_json::from_str(&row.document)?;
@@ -206,6 +207,7 @@ impl crate::Engine {
     ) -> EngineResult<ClassWritten> {
         let WriteBody { document, change_note } = WriteBody::parse(patch)?;
         let mut tx = self.store.write().await?;
+        classes::lock(&mut tx, id).await?;
         let row = load_visible(&mut tx, actor, id).await?;
         let expected = require_revision(expected_revision, &row)?;
         let mut merged: Value = serde_json::from_str(&row.document)?;
@@ -224,6 +226,7 @@ impl crate::Engine {
         now: Timestamp,
     ) -> EngineResult<ClassWritten> {
         let mut tx = self.store.write().await?;
+        classes::lock(&mut tx, id).await?;
         let row = load_visible(&mut tx, actor, id).await?;
         let expected = require_revision(expected_revision, &row)?;
         let mut document: Value = serde_json::from_str(&row.document)?;

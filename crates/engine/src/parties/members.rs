@@ -92,6 +92,7 @@ impl crate::Engine {
             ));
         }
         let mut tx = self.store.write().await?;
+        classbill_store::classes::lock(&mut tx, class_id).await?;
         let class = load_visible(&mut tx, actor, class_id).await?;
         let settings = settings_of(&class)?;
         let class_currency = settings.currency.map(|c| c.as_str());
