@@ -64,9 +64,12 @@ enum Command {
     },
     /// Close every billing period that is due at an instant.
     BillRun {
-        /// The instant the run acts at (RFC 3339).
+        /// The instant the run acts at (RFC 3339): every period due then is closed.
+        #[arg(long, required_unless_present = "retry")]
+        as_of: Option<Timestamp>,
+        /// First resume every period a failed close left `closing`.
         #[arg(long)]
-        as_of: Timestamp,
+        retry: bool,
     },
 }
 
@@ -121,6 +124,21 @@ async fn open(url: &str) -> anyhow::Result<Engine> {
     let engine = Engine::new(store);
     engine.initialize(Timestamp::now()).await?;
     Ok(engine)
+}
+
+/// Prints a close pass's counts on stdout and its failures on stderr; answers how many periods stay `closing`.
+fn report_run(label: &str, summary: &classbill_engine::BillingRunSummary) -> i64 {
+    println!(
+        "{label} due {}, closed {}, failed {}; invoices issued {}",
+        summary.periods_due, summary.periods_closed, summary.periods_failed, summary.invoices_issued
+    );
+    for failure in &summary.failures {
+        eprintln!(
+            "party {} period {}: {}",
+            failure.party_id, failure.period_id, failure.error
+        );
+    }
+    summary.periods_failed
 }
 
 /// Turns an engine refusal into one clear sentence.
@@ -209,21 +227,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("rejected lines and their reasons: {}", summary.rejects_file.display());
             }
         }
-        Command::BillRun { as_of } => {
+        Command::BillRun { as_of, retry } => {
             let engine = open(&cli.database).await?;
-            let summary = engine.run_billing(as_of, Timestamp::now()).await.map_err(explain)?;
-            println!(
-                "periods due {}, closed {}, failed {}; invoices issued {}",
-                summary.periods_due, summary.periods_closed, summary.periods_failed, summary.invoices_issued
-            );
-            for failure in &summary.failures {
-                eprintln!(
-                    "party {} period {}: {}",
-                    failure.party_id, failure.period_id, failure.error
-                );
+            let mut left_closing = 0;
+            if retry {
+                let summary = engine.retry_closing(Timestamp::now()).await.map_err(explain)?;
+                left_closing = report_run("retried", &summary);
             }
-            if summary.periods_failed > 0 {
-                bail!("{} period(s) are left closing", summary.periods_failed);
+            if let Some(as_of) = as_of {
+                let summary = engine.run_billing(as_of, Timestamp::now()).await.map_err(explain)?;
+                left_closing = report_run("periods", &summary);
+            }
+            if left_closing > 0 {
+                bail!("{left_closing} period(s) are left closing");
             }
         }
     }

@@ -861,6 +861,17 @@ fn bill_run_closes_due_periods_and_fails_when_one_is_left_closing() {
         "early bill-run",
     );
     assert!(stdout(&early).contains("closed 0"), "{}", describe(&early));
+    let nothing_to_retry = expect_exit(
+        run(dir.path(), &["--database", &url, "bill-run", "--retry"], ""),
+        0,
+        "retry with nothing left closing",
+    );
+    assert_eq!(
+        stdout(&nothing_to_retry).trim(),
+        "retried due 0, closed 0, failed 0; invoices issued 0",
+        "{}",
+        describe(&nothing_to_retry)
+    );
     let output = expect_exit(
         run(
             dir.path(),
@@ -924,6 +935,29 @@ fn bill_run_closes_due_periods_and_fails_when_one_is_left_closing() {
         String::from_utf8_lossy(&failed.stderr).contains("left closing"),
         "{}",
         describe(&failed)
+    );
+
+    // --retry resumes only the period left closing; its class still asks the external engine, so it fails again
+    // and names why, while nothing else is closed or created.
+    let retried = run(dir.path(), &["--database", &url, "bill-run", "--retry"], "");
+    assert_eq!(retried.status.code(), Some(1), "{}", describe(&retried));
+    assert_eq!(
+        stdout(&retried).trim(),
+        "retried due 1, closed 0, failed 1; invoices issued 0",
+        "{}",
+        describe(&retried)
+    );
+    assert!(
+        String::from_utf8_lossy(&retried.stderr).contains("external tax engine"),
+        "{}",
+        describe(&retried)
+    );
+    let usage = run(dir.path(), &["--database", &url, "bill-run"], "");
+    assert_eq!(
+        usage.status.code(),
+        Some(2),
+        "neither --as-of nor --retry: {}",
+        describe(&usage)
     );
 }
 

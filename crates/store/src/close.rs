@@ -20,6 +20,17 @@ pub async fn party_ids_active_at(tx: &mut Tx, at_us: i64) -> Result<Vec<i64>, St
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
+/// Ids of the parties with a period left `closing` by a failed close, in id order.
+pub async fn party_ids_closing(tx: &mut Tx) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<IdRow> = tx
+        .fetch_all(
+            "SELECT DISTINCT party_id AS id FROM billing_periods WHERE status = 'closing' ORDER BY party_id",
+            vec![],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
 fn in_list(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|n| format!("${n}"))

@@ -148,11 +148,49 @@ impl crate::Engine {
         let mut summary = BillingRunSummary::default();
         for chunk in ids.chunks(BATCH) {
             let mut tx = self.store.write().await?;
-            close_batch(&mut tx, &context, chunk, as_of_us, now, &mut summary).await?;
+            close_batch(&mut tx, &context, chunk, as_of_us, now, Selection::Due, &mut summary).await?;
             tx.commit().await?;
         }
         Ok(summary)
     }
+
+    /// Resumes every period a failed close left `closing` (§5.3 S12), from the snapshot it was frozen with, and
+    /// nothing else: no other period is closed or created.
+    pub async fn retry_closing(&self, now: Timestamp) -> EngineResult<BillingRunSummary> {
+        let now_us = instants::to_micros(now);
+        let (ids, context) = {
+            let mut tx = self.store.read().await?;
+            (
+                store_close::party_ids_closing(&mut tx).await?,
+                run_context(&mut tx).await?,
+            )
+        };
+        let mut summary = BillingRunSummary::default();
+        for chunk in ids.chunks(BATCH) {
+            let mut tx = self.store.write().await?;
+            close_batch(
+                &mut tx,
+                &context,
+                chunk,
+                now_us,
+                now,
+                Selection::LeftClosing,
+                &mut summary,
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(summary)
+    }
+}
+
+/// Which periods of a batch's parties a pass closes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Selection {
+    /// Every period whose close instant has come, storing missing periods first.
+    Due,
+    /// Only periods a failed close left `closing`.
+    LeftClosing,
 }
 
 async fn close_batch(
@@ -161,6 +199,7 @@ async fn close_batch(
     party_ids: &[i64],
     as_of_us: i64,
     now: Timestamp,
+    selection: Selection,
     summary: &mut BillingRunSummary,
 ) -> EngineResult<()> {
     let parties: HashMap<i64, PartyRow> = parties::get_many(tx, party_ids)
@@ -173,13 +212,18 @@ async fn close_batch(
         .map(|p| Ok((p.id, crate::ledger::schedule_of(p)?)))
         .collect::<EngineResult<HashMap<_, _>>>()?;
     let as_of = instants::from_micros(as_of_us)?;
-    let needs: Vec<_> = parties.values().map(|p| (p, &schedules[&p.id], as_of)).collect();
-    crate::ledger::ensure_through_many(tx, &needs, now).await?;
+    if selection == Selection::Due {
+        let needs: Vec<_> = parties.values().map(|p| (p, &schedules[&p.id], as_of)).collect();
+        crate::ledger::ensure_through_many(tx, &needs, now).await?;
+    }
 
     let candidates = store_close::unclosed_ended(tx, party_ids, as_of_us).await?;
     let mut class_rows = HashMap::new();
     let mut due = Vec::new();
     for period in candidates {
+        if selection == Selection::LeftClosing && period.status != "closing" {
+            continue;
+        }
         let party = &parties[&period.party_id];
         if let std::collections::hash_map::Entry::Vacant(slot) = class_rows.entry(party.class_id) {
             let row = classes::get(tx, party.class_id)
