@@ -100,77 +100,6 @@ async fn berlin_customer(app: &TestApp, class_id: &Value) -> i64 {
     .await
 }
 
-/// The charges of §7.1 (the payment, xDR 3, enters through `/payments`, which is not part of this scope).
-async fn march_charges(app: &TestApp, party: i64) {
-    post_xdrs(
-        app,
-        &app.admin,
-        vec![
-            xdr(
-                party,
-                "x1",
-                "2025-03-01T00:00:00+01:00",
-                "recurring",
-                "sip_trunk",
-                Some("TRUNK-M"),
-                "1",
-                "29.9",
-            ),
-            xdr(
-                party,
-                "x2",
-                "2025-03-03T10:12:00+01:00",
-                "usage",
-                "voice",
-                Some("DE-FIX"),
-                "412",
-                "12.34567",
-            ),
-            xdr(
-                party,
-                "x4",
-                "2025-03-11T17:40:00+01:00",
-                "usage",
-                "voice",
-                Some("DE-MOB"),
-                "1203",
-                "20.00001",
-            ),
-            xdr(
-                party,
-                "x5",
-                "2025-03-19T08:05:00+01:00",
-                "usage",
-                "voice",
-                Some("INTL-AT"),
-                "96",
-                "5.11244",
-            ),
-            xdr(
-                party,
-                "x6",
-                "2025-03-21T12:00:00+01:00",
-                "usage",
-                "sms",
-                Some("SMS-DE"),
-                "9",
-                "0.99",
-            ),
-            xdr(
-                party,
-                "x7",
-                "2025-03-25T09:30:00+01:00",
-                "credit",
-                "voice",
-                Some("GOODWILL"),
-                "1",
-                "-2",
-            ),
-        ],
-    )
-    .await;
-}
-
 fn fixed_vat(rate: &str, inclusive: bool) -> Value {
     json!({"taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": rate, "inclusive": inclusive}}})
 }
@@ -201,7 +130,7 @@ on_both_backends! {
     async fn the_march_close_of_the_worked_example(app) {
         let class = invoicing_class(app, &app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
         let party = berlin_customer(app, &class["id"]).await;
-        march_charges(app, party).await;
+        app.section_7_1_march_charges(party).await;
 
         let early = bill(app, "2025-04-01T03:59:59Z").await;
         assert_eq!(early["status"], json!("completed"), "{early}");
@@ -280,7 +209,7 @@ on_both_backends! {
     async fn the_close_uses_the_class_revision_current_when_it_freezes(app) {
         let class = invoicing_class(app, &app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
         let party = berlin_customer(app, &class["id"]).await;
-        march_charges(app, party).await;
+        app.section_7_1_march_charges(party).await;
         let revision = class["revision"].as_i64().expect("revision");
         let patched = app
             .patch(
@@ -465,7 +394,7 @@ on_both_backends! {
             "prices_include_tax": false}}});
         let class = invoicing_class(app, &app.admin, "External", "EUR", extra).await;
         let party = berlin_customer(app, &class["id"]).await;
-        march_charges(app, party).await;
+        app.section_7_1_march_charges(party).await;
 
         let run = bill(app, "2025-04-01T04:00:00Z").await;
         assert_eq!(run["status"], json!("completed"), "{run}");

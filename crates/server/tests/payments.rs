@@ -67,76 +67,6 @@ async fn february_charges(app: &TestApp, party: i64) {
     .await;
 }
 
-/// The §7.1 March charges (the payment, xDR 3, goes through `/payments`).
-async fn march_charges(app: &TestApp, party: i64) {
-    post_xdrs(
-        app,
-        vec![
-            xdr(
-                party,
-                "x1",
-                "2025-03-01T00:00:00+01:00",
-                "recurring",
-                "sip_trunk",
-                "TRUNK-M",
-                "1",
-                "29.9",
-            ),
-            xdr(
-                party,
-                "x2",
-                "2025-03-03T10:12:00+01:00",
-                "usage",
-                "voice",
-                "DE-FIX",
-                "412",
-                "12.34567",
-            ),
-            xdr(
-                party,
-                "x4",
-                "2025-03-11T17:40:00+01:00",
-                "usage",
-                "voice",
-                "DE-MOB",
-                "1203",
-                "20.00001",
-            ),
-            xdr(
-                party,
-                "x5",
-                "2025-03-19T08:05:00+01:00",
-                "usage",
-                "voice",
-                "INTL-AT",
-                "96",
-                "5.11244",
-            ),
-            xdr(
-                party,
-                "x6",
-                "2025-03-21T12:00:00+01:00",
-                "usage",
-                "sms",
-                "SMS-DE",
-                "9",
-                "0.99",
-            ),
-            xdr(
-                party,
-                "x7",
-                "2025-03-25T09:30:00+01:00",
-                "credit",
-                "voice",
-                "GOODWILL",
-                "1",
-                "-2",
-            ),
-        ],
-    )
-    .await;
-}
-
 /// Starts a billing run and waits for it to complete.
 async fn bill(app: &TestApp, as_of: &str) {
     let answer = app
@@ -191,7 +121,7 @@ async fn with_february_invoice(app: &TestApp) -> (i64, Value) {
     let class = business_eu(app).await;
     let party = berlin_customer(app, &class["id"]).await;
     february_charges(app, party).await;
-    march_charges(app, party).await;
+    app.section_7_1_march_charges(party).await;
     bill(app, "2025-03-01T05:00:00Z").await;
     let list = invoices_of(app, party).await;
     assert_eq!(list.len(), 1, "{list:?}");

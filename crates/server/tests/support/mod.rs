@@ -232,6 +232,68 @@ impl TestApp {
         answer.body
     }
 
+    /// The six March 2025 charges of customer-classes §7.1 for `party` (xDR 3, the payment, goes through
+    /// `/payments` where a test needs it).
+    pub async fn section_7_1_march_charges(&self, party: i64) {
+        let rows = [
+            (
+                "x1",
+                "2025-03-01T00:00:00+01:00",
+                "recurring",
+                "sip_trunk",
+                "TRUNK-M",
+                "1",
+                "29.9",
+            ),
+            (
+                "x2",
+                "2025-03-03T10:12:00+01:00",
+                "usage",
+                "voice",
+                "DE-FIX",
+                "412",
+                "12.34567",
+            ),
+            (
+                "x4",
+                "2025-03-11T17:40:00+01:00",
+                "usage",
+                "voice",
+                "DE-MOB",
+                "1203",
+                "20.00001",
+            ),
+            (
+                "x5",
+                "2025-03-19T08:05:00+01:00",
+                "usage",
+                "voice",
+                "INTL-AT",
+                "96",
+                "5.11244",
+            ),
+            ("x6", "2025-03-21T12:00:00+01:00", "usage", "sms", "SMS-DE", "9", "0.99"),
+            (
+                "x7",
+                "2025-03-25T09:30:00+01:00",
+                "credit",
+                "voice",
+                "GOODWILL",
+                "1",
+                "-2",
+            ),
+        ];
+        let xdrs: Vec<Value> = rows
+            .iter()
+            .map(|(key, at, kind, service, rate, quantity, amount)| {
+                json!({"party_id": party, "external_id": key, "occurred_at": at, "kind": kind, "service": service,
+                       "rate_code": rate, "quantity": quantity, "amount": amount})
+            })
+            .collect();
+        let answer = self.post("/api/v1/xdrs", &self.admin, json!({ "xdrs": xdrs })).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", self.backend, answer.text);
+    }
+
     /// The id of the built-in Standard template.
     pub async fn standard_template(&self) -> i64 {
         let list = self.get("/api/v1/invoice-templates", &self.admin).await;
