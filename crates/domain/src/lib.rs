@@ -1,6 +1,7 @@
 //! Pure billing types and rules. Nothing here performs I/O or reads the clock: instants arrive as arguments.
 
 pub mod class;
+pub mod collections;
 pub mod currency;
 pub mod custom_field;
 pub mod effective;

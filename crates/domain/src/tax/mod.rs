@@ -1,15 +1,17 @@
-//! Taxation (§5.5): taxable bases per scope, the tax lines of `fixed_vat`, `custom` and `generic_vat`, and the
-//! taxes booked at payment for prepaid customers.
+//! Taxation (§5.5): taxable bases per scope, the tax lines of `fixed_vat`, `custom` and `generic_vat`, the
+//! external engine's request lines and answer, and the taxes booked at payment for prepaid customers.
 //!
 //! Rates are [`Percent`] values in 10⁻⁴ percent, amounts [`Money`] in 10⁻⁵ units. A tax of r percent on a base
 //! B is the exact fraction B·r_units / 1 000 000 (or over 1 000 000 + R_units when the tax is inside the amount),
 //! rounded half away from zero at the fifth decimal. Negative bases give negative tax; taxes never compound.
 
 mod compute;
+mod external;
 mod generic_vat;
 mod scope;
 
 pub use compute::{TaxRate, custom_taxes, fixed_vat, fixed_vat_exclusive, fixed_vat_inclusive, taxes_at_payment};
+pub use external::{ExternalAnswerError, ExternalLine, Quantity, external_lines, read_external_answer};
 pub use generic_vat::{PartyTaxAttributes, VatDecision, VatRateRow, choose_vat_rate, generic_vat};
 pub use scope::{TaxBases, UnknownXdrKind, XdrKind};
 

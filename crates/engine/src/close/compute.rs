@@ -3,7 +3,6 @@
 
 use std::str::FromStr;
 
-use classbill_domain::Money;
 use classbill_domain::class::{ClassSettings, TaxMethod, TaxTiming, Taxation};
 use classbill_domain::invoice_math::{
     BalanceSummary, ChargeXdr, InvoiceTotals, ROUNDING_SERVICE, TAX_SERVICE, TaxXdr, balance_summary, invoice_totals,
@@ -13,6 +12,7 @@ use classbill_domain::tax::{
     CustomTax, PartyTaxAttributes, TaxBases, TaxLine, VatRateRow, XdrKind, choose_vat_rate, custom_taxes, fixed_vat,
     generic_vat,
 };
+use classbill_domain::{Money, Percent};
 use classbill_store::close::EngineXdr;
 use classbill_store::instants;
 use classbill_store::parties::PartyRow;
@@ -34,6 +34,8 @@ pub struct CloseInput<'a> {
     /// The custom taxes the taxation selects, in its order.
     pub custom_taxes: &'a [CustomTax],
     pub vat_table: &'a [VatRateRow],
+    /// The external tax engine's answer, asked before planning (method `external` only).
+    pub external_taxes: Option<&'a [TaxLine]>,
     pub previous_balance: Money,
 }
 
@@ -61,7 +63,7 @@ fn arithmetic(e: impl std::fmt::Display) -> String {
 
 /// S3 is skipped for method `none`, exempt parties, prepaid customers taxed at payment and postpaid members of
 /// a class billed externally.
-fn taxes_apply(input: &CloseInput) -> bool {
+pub(super) fn taxes_apply(input: &CloseInput) -> bool {
     let postpaid = is_postpaid(input.party);
     !(input.taxation.method == TaxMethod::None
         || input.party.tax_exempt
@@ -100,7 +102,10 @@ fn tax_lines(input: &CloseInput, bases: &TaxBases) -> Result<Vec<TaxLine>, Strin
                 .into_iter()
                 .collect())
         }
-        TaxMethod::External => Err("tax_engine_failed: the external tax engine is not available yet".to_owned()),
+        TaxMethod::External => input
+            .external_taxes
+            .map(<[TaxLine]>::to_vec)
+            .ok_or_else(|| "tax_engine_failed: the external tax engine was not asked".to_owned()),
     }
 }
 
@@ -135,6 +140,22 @@ fn charge_of(row: &XdrRow, kind: XdrKind) -> Result<ChargeXdr, String> {
     })
 }
 
+/// A tax xDR already in the period, as the invoice counts it.
+pub(super) fn booked_tax(row: &XdrRow) -> TaxXdr {
+    TaxXdr {
+        id: row.id,
+        tax: TaxLine {
+            name: row.tax_name.clone().unwrap_or_default(),
+            rate_percent: Percent::from_units(row.tax_rate_percent.unwrap_or(0)),
+            base: Money(row.tax_base.unwrap_or(0)),
+            tax_amount: Money(row.tax_amount.unwrap_or(0)),
+            amount: Money(row.amount),
+            reverse_charge: row.reverse_charge.unwrap_or(false),
+            outside_scope: row.outside_scope.unwrap_or(false),
+        },
+    }
+}
+
 /// Plans the close of one period over its xDRs. An `Err` names why the period cannot close; nothing of it is
 /// written then.
 pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
@@ -143,14 +164,20 @@ pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
     let mut charges = Vec::new();
     let mut invoiced_xdr_ids = Vec::new();
     let mut payments = Vec::new();
+    let mut taxes = Vec::new();
     for row in xdrs {
         let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
         match kind {
             XdrKind::Payment => payments.push(Money(row.amount)),
             _ if row.invoice_id.is_some() => {}
-            // The ingest refuses these kinds and a failed close books nothing, so an unclosed period holds no
-            // tax or rounding xDR of its own; should one appear, it goes on the invoice without being recounted.
-            XdrKind::Tax | XdrKind::Rounding => invoiced_xdr_ids.push(row.id),
+            // Taxes booked at payment (§5.5) count in the invoice's amounts like the taxes of S3.
+            XdrKind::Tax => {
+                invoiced_xdr_ids.push(row.id);
+                taxes.push(booked_tax(row));
+            }
+            // A failed close books nothing, so an unclosed period holds no rounding xDR of its own; should one
+            // appear, it goes on the invoice without being recounted.
+            XdrKind::Rounding => invoiced_xdr_ids.push(row.id),
             _ => {
                 invoiced_xdr_ids.push(row.id);
                 charges.push(charge_of(row, kind)?);
@@ -161,7 +188,6 @@ pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
     let mut booked = Vec::new();
 
     // S3 taxes.
-    let mut taxes = Vec::new();
     if taxes_apply(input) {
         let bases = TaxBases::from_lines(charges.iter().map(|c| (c.kind, c.amount))).map_err(arithmetic)?;
         for (n, line) in tax_lines(input, &bases)?.into_iter().enumerate() {

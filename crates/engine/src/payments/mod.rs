@@ -2,6 +2,7 @@
 //! and applied to the party's invoices when posted.
 
 mod apply;
+mod at_payment_tax;
 mod input;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use crate::actor::Actor;
 use crate::audit::{self, Change};
 use crate::error::{EngineError, EngineResult};
 use crate::ledger::ParsedXdr;
+use crate::notifications::{self, Event};
 use crate::parties::owner_of;
 
 pub(crate) use apply::apply_credit;
@@ -118,6 +120,7 @@ impl crate::Engine {
         let ids = crate::ledger::place_and_write(&mut tx, &[&xdr], &parties, now, now).await?;
         let xdr_id = ids[0];
         let now_us = instants::to_micros(now);
+        at_payment_tax::book(&mut tx, &party, xdr_id, parsed.amount, now_us).await?;
         let made = apply::spread(
             &mut tx,
             party.id,
@@ -128,6 +131,7 @@ impl crate::Engine {
             now_us,
         )
         .await?;
+        notifications::emit(&mut tx, &Event::new("payment_received", party.id, xdr_id), now).await?;
         let allocated: i64 = made.iter().map(|(_, a)| a).sum();
         let result = PaymentResult {
             xdr_id,

@@ -1,0 +1,245 @@
+//! The external tax engine (§5.5) against a real HTTP server on 127.0.0.1 that the test scripts: the request
+//! contract, retries of transient failures, permanent errors that leave the period `closing`, and the retry
+//! that resumes the close once the engine answers.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as HttpStatus};
+use axum::routing::post;
+use jiff::Timestamp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::fixtures::*;
+use crate::on_both_backends;
+use crate::support::TestApp;
+
+/// What the scripted engine answers to one request.
+#[derive(Clone)]
+enum Reply {
+    /// A VAT on line L1 and a document-level levy, echoing the request id.
+    Taxes,
+    Status(u16),
+    Body(String),
+}
+
+#[derive(Default)]
+struct Script {
+    replies: Mutex<VecDeque<Reply>>,
+    received: Mutex<Vec<(HeaderMap, Value)>>,
+}
+
+impl Script {
+    fn answer_next(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.replies.lock().expect("script").extend(replies);
+    }
+
+    fn received(&self) -> Vec<(HeaderMap, Value)> {
+        self.received.lock().expect("received").clone()
+    }
+}
+
+fn taxes_for(request_id: &Value) -> Value {
+    json!({"request_id": request_id, "taxes": [
+        {"line_id": "L1", "name": "VAT", "jurisdiction": "DE", "rate_percent": "19", "base": "29.90000",
+         "amount": "5.681"},
+        {"line_id": null, "name": "Levy", "jurisdiction": "DE-BE", "rate_percent": "1", "base": "66.34812",
+         "amount": "0.66348"},
+    ]})
+}
+
+async fn handle(State(script): State<Arc<Script>>, headers: HeaderMap, body: String) -> (HttpStatus, String) {
+    let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let reply = script
+        .replies
+        .lock()
+        .expect("script")
+        .pop_front()
+        .unwrap_or(Reply::Taxes);
+    script
+        .received
+        .lock()
+        .expect("received")
+        .push((headers, request.clone()));
+    match reply {
+        Reply::Taxes => (HttpStatus::OK, taxes_for(&request["request_id"]).to_string()),
+        Reply::Status(code) => (HttpStatus::from_u16(code).expect("status"), "unavailable".to_owned()),
+        Reply::Body(text) => (HttpStatus::OK, text),
+    }
+}
+
+/// Starts the scripted engine on 127.0.0.1 and answers its URL.
+async fn start_engine() -> (Arc<Script>, String) {
+    let script = Arc::new(Script::default());
+    let router = Router::new().route("/tax", post(handle)).with_state(script.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
+    let url = format!("http://{}/tax", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("engine serves") });
+    (script, url)
+}
+
+/// The §7.1 customer in a class taxed by the engine at `url`, with the March charges; retries are 1 ms apart.
+async fn externally_taxed_customer(app: &TestApp, url: &str) -> (Value, i64) {
+    let settings = app
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/settings",
+            Some(&app.admin),
+            Some(json!({"tax.retry_base_ms": 1})),
+            None,
+        )
+        .await;
+    assert_eq!(settings.status, StatusCode::OK, "{}", settings.text);
+    put_secret(app, "tax-engine", "very-secret-value-123").await;
+    let extra = json!({"taxation": {"method": "external", "external": {
+        "endpoint_url": url, "timeout_ms": 5000, "secret_ref": "tax-engine", "prices_include_tax": false}}});
+    let class = invoicing_class(app, "External", "EUR", extra).await;
+    let party = berlin_customer(app, &class).await;
+    app.section_7_1_march_charges(party).await;
+    (class, party)
+}
+
+fn assert_engine_taxes(invoice: &Value) {
+    assert_eq!(
+        tax_lines(invoice),
+        vec![
+            row(["VAT", "19", "29.90000", "5.68100", "5.68100"]),
+            row(["Levy", "1", "66.34812", "0.66348", "0.66348"]),
+        ]
+    );
+    // U = 66.34812 + 6.34448 = 72.69260 → 72.70 away from zero.
+    assert_eq!(
+        totals(invoice),
+        ["72.70000", "0.00740", "66.34812", "6.34448"].map(String::from)
+    );
+}
+
+on_both_backends! {
+    async fn external_engine_request_and_taxes(app) {
+        let (script, url) = start_engine().await;
+        let (class, party) = externally_taxed_customer(app, &url).await;
+        let run = bill(app, "2025-04-01T04:00:00Z").await;
+        assert_eq!(run["invoices_issued"], json!(1), "{run}");
+        let invoice = only_invoice(app, party).await;
+        assert_engine_taxes(&invoice);
+
+        let received = script.received();
+        assert_eq!(received.len(), 1);
+        let (headers, body) = &received[0];
+        let request_id = format!("close-{party}-{}", invoice["period_id"]);
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        assert_eq!(header("authorization"), "Bearer very-secret-value-123");
+        assert_eq!(header("idempotency-key"), request_id);
+        assert_eq!(header("content-type"), "application/json");
+        let line = |id: &str, kind: &str, service: &str, rate: &str, quantity: &str, amount: &str| {
+            json!({"line_id": id, "kind": kind, "service": service, "rate_code": rate, "quantity": quantity,
+                   "amount": amount})
+        };
+        assert_eq!(body, &json!({
+            "request_id": request_id, "document": "regular_invoice", "currency": "EUR",
+            "invoice_date": "2025-04-01",
+            "period": {"start": "2025-02-28T23:00:00Z", "end": "2025-03-31T22:00:00Z"},
+            "prices_include_tax": false,
+            "party": {"id": party, "type": "customer", "country": null, "postal_code": null, "tax_id": null,
+                      "tax_registered": false, "business_model": class["business_model"]},
+            "lines": [
+                line("L1", "recurring", "sip_trunk", "TRUNK-M", "1", "29.90000"),
+                line("L2", "usage", "voice", "DE-FIX", "412", "12.34567"),
+                line("L3", "usage", "voice", "DE-MOB", "1203", "20.00001"),
+                line("L4", "usage", "voice", "INTL-AT", "96", "5.11244"),
+                line("L5", "usage", "sms", "SMS-DE", "9", "0.99000"),
+                line("L6", "credit", "voice", "GOODWILL", "1", "-2.00000"),
+            ],
+        }));
+    }
+}
+
+on_both_backends! {
+    async fn external_engine_failures_are_retried_until_it_answers(app) {
+        let (script, url) = start_engine().await;
+        let (_, party) = externally_taxed_customer(app, &url).await;
+        script.answer_next([Reply::Status(503), Reply::Status(503), Reply::Status(503), Reply::Taxes]);
+        let run = bill(app, "2025-04-01T04:00:00Z").await;
+        assert_eq!((run["invoices_issued"].clone(), run["periods_failed"].clone()), (json!(1), json!(0)), "{run}");
+        assert_engine_taxes(&only_invoice(app, party).await);
+        let received = script.received();
+        assert_eq!(received.len(), 4);
+        let keys: Vec<_> = received.iter().map(|(h, _)| h.get("idempotency-key").cloned()).collect();
+        assert!(keys.iter().all(|k| k == &keys[0]), "one idempotency key for every attempt");
+    }
+}
+
+/// Bills, expects the close to fail with `tax_engine_failed` naming `reason`, and checks nothing was issued.
+async fn expect_failed_close(app: &TestApp, party: i64, failure: &Value, reason: &str) {
+    assert_eq!(failure["party_id"], json!(party));
+    let error = failure["error"].as_str().unwrap_or("");
+    assert!(
+        error.starts_with("tax_engine_failed: ") && error.contains(reason),
+        "{error}"
+    );
+    let period = period_of(app, &failure["period_id"]).await;
+    assert_eq!(
+        (period["status"].clone(), period["close_error"].clone()),
+        (json!("closing"), failure["error"].clone())
+    );
+    assert_eq!(invoice_count(app, party).await, 0);
+    assert!(
+        tax_xdrs(app, party).await.is_empty(),
+        "no tax is booked from a refused answer"
+    );
+}
+
+on_both_backends! {
+    async fn external_engine_bad_answers_fail_the_close_until_it_recovers(app) {
+        let (script, url) = start_engine().await;
+        let (_, party) = externally_taxed_customer(app, &url).await;
+        script.answer_next([Reply::Body("{not json".to_owned())]);
+        let run = bill(app, "2025-04-01T04:00:00Z").await;
+        assert_eq!((run["periods_failed"].clone(), run["invoices_issued"].clone()), (json!(1), json!(0)), "{run}");
+        expect_failed_close(app, party, &run["failures"][0], "not the expected JSON").await;
+
+        let bad_answers = [
+            (json!({"request_id": "close-0-0", "taxes": []}).to_string(), "not close-"),
+            (json!({"request_id": format!("close-{party}-{}", run["failures"][0]["period_id"]), "taxes": [
+                {"line_id": "L9", "name": "VAT", "rate_percent": "19", "base": "1", "amount": "0.19"}]}).to_string(),
+             "taxes[0].line_id L9 was not sent"),
+            (json!({"request_id": format!("close-{party}-{}", run["failures"][0]["period_id"]), "taxes": [
+                {"line_id": "L1", "name": "VAT", "rate_percent": "19", "base": "1", "amount": "0.190001"}]}).to_string(),
+             "taxes[0].amount: at most 5 fraction digits"),
+        ];
+        for (body, reason) in bad_answers {
+            script.answer_next([Reply::Body(body)]);
+            let retried = app.engine.retry_closing(Timestamp::now()).await.expect("retry runs");
+            assert_eq!(retried.periods_failed, 1, "{reason}");
+            let failure = serde_json::to_value(&retried.failures[0]).expect("failure");
+            expect_failed_close(app, party, &failure, reason).await;
+        }
+        // Other 4xx answers are permanent: one attempt, no retry.
+        script.answer_next([Reply::Status(400)]);
+        let before = script.received().len();
+        let retried = app.engine.retry_closing(Timestamp::now()).await.expect("retry runs");
+        let failure = serde_json::to_value(&retried.failures[0]).expect("failure");
+        expect_failed_close(app, party, &failure, "HTTP 400").await;
+        assert_eq!(script.received().len(), before + 1);
+
+        // The engine is fixed: the retry resumes the close.
+        let retried = app.engine.retry_closing(Timestamp::now()).await.expect("retry runs");
+        assert_eq!((retried.periods_closed, retried.invoices_issued), (1, 1));
+        assert_engine_taxes(&only_invoice(app, party).await);
+        assert_eq!(period_of(app, &run["failures"][0]["period_id"]).await["status"], json!("closed"));
+    }
+}
+
+on_both_backends! {
+    async fn external_engine_unavailable_after_six_attempts(app) {
+        let (script, url) = start_engine().await;
+        let (_, party) = externally_taxed_customer(app, &url).await;
+        script.answer_next([429, 408, 500, 502, 503, 504].map(Reply::Status));
+        let run = bill(app, "2025-04-01T04:00:00Z").await;
+        expect_failed_close(app, party, &run["failures"][0], "HTTP 504 Gateway Timeout (after 6 attempts)").await;
+        assert_eq!(script.received().len(), 6);
+    }
+}
