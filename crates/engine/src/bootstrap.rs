@@ -2,6 +2,7 @@
 //! shared built-ins (`Standard` invoice template, `standard` notification set).
 
 use classbill_domain::Owner;
+use classbill_render::STANDARD_TEMPLATE;
 use classbill_store::catalog::{self, CatalogRecord};
 use classbill_store::{classes, instants};
 use jiff::Timestamp;
@@ -10,8 +11,6 @@ use crate::actor::Actor;
 use crate::catalog::{InvoiceTemplateDocument, NotificationSetDocument, NotificationTexts, kinds};
 use crate::classes::write::insert_default_class;
 use crate::error::EngineResult;
-
-const STANDARD_TEMPLATE: &str = include_str!("standard_invoice.typ");
 
 /// Subject and plain text of the built-in `standard` notification set, per event.
 const STANDARD_TEXTS: &[(&str, &str, &str)] = &[

@@ -1,4 +1,5 @@
-//! Invoice templates: Typst sources, stored now and rendered by the documents module.
+//! Invoice templates: Typst sources, compiled against the sample invoice on every create and update so that a
+//! broken template is refused with the line of its error instead of failing at the next billing run.
 
 use classbill_domain::FieldError;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,12 @@ impl CatalogKind for InvoiceTemplateKind {
                 "out_of_range",
                 format!("must be a non-empty Typst document of at most {SOURCE_MAX_BYTES} bytes"),
             ));
+        } else if let Err(compile_errors) = classbill_render::check_template(&d.source) {
+            errors.extend(
+                compile_errors
+                    .iter()
+                    .map(|e| FieldError::new("source", "invalid_template", e.to_string())),
+            );
         }
         errors
     }

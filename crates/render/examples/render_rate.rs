@@ -1,0 +1,33 @@
+//! How fast the built-in template renders: `cargo run -p classbill-render --example render_rate [COUNT]`.
+//! The first rendering also loads the fonts and fills Typst's caches; the rest show the steady rate.
+
+use std::time::Instant;
+
+use classbill_render::{STANDARD_TEMPLATE, render_html, render_pdf, sample_invoice};
+
+fn main() {
+    let count: u32 = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(200);
+    let mut invoice = sample_invoice();
+
+    let started = Instant::now();
+    let first = render_pdf(STANDARD_TEMPLATE, &invoice).expect("the sample renders");
+    println!("first PDF: {:?} ({} bytes)", started.elapsed(), first.len());
+
+    let started = Instant::now();
+    for n in 0..count {
+        // A different number on each invoice, as in a billing run.
+        invoice.number = format!("INV-{n:06}");
+        render_pdf(STANDARD_TEMPLATE, &invoice).expect("the sample renders");
+    }
+    let per_pdf = started.elapsed() / count;
+    println!(
+        "{count} PDFs: {per_pdf:?} each, {:.0} per second on one core",
+        1.0 / per_pdf.as_secs_f64()
+    );
+
+    let started = Instant::now();
+    for _ in 0..count {
+        render_html(&invoice).expect("the sample renders");
+    }
+    println!("{count} HTML views: {:?} each", started.elapsed() / count);
+}

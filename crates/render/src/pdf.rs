@@ -1,0 +1,80 @@
+//! Typst template + invoice data → PDF bytes.
+
+use typst::WorldExt;
+use typst::diag::{Severity, SourceDiagnostic};
+use typst::ecow::EcoVec;
+use typst_layout::PagedDocument;
+use typst_pdf::PdfOptions;
+
+use crate::error::{RenderError, TemplateError};
+use crate::invoice::{InvoiceDocument, sample_invoice};
+use crate::world::{InvoiceWorld, template_id};
+
+/// How many compilations a cached intermediate result survives unused. Typst memoises parsing and layout
+/// across compilations, which is what makes rendering many invoices with one template fast; evicting keeps a
+/// long-running server from holding results of templates it no longer uses.
+const CACHE_MAX_AGE: usize = 10;
+
+/// Renders the invoice with the Typst template `source`.
+pub fn render_pdf(source: &str, invoice: &InvoiceDocument) -> Result<Vec<u8>, RenderError> {
+    let json = serde_json::to_vec(invoice).map_err(|e| RenderError::Data(e.to_string()))?;
+    let world = InvoiceWorld::new(source, json);
+    let compiled = typst::compile::<PagedDocument>(&world).output;
+    let result = compiled
+        .map_err(|errors| RenderError::Template(template_errors(&world, &errors)))
+        .and_then(|document| {
+            typst_pdf::pdf(&document, &PdfOptions::default())
+                .map_err(|errors| RenderError::Template(template_errors(&world, &errors)))
+        });
+    typst::comemo::evict(CACHE_MAX_AGE);
+    result
+}
+
+/// Compiles an uploaded template against the sample invoice; the errors name their line.
+pub fn check_template(source: &str) -> Result<(), Vec<TemplateError>> {
+    match render_pdf(source, &sample_invoice()) {
+        Ok(_) => Ok(()),
+        Err(RenderError::Template(errors)) => Err(errors),
+        Err(other) => Err(vec![TemplateError {
+            line: None,
+            column: None,
+            message: other.to_string(),
+        }]),
+    }
+}
+
+fn template_errors(world: &InvoiceWorld, diagnostics: &EcoVec<SourceDiagnostic>) -> Vec<TemplateError> {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| template_error(world, d))
+        .collect()
+}
+
+fn template_error(world: &InvoiceWorld, diagnostic: &SourceDiagnostic) -> TemplateError {
+    let mut message = diagnostic.message.to_string();
+    for hint in &diagnostic.hints {
+        message.push_str(" (hint: ");
+        message.push_str(&hint.v);
+        message.push(')');
+    }
+    // An error inside a function called by the template points at the call in the template.
+    let span = std::iter::once(diagnostic.span)
+        .chain(diagnostic.trace.iter().map(|t| t.span.into()))
+        .find(|span| span.id() == Some(template_id()));
+    let position = span
+        .and_then(|span| world.range(span))
+        .and_then(|range| world.source_text().lines().byte_to_line_column(range.start));
+    match position {
+        Some((line, column)) => TemplateError {
+            line: Some(line + 1),
+            column: Some(column + 1),
+            message,
+        },
+        None => TemplateError {
+            line: None,
+            column: None,
+            message,
+        },
+    }
+}

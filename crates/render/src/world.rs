@@ -1,0 +1,110 @@
+//! The closed world a template compiles in: its own source, the invoice as `invoice.json` and the fonts
+//! built into the binary. Nothing else is reachable, so a template cannot read files or fetch packages.
+
+use std::sync::LazyLock;
+
+use typst::diag::{FileError, FileResult};
+use typst::foundations::{Bytes, Datetime, Duration};
+use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+use typst::{Library, LibraryExt, World};
+
+/// Where the template sees the invoice.
+pub(crate) const INVOICE_PATH: &str = "/invoice.json";
+const TEMPLATE_PATH: &str = "/template.typ";
+
+/// The fonts every template can use: Libertinus Serif (the default text face), New Computer Modern with its
+/// math face, and DejaVu Sans Mono, all shipped by `typst-assets` under free licences.
+struct Fonts {
+    book: LazyHash<FontBook>,
+    fonts: Vec<Font>,
+}
+
+static FONTS: LazyLock<Fonts> = LazyLock::new(|| {
+    let fonts: Vec<Font> = typst_assets::fonts()
+        .flat_map(|data| Font::iter(Bytes::new(data)))
+        .collect();
+    Fonts {
+        book: LazyHash::new(FontBook::from_fonts(&fonts)),
+        fonts,
+    }
+});
+
+static LIBRARY: LazyLock<LazyHash<Library>> = LazyLock::new(|| LazyHash::new(Library::default()));
+
+fn file_id(path: &str) -> FileId {
+    let path = VirtualPath::new(path).expect("a fixed absolute path");
+    RootedPath::new(VirtualRoot::Project, path).intern()
+}
+
+pub(crate) fn template_id() -> FileId {
+    file_id(TEMPLATE_PATH)
+}
+
+fn invoice_id() -> FileId {
+    file_id(INVOICE_PATH)
+}
+
+pub(crate) struct InvoiceWorld {
+    source: Source,
+    invoice: Bytes,
+}
+
+impl InvoiceWorld {
+    pub(crate) fn new(template: &str, invoice_json: Vec<u8>) -> Self {
+        InvoiceWorld {
+            source: Source::new(template_id(), template.to_owned()),
+            invoice: Bytes::new(invoice_json),
+        }
+    }
+
+    pub(crate) fn source_text(&self) -> &Source {
+        &self.source
+    }
+}
+
+impl World for InvoiceWorld {
+    fn library(&self) -> &LazyHash<Library> {
+        &LIBRARY
+    }
+
+    fn book(&self) -> &LazyHash<FontBook> {
+        &FONTS.book
+    }
+
+    fn main(&self) -> FileId {
+        self.source.id()
+    }
+
+    fn source(&self, id: FileId) -> FileResult<Source> {
+        if id == self.source.id() {
+            Ok(self.source.clone())
+        } else {
+            Err(not_found(id))
+        }
+    }
+
+    fn file(&self, id: FileId) -> FileResult<Bytes> {
+        if id == invoice_id() {
+            Ok(self.invoice.clone())
+        } else if id == self.source.id() {
+            Ok(Bytes::from_string(self.source.clone()))
+        } else {
+            Err(not_found(id))
+        }
+    }
+
+    fn font(&self, index: usize) -> Option<Font> {
+        FONTS.fonts.get(index).cloned()
+    }
+
+    /// An invoice shows its own dates; a rendering must not depend on the day it runs.
+    fn today(&self, _offset: Option<Duration>) -> Option<Datetime> {
+        None
+    }
+}
+
+fn not_found(id: FileId) -> FileError {
+    FileError::NotFound(id.vpath().get_with_slash().into())
+}

@@ -1,0 +1,166 @@
+//! The built-in template against the worked example §7.1, template errors with their line, and the HTML view.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use classbill_render::{
+    RenderError, STANDARD_TEMPLATE, TemplateError, check_template, render_html, render_pdf, sample_invoice,
+};
+
+/// The text layer of a PDF, as `pdftotext` (poppler-utils) reads it.
+fn pdf_text(pdf: &[u8]) -> String {
+    let mut child = Command::new("pdftotext")
+        .args(["-layout", "-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pdftotext (poppler-utils) is installed");
+    child.stdin.take().expect("stdin").write_all(pdf).expect("pdf written");
+    let output = child.wait_with_output().expect("pdftotext ran");
+    assert!(output.status.success(), "pdftotext failed");
+    String::from_utf8(output.stdout).expect("utf-8 text")
+}
+
+fn errors_of(source: &str) -> Vec<TemplateError> {
+    check_template(source).expect_err("the template is broken")
+}
+
+#[test]
+fn example_7_1_invoice_renders_with_the_standard_template() {
+    let pdf = render_pdf(STANDARD_TEMPLATE, &sample_invoice()).expect("renders");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = pdf_text(&pdf);
+    for expected in [
+        "INV-000042",
+        "Example Telecom GmbH",
+        "Berlin Dental GmbH",
+        "DE123456789",
+        "2025-03-01 – 2025-03-31",
+        "2025-04-16",
+        "Sip trunk",
+        "TRUNK-M",
+        "12.34567",
+        "-2.00",
+        "35.45812",
+        "VAT 19 % on 66.34812",
+        "12.60614",
+        "0.00574",
+        "78.96 EUR",
+        "50.00",
+        "-60.00",
+        "Amount due",
+        "68.96 EUR",
+        "Contract number",
+        "C-2025-0042",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn reverse_charge_and_exemption_notes_are_printed() {
+    let mut invoice = sample_invoice();
+    invoice.taxes[0].reverse_charge = true;
+    invoice.taxes[0].amount = "0.00".to_owned();
+    invoice.notes = vec!["Reverse charge: the recipient is liable for the VAT.".to_owned()];
+    let text = pdf_text(&render_pdf(STANDARD_TEMPLATE, &invoice).expect("renders"));
+    assert!(text.contains("VAT (reverse charge) on 66.34812"), "{text}");
+    assert!(text.contains("the recipient is liable for the VAT"), "{text}");
+}
+
+#[test]
+fn out_of_turn_invoice_without_period_renders() {
+    let mut invoice = sample_invoice();
+    invoice.kind = "oot".to_owned();
+    invoice.period = None;
+    invoice.custom_fields.clear();
+    invoice.customer.tax_id = None;
+    let text = pdf_text(&render_pdf(STANDARD_TEMPLATE, &invoice).expect("renders"));
+    assert!(text.contains("INVOICE (OUT OF TURN)"), "{text}");
+    assert!(!text.contains("Amount due"), "{text}");
+    assert!(text.contains("Please pay 68.96 EUR by 2025-04-16"), "{text}");
+}
+
+#[test]
+fn rendering_is_reproducible() {
+    let first = render_pdf(STANDARD_TEMPLATE, &sample_invoice()).expect("renders");
+    let second = render_pdf(STANDARD_TEMPLATE, &sample_invoice()).expect("renders");
+    assert_eq!(first, second);
+}
+
+#[test]
+fn the_standard_template_passes_the_upload_check() {
+    assert_eq!(check_template(STANDARD_TEMPLATE), Ok(()));
+}
+
+#[test]
+fn a_syntax_error_names_its_line() {
+    let errors = errors_of("#let invoice = json(\"invoice.json\")\n= Invoice\n#table(columns: 2,\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].line, Some(3));
+    assert!(errors[0].message.contains("unclosed delimiter"), "{errors:?}");
+}
+
+#[test]
+fn an_unknown_invoice_field_names_its_line() {
+    let errors = errors_of("#let invoice = json(\"invoice.json\")\n\nTotal: #invoice.totals.grand_total\n");
+    assert_eq!(errors[0].line, Some(3), "{errors:?}");
+    assert!(errors[0].message.contains("grand_total"), "{errors:?}");
+    assert_eq!(
+        errors[0].to_string(),
+        format!("line 3, column {}: {}", errors[0].column.unwrap(), errors[0].message)
+    );
+}
+
+#[test]
+fn an_error_inside_a_template_function_names_the_line_of_the_function() {
+    let source =
+        "#let invoice = json(\"invoice.json\")\n#let show-total(t) = {\n  t.missing\n}\n#show-total(invoice.totals)\n";
+    let errors = errors_of(source);
+    assert_eq!(errors[0].line, Some(3), "{errors:?}");
+}
+
+#[test]
+fn a_template_reaches_no_other_file() {
+    let errors = errors_of("#read(\"/etc/hostname\")\n");
+    assert_eq!(errors[0].line, Some(1));
+    assert!(errors[0].message.contains("not found"), "{errors:?}");
+    let errors = errors_of("#import \"@preview/example:0.1.0\": *\n");
+    assert_eq!(errors[0].line, Some(1), "{errors:?}");
+}
+
+#[test]
+fn the_render_error_lists_every_syntax_error() {
+    let Err(RenderError::Template(errors)) = render_pdf("#let = 1\n\n#let = 2\n", &sample_invoice()) else {
+        panic!("the template is broken");
+    };
+    assert_eq!(
+        errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+        [Some(1), Some(3)],
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn html_view_shows_the_invoice_and_escapes_its_text() {
+    let mut invoice = sample_invoice();
+    invoice.customer.name = "<script>alert(1)</script> & Co".to_owned();
+    let html = render_html(&invoice).expect("renders");
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; Co"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"));
+    for expected in [
+        "INV-000042",
+        "TRUNK-M",
+        "66.34812",
+        "78.96 EUR",
+        "68.96 EUR",
+        "C-2025-0042",
+        "Sip trunk",
+    ] {
+        assert!(html.contains(expected), "{expected:?} missing from:\n{html}");
+    }
+}
