@@ -63,6 +63,7 @@ impl CatalogKind for NotificationSetKind {
                 }
             }
         }
+        errors.extend(crate::notifications::templates::check_set(d));
         errors
     }
 

@@ -108,3 +108,30 @@ pub fn redact_smtp_url(url: &str) -> String {
         None => HIDDEN_PASSWORD.to_owned(),
     }
 }
+
+/// An SMTP URL taken apart for sending mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    /// `smtps://`: TLS from the first byte.
+    pub implicit_tls: bool,
+    /// Host name or IP address (an IPv6 literal without its brackets).
+    pub host: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// The query after `?`, e.g. `tls=none`.
+    pub query: Option<String>,
+}
+
+/// `None` unless `url` is an SMTP URL the settings would accept.
+pub fn smtp_server(url: &str) -> Option<SmtpServer> {
+    let parts = UrlParts::split(url).filter(UrlParts::is_smtp)?;
+    Some(SmtpServer {
+        implicit_tls: parts.scheme == "smtps",
+        host: parts.host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+        port: parts.port.and_then(|port| port.parse().ok()),
+        user: parts.user.map(str::to_owned),
+        password: parts.password.map(str::to_owned),
+        query: parts.rest.split_once('?').map(|(_, query)| query.to_owned()),
+    })
+}
