@@ -1,9 +1,11 @@
 //! Users and API tokens. Passwords are hashed with argon2; tokens are random and stored as SHA-256 hashes,
 //! so a leaked database does not leak usable credentials.
 
+use std::sync::LazyLock;
+
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, SaltString};
-use classbill_store::{instants, users};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use classbill_store::{instants, users, web_sessions};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
@@ -103,9 +105,7 @@ impl Engine {
 
     /// Issues a new API token for a user and answers it; only its hash is kept.
     pub async fn create_token(&self, login: &str, now: Timestamp) -> EngineResult<String> {
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw).map_err(|e| EngineError::forbidden(format!("no randomness available: {e}")))?;
-        let token = format!("{TOKEN_PREFIX}{}", hex::encode(raw));
+        let token = format!("{TOKEN_PREFIX}{}", random_hex()?);
         let mut tx = self.store.write().await?;
         let user = users::by_login(&mut tx, login)
             .await?
@@ -129,11 +129,89 @@ impl Engine {
     }
 }
 
+/// How long a web session lives after login.
+pub const WEB_SESSION_HOURS: i64 = 12;
+
+/// A web session just opened: the id goes into the cookie (only its hash is stored), the CSRF token into forms.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub id: String,
+    pub csrf_token: String,
+}
+
+/// Verified against when a login is unknown.
+static UNKNOWN_LOGIN_HASH: LazyLock<Option<String>> = LazyLock::new(|| hash_password("no such user").ok());
+
+fn random_hex() -> EngineResult<String> {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).map_err(|e| EngineError::forbidden(format!("no randomness available: {e}")))?;
+    Ok(hex::encode(raw))
+}
+
+impl Engine {
+    /// The actor behind a login and password; a wrong password and an unknown or disabled login look alike.
+    pub async fn authenticate_password(&self, login: &str, password: &str) -> EngineResult<Actor> {
+        let mut tx = self.store.read().await?;
+        let user = users::by_login(&mut tx, login.trim()).await?;
+        drop(tx);
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            // Spend the time a wrong password costs, so the answer does not tell which logins exist.
+            if let Some(Ok(parsed)) = UNKNOWN_LOGIN_HASH.as_deref().map(PasswordHash::new) {
+                let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
+            }
+            return Err(EngineError::Unauthenticated);
+        };
+        let parsed = PasswordHash::new(&user.password_hash)
+            .map_err(|e| classbill_store::StoreError::Corrupt(format!("password hash of user {}: {e}", user.id)))?;
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .map_err(|_| EngineError::Unauthenticated)?;
+        actor_of(user)
+    }
+
+    /// Opens a web session for `actor`, valid for [`WEB_SESSION_HOURS`]; drops sessions that have expired.
+    pub async fn open_web_session(&self, actor: &Actor, now: Timestamp) -> EngineResult<WebSession> {
+        let session = WebSession {
+            id: random_hex()?,
+            csrf_token: random_hex()?,
+        };
+        let now_us = instants::to_micros(now);
+        let expires_us = now_us + WEB_SESSION_HOURS * 3_600_000_000;
+        let mut tx = self.store.write().await?;
+        web_sessions::delete_expired(&mut tx, now_us).await?;
+        web_sessions::insert(
+            &mut tx,
+            &token_hash(&session.id),
+            actor.user_id,
+            &session.csrf_token,
+            now_us,
+            expires_us,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
+    /// The actor and CSRF token of a live web session; `Unauthenticated` when it is unknown or expired.
+    pub async fn web_session(&self, session_id: &str, now: Timestamp) -> EngineResult<(Actor, String)> {
+        let mut tx = self.store.read().await?;
+        let row = web_sessions::live(&mut tx, &token_hash(session_id), instants::to_micros(now))
+            .await?
+            .ok_or(EngineError::Unauthenticated)?;
+        Ok((actor_of(row.user)?, row.csrf_token))
+    }
+
+    pub async fn close_web_session(&self, session_id: &str) -> EngineResult<()> {
+        let mut tx = self.store.write().await?;
+        web_sessions::delete(&mut tx, &token_hash(session_id)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
 
     #[test]
     fn password_hash_verifies_only_the_same_password() {

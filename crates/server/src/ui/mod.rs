@@ -1,0 +1,67 @@
+//! The web UI at `/`: server-rendered pages (minijinja templates compiled into the binary, a vendored htmx)
+//! over the same engine methods as `/api/v1`, behind login sessions with CSRF tokens.
+
+mod account;
+mod class_fields;
+mod class_form;
+mod class_list;
+mod form;
+mod pages;
+mod parties;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use classbill_domain::party::PartyKind;
+use classbill_engine::Engine;
+
+use pages::Pages;
+
+#[derive(Clone)]
+pub struct UiState {
+    engine: Engine,
+    pages: Arc<Pages>,
+}
+
+fn party_routes(kind: PartyKind) -> Router<UiState> {
+    Router::new()
+        .route("/", get(parties::list))
+        .route("/move", post(parties::bulk_move))
+        .route("/new", get(parties::new_form).post(parties::create))
+        .route("/{id}", get(parties::edit_form).post(parties::save))
+        .route("/{id}/effective", get(parties::effective))
+        .layer(axum::Extension(kind))
+}
+
+pub fn router(engine: Engine) -> Router {
+    let state = UiState {
+        engine,
+        pages: Arc::new(Pages::default()),
+    };
+    let signed_in = Router::new()
+        .route("/", get(|| async { Redirect::to("/classes") }))
+        .route("/logout", post(account::logout))
+        .route("/tokens", get(account::tokens_page).post(account::create_token))
+        .route("/classes", get(class_list::list))
+        .route("/classes/delete", post(class_list::delete))
+        .route("/classes/new", get(class_form::new_form).post(class_form::create))
+        .route("/classes/{id}", get(class_form::edit_form).post(class_form::save))
+        .route("/classes/{id}/preview", post(class_form::preview))
+        .nest("/customers", party_routes(PartyKind::Customer))
+        .nest("/resellers", party_routes(PartyKind::Reseller))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::require_session,
+        ));
+    Router::new()
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/static/{file}", get(pages::static_file))
+        .merge(signed_in)
+        .layer(DefaultBodyLimit::max(crate::BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn(pages::security_headers))
+        .with_state(state)
+}

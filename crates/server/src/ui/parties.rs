@@ -1,0 +1,416 @@
+//! Customers and resellers: the filtered list with bulk "move to class", the create/edit form and the
+//! effective-settings view. One set of handlers serves both kinds; the router says which.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use classbill_domain::party::PartyKind;
+use classbill_engine::classes::{ClassListFilter, ClassListItem};
+use classbill_engine::{Actor, EngineError, MemberOutcome, Page, PageRequest, PartyListFilter};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::UiState;
+use super::form::FormData;
+use super::session::Session;
+
+const PAGE_SIZE: i64 = 50;
+
+fn section(kind: PartyKind) -> (&'static str, &'static str) {
+    match kind {
+        PartyKind::Customer => ("customers", "Customers"),
+        PartyKind::Reseller => ("resellers", "Resellers"),
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct ListParams {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    class_id: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// The classes a party of this actor may be given: those the actor's own owner manages (§1.3 A2); the engine
+/// still checks every assignment.
+async fn assignable_classes(
+    state: &UiState,
+    actor: &Actor,
+    party_id: Option<i64>,
+) -> Result<Vec<ClassListItem>, EngineError> {
+    let managed_by = match actor.role {
+        classbill_engine::Role::Administrator => "administrator".to_owned(),
+        classbill_engine::Role::Reseller(id) => id.to_string(),
+    };
+    let filter = ClassListFilter {
+        managed_by: Some(managed_by),
+        assignable_to: party_id,
+        ..ClassListFilter::default()
+    };
+    let page = PageRequest {
+        limit: classbill_engine::MAX_LIMIT,
+        cursor: None,
+    };
+    Ok(state.engine.list_classes(actor, filter, page).await?.items)
+}
+
+/// One row of the list: the fields both kinds share.
+fn row(id: i64, party: &classbill_engine::parties::PartyCommon) -> Value {
+    json!({"id": id, "name": party.name, "currency": party.currency, "class_id": party.class_id,
+           "status": party.status, "time_zone": party.time_zone, "billing_period": party.billing_period})
+}
+
+async fn list_rows(
+    state: &UiState,
+    actor: &Actor,
+    kind: PartyKind,
+    filter: PartyListFilter,
+    page: PageRequest,
+) -> Result<(Vec<Value>, Option<String>), EngineError> {
+    Ok(match kind {
+        PartyKind::Customer => {
+            let Page { items, next_cursor } = state.engine.list_customers(actor, filter, page).await?;
+            (items.iter().map(|c| row(c.id, c)).collect(), next_cursor)
+        }
+        PartyKind::Reseller => {
+            let Page { items, next_cursor } = state.engine.list_resellers(actor, filter, page).await?;
+            (items.iter().map(|r| row(r.id, r)).collect(), next_cursor)
+        }
+    })
+}
+
+async fn render_list(
+    state: &UiState,
+    session: &Session,
+    kind: PartyKind,
+    params: ListParams,
+    outcomes: Vec<MemberOutcome>,
+) -> Response {
+    let (nav, title) = section(kind);
+    let mut errors = Vec::new();
+    let class_id = match non_empty(&params.class_id).map(|c| c.parse::<i64>()) {
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            errors.push(classbill_domain::FieldError::new(
+                "class_id",
+                "invalid",
+                "must be a class id",
+            ));
+            None
+        }
+        None => None,
+    };
+    let filter = PartyListFilter {
+        class_id,
+        owner: None,
+        status: non_empty(&params.status),
+        currency: non_empty(&params.currency),
+        name: non_empty(&params.name),
+    };
+    let page = PageRequest {
+        limit: PAGE_SIZE,
+        cursor: non_empty(&params.cursor),
+    };
+    let (rows, next_cursor) = match list_rows(state, &session.actor, kind, filter, page).await {
+        Ok(found) => found,
+        Err(EngineError::Invalid(found)) => {
+            errors.extend(found);
+            (Vec::new(), None)
+        }
+        Err(e) => return state.pages.error(session, e),
+    };
+    let classes = match assignable_classes(state, &session.actor, None).await {
+        Ok(classes) => classes,
+        Err(e) => return state.pages.error(session, e),
+    };
+    let next_query = next_cursor.map(|cursor| {
+        serde_urlencoded::to_string(ListParams {
+            cursor,
+            ..params.clone()
+        })
+        .unwrap_or_default()
+    });
+    state.pages.render(
+        "parties.html",
+        Some(session),
+        json!({"nav": nav, "title": title, "rows": rows, "filters": params, "errors": errors,
+               "next_query": next_query, "classes": classes, "outcomes": outcomes}),
+    )
+}
+
+pub async fn list(
+    State(state): State<UiState>,
+    Extension(session): Extension<Session>,
+    Extension(kind): Extension<PartyKind>,
+    Query(params): Query<ListParams>,
+) -> Response {
+    render_list(&state, &session, kind, params, Vec::new()).await
+}
+
+/// Bulk "move to class": the engine's bulk assignment, one outcome per ticked party.
+pub async fn bulk_move(
+    State(state): State<UiState>,
+    Extension(session): Extension<Session>,
+    Extension(kind): Extension<PartyKind>,
+    body: Bytes,
+) -> Response {
+    let form = FormData::parse(&body);
+    let Some(class_id) = form.last("class_id").and_then(|c| c.parse::<i64>().ok()) else {
+        return state.pages.message(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&session),
+            "No class chosen",
+            "Choose the class to move the ticked parties to.",
+        );
+    };
+    let ids = form.ids("id");
+    match state
+        .engine
+        .assign_members(&session.actor, class_id, &ids, Timestamp::now())
+        .await
+    {
+        Ok(outcomes) => render_list(&state, &session, kind, ListParams::default(), outcomes).await,
+        Err(e) => state.pages.error(&session, e),
+    }
+}
+
+/// The editable fields of the party form, as `(name, label)`; all are text, empty = not set.
+const FORM_FIELDS: &[(&str, &str)] = &[
+    ("name", "Name"),
+    ("email", "E-mail"),
+    ("phone", "Phone"),
+    ("country", "Country (ISO code)"),
+];
+/// Fields that are set once, at creation.
+const CREATE_FIELDS: &[(&str, &str)] = &[
+    ("currency", "Currency"),
+    ("billing_period", "Billing period"),
+    ("time_zone", "Time zone"),
+];
+
+async fn render_form(
+    state: &UiState,
+    session: &Session,
+    kind: PartyKind,
+    id: Option<i64>,
+    values: &Value,
+    errors: Vec<classbill_domain::FieldError>,
+) -> Response {
+    let (nav, title) = section(kind);
+    let classes = match assignable_classes(state, &session.actor, id).await {
+        Ok(classes) => classes,
+        Err(e) => return state.pages.error(session, e),
+    };
+    let mut by_field: Map<String, Value> = Map::new();
+    for error in &errors {
+        let entry = by_field.entry(error.field.clone()).or_insert_with(|| json!([]));
+        if let Value::Array(messages) = entry {
+            messages.push(json!(error.message));
+        }
+    }
+    let create_fields: &[(&str, &str)] = if id.is_none() { CREATE_FIELDS } else { &[] };
+    let known =
+        |field: &str| field == "class_id" || FORM_FIELDS.iter().chain(create_fields).any(|(name, _)| *name == field);
+    let other: Vec<_> = errors.iter().filter(|e| !known(&e.field)).collect();
+    let fields: Vec<Value> = FORM_FIELDS
+        .iter()
+        .chain(create_fields)
+        .map(|(name, label)| json!({"name": name, "label": label, "value": values[*name].as_str().unwrap_or("")}))
+        .collect();
+    state.pages.render(
+        "party_form.html",
+        Some(session),
+        json!({"nav": nav, "title": title, "id": id, "fields": fields, "values": values, "classes": classes,
+               "errors": by_field, "other_errors": other}),
+    )
+}
+
+/// The JSON body for the engine from the submitted form: empty optional texts are null (unset).
+fn body_of(form: &FormData, creating: bool) -> Value {
+    let mut body = Map::new();
+    let fields = FORM_FIELDS.iter().chain(if creating { CREATE_FIELDS } else { &[] });
+    for (name, _) in fields {
+        let text = form.last(name).unwrap_or("").trim();
+        let value = if text.is_empty() && *name != "name" {
+            Value::Null
+        } else {
+            json!(text)
+        };
+        if !(creating && value.is_null()) {
+            body.insert((*name).to_owned(), value);
+        }
+    }
+    if let Some(class_id) = form.last("class_id").and_then(|c| c.parse::<i64>().ok()) {
+        body.insert("class_id".into(), json!(class_id));
+    }
+    Value::Object(body)
+}
+
+fn values_of(form: &FormData) -> Value {
+    let mut values = Map::new();
+    for (name, _) in FORM_FIELDS.iter().chain(CREATE_FIELDS) {
+        values.insert((*name).to_owned(), json!(form.last(name).unwrap_or("")));
+    }
+    values.insert(
+        "class_id".into(),
+        json!(form.last("class_id").and_then(|c| c.parse::<i64>().ok())),
+    );
+    Value::Object(values)
+}
+
+pub async fn new_form(
+    State(state): State<UiState>,
+    Extension(session): Extension<Session>,
+    Extension(kind): Extension<PartyKind>,
+) -> Response {
+    render_form(&state, &session, kind, None, &json!({}), Vec::new()).await
+}
+
+pub async fn create(
+    State(state): State<UiState>,
+    Extension(session): Extension<Session>,
+    Extension(kind): Extension<PartyKind>,
+    body: Bytes,
+) -> Response {
+    let form = FormData::parse(&body);
+    let now = Timestamp::now();
+    let created = match kind {
+        PartyKind::Customer => state
+            .engine
+            .create_customer_from_json(&session.actor, body_of(&form, true), now)
+            .await
+            .map(|c| c.id),
+        PartyKind::Reseller => state
+            .engine
+            .create_reseller_from_json(&session.actor, body_of(&form, true), now)
+            .await
+            .map(|r| r.id),
+    };
+    match created {
+        Ok(id) => Redirect::to(&format!("/{}/{id}", section(kind).0)).into_response(),
+        Err(EngineError::Invalid(errors)) => render_form(&state, &session, kind, None, &values_of(&form), errors).await,
+        Err(e) => state.pages.error(&session, e),
+    }
+}
+
+async fn stored_values(state: &UiState, actor: &Actor, kind: PartyKind, id: i64) -> Result<Value, EngineError> {
+    Ok(match kind {
+        PartyKind::Customer => serde_json::to_value(state.engine.get_customer(actor, id).await?)?,
+        PartyKind::Reseller => serde_json::to_value(state.engine.get_reseller(actor, id).await?)?,
+    })
+}
+
+pub async fn edit_form(
+    State(state): State<UiState>,
+    Extension(session): Extension<Session>,
+    Extension(kind): Extension<PartyKind>,
+    Path(id): Path<i64>,
+) -> Response {
+    match stored_values(&state, &session.actor, kind, id).await {
+        Ok(values) => render_form(&state, &session, kind, Some(id), &values, Vec::new()).await,
+        Err(e) => state.pages.error(&session, e),
+    }
+}
+
+pub async fn save(
+    State(state): State<UiState>,
+    Extension(session): Extension<Session>,
+    Extension(kind): Extension<PartyKind>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let form = FormData::parse(&body);
+    let now = Timestamp::now();
+    let patch = body_of(&form, false);
+    let saved = match kind {
+        PartyKind::Customer => state
+            .engine
+            .update_customer(&session.actor, id, patch, now)
+            .await
+            .map(|_| ()),
+        PartyKind::Reseller => state
+            .engine
+            .update_reseller(&session.actor, id, patch, now)
+            .await
+            .map(|_| ()),
+    };
+    match saved {
+        Ok(()) => Redirect::to(&format!("/{}/{id}", section(kind).0)).into_response(),
+        Err(EngineError::Invalid(errors)) => {
+            render_form(&state, &session, kind, Some(id), &values_of(&form), errors).await
+        }
+        Err(e) => state.pages.error(&session, e),
+    }
+}
+
+/// Flattens the effective-settings tree into rows of path, value and where the value comes from.
+fn effective_rows(prefix: &str, node: &Value, rows: &mut Vec<Value>) {
+    let Value::Object(map) = node else { return };
+    if map.contains_key("value") && map.contains_key("source") {
+        let source = match map["source"].as_str().unwrap_or("") {
+            "class" => format!(
+                "class {} (revision {})",
+                map.get("class_id").map_or(String::new(), Value::to_string),
+                map.get("class_revision").map_or(String::new(), Value::to_string)
+            ),
+            "rule" => format!("rule {}", map.get("rule").and_then(Value::as_str).unwrap_or("")),
+            other => other.to_owned(),
+        };
+        let value = match &map["value"] {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        rows.push(json!({"path": prefix, "value": value, "source": source, "kind": map["source"]}));
+        return;
+    }
+    for (key, child) in map {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        effective_rows(&path, child, rows);
+    }
+}
+
+pub async fn effective(
+    State(state): State<UiState>,
+    Extension(session): Extension<Session>,
+    Extension(kind): Extension<PartyKind>,
+    Path(id): Path<i64>,
+) -> Response {
+    let settings = match state
+        .engine
+        .effective_settings(&session.actor, kind, id, Timestamp::now())
+        .await
+    {
+        Ok(settings) => settings,
+        Err(e) => return state.pages.error(&session, e),
+    };
+    let document = serde_json::to_value(&settings).unwrap_or(Value::Null);
+    let mut rows = Vec::new();
+    for (key, child) in document.as_object().into_iter().flatten() {
+        if child.is_object() {
+            effective_rows(key, child, &mut rows);
+        }
+    }
+    let (nav, title) = section(kind);
+    state.pages.render(
+        "effective.html",
+        Some(&session),
+        json!({"nav": nav, "title": title, "id": id, "settings": settings, "rows": rows}),
+    )
+}

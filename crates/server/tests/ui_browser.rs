@@ -1,0 +1,372 @@
+//! The web UI in headless Chromium, driven through chromedriver. It runs on SQLite only, to stay fast: the
+//! pages call the same engine methods whose behaviour on PostgreSQL the HTTP tests cover.
+//!
+//! With `CLASSBILL_SCREENSHOTS=1` the test also saves the main pages to `docs/screenshots/`.
+
+mod support;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use classbill_engine::{NewCustomer, NewUserRole};
+use fantoccini::{Client, ClientBuilder, Locator};
+use jiff::Timestamp;
+use serde_json::json;
+use support::TestApp;
+
+const PASSWORD: &str = "a long enough password";
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_driver() -> Driver {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is installed (scripts/test.sh installs chromium-driver)");
+    // Wait until it listens; this is start-up, not an assertion on time.
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--window-size=1366,900"]}),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("browser session")
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    if std::env::var("CLASSBILL_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        let png = browser.screenshot().await.expect("screenshot");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/screenshots");
+        std::fs::create_dir_all(dir).expect("screenshot folder");
+        std::fs::write(format!("{dir}/{name}.png"), png).expect("screenshot saved");
+    }
+}
+
+async fn log_in(browser: &Client, app: &TestApp, login: &str) {
+    browser.goto(&format!("{}/login", app.base)).await.expect("login page");
+    browser
+        .find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .send_keys(login)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait().for_element(Locator::Css("header.top")).await.unwrap();
+}
+
+/// The text of the element; when it is missing, the failure shows the page instead.
+async fn text(browser: &Client, css: &str) -> String {
+    match browser.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap(),
+        Err(e) => {
+            let page = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+            panic!("{css}: {e}\n--- the page says:\n{page}");
+        }
+    }
+}
+
+async fn tab(browser: &Client, key: &str) {
+    browser
+        .find(Locator::Id(&format!("tab-{key}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn fill(browser: &Client, id: &str, value: &str) {
+    let input = browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
+    input.clear().await.unwrap();
+    input.send_keys(value).await.unwrap();
+}
+
+async fn choose(browser: &Client, id: &str, value: &str) {
+    let select = browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
+    select.select_by_value(value).await.unwrap();
+}
+
+async fn tick(browser: &Client, id: &str) {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn shown(browser: &Client, id: &str) -> bool {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap()
+}
+
+async fn submit(browser: &Client, action: &str) {
+    let button = format!("button[name=action][value={action}]");
+    browser
+        .find(Locator::Css(&button))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait().for_element(Locator::Css("h1")).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_administrator_and_reseller_stories_in_a_browser() {
+    let app = TestApp::start(classbill_testkit::Backend::Sqlite).await;
+    let admin = app.engine.authenticate_token(&app.admin).await.unwrap();
+    let mut customers = Vec::new();
+    for name in ["Ada Ltd", "Bea GmbH", "Cyd SA"] {
+        let customer = NewCustomer {
+            name: name.to_owned(),
+            currency: Some("EUR".to_owned()),
+            ..NewCustomer::default()
+        };
+        customers.push(
+            app.engine
+                .create_customer(&admin, customer, Timestamp::now())
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let templates = app.get("/api/v1/invoice-templates", &app.admin).await;
+    let template = templates.body["items"][0]["id"].to_string();
+    let reseller = app.reseller("Alpha", None).await;
+    app.user("alpha-user", NewUserRole::Reseller(reseller)).await;
+
+    let driver = start_driver().await;
+    let first = browser(&driver).await;
+    log_in(&first, &app, "admin").await;
+    assert_eq!(first.current_url().await.unwrap().path(), "/classes");
+
+    // A class through every tab, with one mistake.
+    first.goto(&format!("{}/classes/new", app.base)).await.unwrap();
+    fill(&first, "name", "Gold").await;
+    fill(&first, "currency", "EUR").await;
+    fill(&first, "description", "Business customers").await;
+    fill(&first, "general_info-rounding_precision", "9").await;
+    tab(&first, "regular_invoices").await;
+    assert!(
+        !shown(&first, "regular_invoices-payment_terms-type").await,
+        "hidden while invoices are off"
+    );
+    tick(&first, "regular_invoices-enabled").await;
+    fill(&first, "regular_invoices-template_id", &template).await;
+    choose(&first, "regular_invoices-payment_terms-type", "net").await;
+    assert!(
+        shown(&first, "regular_invoices-payment_terms-days").await,
+        "net days appear with net terms"
+    );
+    fill(&first, "regular_invoices-payment_terms-days", "15").await;
+    tab(&first, "out_of_turn_invoices").await;
+    tick(&first, "out_of_turn_invoices-enabled").await;
+    fill(&first, "out_of_turn_invoices-template_id", &template).await;
+    tab(&first, "taxation").await;
+    choose(&first, "taxation-method", "fixed_vat").await;
+    fill(&first, "taxation-fixed_vat-rate_percent", "19").await;
+    tab(&first, "measured_services").await;
+    choose(&first, "measured_services-metrics-0--metric", "active_calls").await;
+    fill(&first, "measured_services-metrics-0--price_per_item", "1.5").await;
+    tab(&first, "notifications").await;
+    tick(&first, "notifications-events-invoice_due_soon-sms").await;
+    tab(&first, "custom_fields").await;
+    screenshot(&first, "class-editor").await;
+    submit(&first, "save").await;
+    let error = text(&first, "#general_info-rounding_precision-error").await;
+    assert!(!error.is_empty(), "the error sits beside its field");
+    assert!(
+        shown(&first, "general_info-rounding_precision-error").await,
+        "its tab is open"
+    );
+    screenshot(&first, "class-validation").await;
+    assert_eq!(
+        first
+            .find(Locator::Id("taxation-fixed_vat-rate_percent"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("19"),
+        "the other input is kept"
+    );
+    fill(&first, "general_info-rounding_precision", "2").await;
+    submit(&first, "save").await;
+    assert!(text(&first, "#saved").await.contains("Saved"));
+    let action = first
+        .find(Locator::Id("class-form"))
+        .await
+        .unwrap()
+        .attr("action")
+        .await
+        .unwrap()
+        .unwrap();
+    let class_id: i64 = action.rsplit('/').next().unwrap().parse().unwrap();
+
+    // The list shows it with the §2.10 columns.
+    first.goto(&format!("{}/classes?name=gold", app.base)).await.unwrap();
+    let row = text(&first, &format!("tr[data-class-id='{class_id}']")).await;
+    for column in [
+        "Gold",
+        "EUR",
+        "Administrator",
+        "universal",
+        "yes",
+        "regular_and_out_of_turn",
+        "fixed_vat",
+        "Business customers",
+    ] {
+        assert!(row.contains(column), "{column} in {row}");
+    }
+    screenshot(&first, "class-list").await;
+
+    // Two editors at once: the later save is told who changed what.
+    let second = browser(&driver).await;
+    log_in(&second, &app, "admin").await;
+    for editor in [&first, &second] {
+        editor.goto(&format!("{}/classes/{class_id}", app.base)).await.unwrap();
+    }
+    fill(&second, "description", "Changed in the second browser").await;
+    submit(&second, "save").await;
+    fill(&first, "description", "Changed in the first browser").await;
+    submit(&first, "save").await;
+    let stale = text(&first, "#stale").await;
+    assert!(stale.contains("admin") && stale.contains("description"), "{stale}");
+    screenshot(&first, "stale-revision").await;
+
+    // "Preview impact" asks the engine without saving.
+    tab(&first, "taxation").await;
+    fill(&first, "taxation-fixed_vat-rate_percent", "20").await;
+    first
+        .find(Locator::Id("preview-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let preview = first
+        .wait()
+        .for_element(Locator::Id("preview-result"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        preview.contains("taxation.fixed_vat.rate_percent") && preview.contains("Members"),
+        "{preview}"
+    );
+
+    // Bulk "move to class", then the effective settings of one of them.
+    first.goto(&format!("{}/customers", app.base)).await.unwrap();
+    for id in &customers {
+        first
+            .find(Locator::Css(&format!("tr[data-party-id='{id}'] input[type=checkbox]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    choose(&first, "move-class", &class_id.to_string()).await;
+    first
+        .find(Locator::Css("form[action='/customers/move'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    first.wait().for_element(Locator::Css("#move-outcomes")).await.unwrap();
+    let outcomes = text(&first, "#move-outcomes").await;
+    assert_eq!(outcomes.matches("assigned").count(), 3, "{outcomes}");
+    screenshot(&first, "customers").await;
+    first
+        .goto(&format!("{}/customers/{}/effective", app.base, customers[0]))
+        .await
+        .unwrap();
+    let effective = text(&first, "#effective").await;
+    assert!(effective.contains("taxation.fixed_vat.rate_percent") && effective.contains(&format!("class {class_id}")));
+    screenshot(&first, "effective-settings").await;
+
+    // A reseller user sees none of the operator's classes.
+    second
+        .find(Locator::Css("form.logout button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    log_in(&second, &app, "alpha-user").await;
+    second.goto(&format!("{}/classes", app.base)).await.unwrap();
+    let list = text(&second, "#classes").await;
+    assert!(!list.contains("Gold"), "{list}");
+    second.goto(&format!("{}/classes/{class_id}", app.base)).await.unwrap();
+    assert!(text(&second, "h1").await.contains("Not found"));
+
+    first.close().await.unwrap();
+    second.close().await.unwrap();
+}
