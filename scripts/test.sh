@@ -100,8 +100,11 @@ ensure_dependencies() {
         useradd --system --user-group --no-create-home --home-dir /var/lib/postgresql \
             --shell /usr/sbin/nologin postgres
     fi
-    # More packages are one line each, e.g.:
-    # ensure_package chromium command -v chromium
+    # The web UI's browser test drives headless Chromium through chromedriver.
+    ensure_package chromium command -v chromium
+    ensure_package chromium-driver command -v chromedriver
+    # Invoice PDFs are checked through their text layer.
+    ensure_package poppler-utils command -v pdftotext
 }
 
 ensure_rust_component() {

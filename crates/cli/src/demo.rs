@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use classbill_engine::catalog::{CustomTaxKind, InvoiceTemplateKind, VatRateKind};
+use classbill_engine::notifications::DeliveryConfig;
 use classbill_engine::{Actor, Engine, NewCustomer, NewReseller, NewUserRole};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 const DEMO_DATABASE: &str = "sqlite://classbill-demo.db";
 const DEMO_PASSWORD: &str = "demo-password";
 
-pub async fn run(database: &str, listen: SocketAddr) -> anyhow::Result<()> {
+pub async fn run(database: &str, listen: SocketAddr, delivery: DeliveryConfig) -> anyhow::Result<()> {
     let url = if database == "sqlite://classbill.db" {
         DEMO_DATABASE
     } else {
@@ -35,7 +36,7 @@ pub async fn run(database: &str, listen: SocketAddr) -> anyhow::Result<()> {
     println!("  logins:   admin, alpha, beta — password {DEMO_PASSWORD}");
     println!("  token:    {token}   (administrator)");
     println!("  try:      curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/customer-classes");
-    super::serve(engine, listen).await
+    super::serve(engine, listen, Some(delivery)).await
 }
 
 async fn populate(engine: &Engine, now: Timestamp) -> anyhow::Result<String> {

@@ -11,8 +11,9 @@ use classbill_engine::{Actor, Engine, ImportRow, XdrText};
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
-/// Rows checked and stored per transaction.
-const BATCH_ROWS: usize = 2_000;
+/// Rows checked and stored per transaction: large batches mean few round trips per row, while the memory stays
+/// bounded by the batch, not the file.
+const BATCH_ROWS: usize = 10_000;
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -128,7 +129,9 @@ impl LineCounter {
 /// The rows read since the last commit: those to check, and those refused while reading.
 #[derive(Default)]
 struct Batch {
-    rows: Vec<(ImportRow, csv::StringRecord)>,
+    rows: Vec<ImportRow>,
+    /// The cells of each of `rows`, for the rejects file.
+    cells: Vec<csv::StringRecord>,
     refused: Vec<(u64, String, csv::StringRecord)>,
 }
 
@@ -141,16 +144,15 @@ async fn flush(
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
     let mut refused = std::mem::take(&mut batch.refused);
-    if !batch.rows.is_empty() {
-        let rows: Vec<ImportRow> = batch.rows.iter().map(|(row, _)| row.clone()).collect();
+    if let Some(first) = batch.rows.first() {
         let outcome = engine
-            .import_xdrs(&Actor::system(), &rows, as_of, Timestamp::now())
+            .import_xdrs(&Actor::system(), &batch.rows, as_of, Timestamp::now())
             .await
-            .map_err(|e| anyhow::anyhow!("the import stopped in the batch starting at line {}: {e}", rows[0].line))?;
+            .map_err(|e| anyhow::anyhow!("the import stopped in the batch starting at line {}: {e}", first.line))?;
         summary.accepted += outcome.accepted;
         for rejected in outcome.rejected {
-            if let Ok(i) = batch.rows.binary_search_by_key(&rejected.line, |(row, _)| row.line) {
-                refused.push((rejected.line, rejected.reason, batch.rows[i].1.clone()));
+            if let Ok(i) = batch.rows.binary_search_by_key(&rejected.line, |row| row.line) {
+                refused.push((rejected.line, rejected.reason, std::mem::take(&mut batch.cells[i])));
             }
         }
     }
@@ -159,6 +161,7 @@ async fn flush(
         rejects.write(*line, reason, cells)?;
     }
     batch.rows.clear();
+    batch.cells.clear();
     Ok(())
 }
 
@@ -221,7 +224,8 @@ pub async fn import_xdrs(engine: &Engine, file: &Path, as_of: Timestamp) -> anyh
                     for (column, cell) in columns.iter().zip(record.iter()) {
                         text.set(column, cell);
                     }
-                    batch.rows.push((ImportRow { line, text }, record.clone()));
+                    batch.rows.push(ImportRow { line, text });
+                    batch.cells.push(record.clone());
                 }
             }
             Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {

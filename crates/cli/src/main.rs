@@ -1,7 +1,11 @@
 //! `classbill`: the one binary. Every command opens the database named by `--database`.
 
+mod bench;
+mod bill_run;
 mod demo;
 mod import;
+mod scheduler;
+mod worker;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -10,6 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use classbill_engine::notifications::DeliveryConfig;
 use classbill_engine::{Engine, EngineError, NewUserRole};
 use classbill_store::Store;
 use jiff::Timestamp;
@@ -41,11 +46,26 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Do not deliver notifications in this process (a `classbill worker` does).
+        #[arg(long)]
+        no_worker: bool,
+        /// Do not close due periods on the real clock (runs requested by API or CLI still execute).
+        #[arg(long)]
+        no_scheduler: bool,
+        #[command(flatten)]
+        smtp: SmtpArg,
     },
     /// Create a fresh demo installation and serve it.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        #[command(flatten)]
+        smtp: SmtpArg,
+    },
+    /// Deliver notifications (the outbox) without serving HTTP.
+    Worker {
+        #[command(flatten)]
+        smtp: SmtpArg,
     },
     /// Manage users.
     Users {
@@ -67,10 +87,30 @@ enum Command {
         /// The instant the run acts at (RFC 3339): every period due then is closed.
         #[arg(long, required_unless_present = "retry")]
         as_of: Option<Timestamp>,
-        /// First resume every period a failed close left `closing`.
+        /// First resume every period a crashed or failed close left `closing`, at its first unfinished step.
         #[arg(long)]
         retry: bool,
+        /// Parties per batch: each batch commits its freeze, then its invoices.
+        #[arg(long, default_value_t = classbill_engine::DEFAULT_BATCH_SIZE)]
+        batch_size: usize,
     },
+    /// Generate a seeded dataset in an empty database and measure import and bill run beside their floors.
+    Bench(bench::BenchArgs),
+}
+
+/// `--smtp-url` of the commands that deliver notifications.
+#[derive(clap::Args)]
+struct SmtpArg {
+    /// SMTP server for notification e-mail (smtp://[USER[:PASSWORD]@]HOST[:PORT]); takes precedence over the
+    /// smtp_url setting.
+    #[arg(long = "smtp-url", env = "CLASSBILL_SMTP_URL")]
+    url: Option<String>,
+}
+
+impl SmtpArg {
+    fn delivery(self) -> DeliveryConfig {
+        DeliveryConfig { smtp_url: self.url }
+    }
 }
 
 #[derive(Subcommand)]
@@ -126,23 +166,8 @@ async fn open(url: &str) -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
-/// Prints a close pass's counts on stdout and its failures on stderr; answers how many periods stay `closing`.
-fn report_run(label: &str, summary: &classbill_engine::BillingRunSummary) -> i64 {
-    println!(
-        "{label} due {}, closed {}, failed {}; invoices issued {}",
-        summary.periods_due, summary.periods_closed, summary.periods_failed, summary.invoices_issued
-    );
-    for failure in &summary.failures {
-        eprintln!(
-            "party {} period {}: {}",
-            failure.party_id, failure.period_id, failure.error
-        );
-    }
-    summary.periods_failed
-}
-
 /// Turns an engine refusal into one clear sentence.
-fn explain(e: EngineError) -> anyhow::Error {
+pub(crate) fn explain(e: EngineError) -> anyhow::Error {
     match e {
         EngineError::Invalid(errors) => anyhow::anyhow!(
             "{}",
@@ -156,10 +181,12 @@ fn explain(e: EngineError) -> anyhow::Error {
     }
 }
 
-pub(crate) async fn serve(engine: Engine, listen: SocketAddr) -> anyhow::Result<()> {
+/// Serves the API; with `delivery`, notifications are delivered in-process meanwhile.
+pub(crate) async fn serve(engine: Engine, listen: SocketAddr, delivery: Option<DeliveryConfig>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let _delivery = delivery.map(|config| AbortOnDrop(tokio::spawn(worker::deliver_forever(engine.clone(), config))));
     tracing::info!(%listen, "serving");
     classbill_server::serve(engine, listener, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -174,12 +201,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             open(&cli.database).await?;
             eprintln!("schema is up to date");
         }
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            no_worker,
+            no_scheduler,
+            smtp,
+        } => {
             let engine = open(&cli.database).await?;
+            let _scheduler = (!no_scheduler).then(|| AbortOnDrop(tokio::spawn(scheduler::run(engine.clone()))));
             eprintln!("Classbill API on http://{listen}/api/v1");
-            serve(engine, listen).await?;
+            serve(engine, listen, (!no_worker).then(|| smtp.delivery())).await?;
         }
-        Command::Demo { listen } => demo::run(&cli.database, listen).await?,
+        Command::Demo { listen, smtp } => demo::run(&cli.database, listen, smtp.delivery()).await?,
+        Command::Worker { smtp } => worker::run(open(&cli.database).await?, smtp.delivery()).await,
+        Command::Bench(args) => bench::run(&cli.database, args).await?,
         Command::Users {
             command:
                 UsersCommand::Add {
@@ -227,23 +262,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("rejected lines and their reasons: {}", summary.rejects_file.display());
             }
         }
-        Command::BillRun { as_of, retry } => {
-            let engine = open(&cli.database).await?;
-            let mut left_closing = 0;
-            if retry {
-                let summary = engine.retry_closing(Timestamp::now()).await.map_err(explain)?;
-                left_closing = report_run("retried", &summary);
-            }
-            if let Some(as_of) = as_of {
-                let summary = engine.run_billing(as_of, Timestamp::now()).await.map_err(explain)?;
-                left_closing = report_run("periods", &summary);
-            }
-            if left_closing > 0 {
-                bail!("{left_closing} period(s) are left closing");
-            }
-        }
+        Command::BillRun {
+            as_of,
+            retry,
+            batch_size,
+        } => bill_run::run(&open(&cli.database).await?, as_of, retry, batch_size).await?,
     }
     Ok(())
+}
+
+/// Stops a background task when the command that started it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn main() -> ExitCode {

@@ -948,7 +948,7 @@ fn bill_run_closes_due_periods_and_fails_when_one_is_left_closing() {
         describe(&retried)
     );
     assert!(
-        String::from_utf8_lossy(&retried.stderr).contains("external tax engine"),
+        String::from_utf8_lossy(&retried.stderr).contains("tax_engine_failed"),
         "{}",
         describe(&retried)
     );

@@ -43,28 +43,38 @@ impl crate::Engine {
             .await?
             .filter(|p| p.kind == kind.as_str() && actor.sees(Owner::from_reseller_id(p.owner_reseller_id)))
             .ok_or_else(|| EngineError::NotFound(format!("{kind} {id} not found")))?;
-        let class = classes::get(&mut tx, party.class_id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("class {} of {kind} {id} is missing", party.class_id)))?;
-        let class_settings = crate::classes::settings_of(&class)?;
-        let overrides = PartyOverrides::from_json(&party.overrides)?;
-        let owner = owner_facts(&mut tx, party.owner_reseller_id).await?;
-        let installation = crate::installation::installation_values(&mut tx).await?;
-        let input = EffectiveInput {
-            class_id: class.id,
-            class_revision: class.revision,
-            class: class_settings,
-            party: PartyFacts {
-                kind,
-                prepaid: party.prepaid,
-                tax_exempt: party.tax_exempt,
-                time_zone: party.time_zone,
-                overrides,
-            },
-            owner,
-            installation,
-            computed_at: now,
-        };
-        Ok(effective_settings(&input))
+        of_party(&mut tx, kind, &party, now).await
     }
+}
+
+/// The effective settings of a party already loaded in `tx`, its class as stored now.
+pub(crate) async fn of_party(
+    tx: &mut Tx,
+    kind: PartyKind,
+    party: &parties::PartyRow,
+    now: Timestamp,
+) -> EngineResult<EffectiveSettings> {
+    let class = classes::get(tx, party.class_id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("class {} of {kind} {} is missing", party.class_id, party.id)))?;
+    let class_settings = crate::classes::settings_of(&class)?;
+    let overrides = PartyOverrides::from_json(&party.overrides)?;
+    let owner = owner_facts(tx, party.owner_reseller_id).await?;
+    let installation = crate::installation::installation_values(tx).await?;
+    let input = EffectiveInput {
+        class_id: class.id,
+        class_revision: class.revision,
+        class: class_settings,
+        party: PartyFacts {
+            kind,
+            prepaid: party.prepaid,
+            tax_exempt: party.tax_exempt,
+            time_zone: party.time_zone.clone(),
+            overrides,
+        },
+        owner,
+        installation,
+        computed_at: now,
+    };
+    Ok(effective_settings(&input))
 }

@@ -9,11 +9,13 @@ mod bootstrap;
 pub mod catalog;
 pub mod classes;
 pub mod close;
+pub mod documents;
 pub mod effective;
 mod error;
 pub mod installation;
 pub mod ledger;
 pub mod measurements;
+pub mod notifications;
 mod page;
 pub mod parties;
 pub mod payments;
@@ -21,8 +23,12 @@ mod secrets;
 
 pub use actor::{Actor, Role};
 pub use audit::AuditEntry;
-pub use auth::NewUserRole;
-pub use close::{BillingRunSummary, BillingRunView, InvoiceListFilter, InvoiceView, SequenceView};
+pub use auth::{NewUserRole, WEB_SESSION_HOURS, WebSession};
+pub use close::{
+    BillingRunSummary, BillingRunView, CloseOptions, CloseProgress, CloseStage, DEFAULT_BATCH_SIZE, InvoiceListFilter,
+    InvoiceView, SequenceView,
+};
+pub use documents::InvoicePdf;
 pub use error::{EngineError, EngineResult};
 pub use ledger::{ImportOutcome, ImportRow, PeriodView, RejectedRow, XdrListFilter, XdrText, XdrView};
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};

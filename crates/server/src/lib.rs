@@ -1,11 +1,12 @@
 //! The HTTP edge: `/api/v1` (bearer tokens, problem documents, an OpenAPI 3.1 document generated from the
-//! handlers), `/healthz` and `/metrics`.
+//! handlers), `/healthz`, `/metrics`, and the web UI at `/`.
 
 mod extract;
 mod observability;
 mod openapi;
 mod problem;
 mod routes;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,8 @@ async fn method_not_allowed() -> ApiError {
 }
 
 pub fn router(engine: Engine) -> Router {
+    // The UI answers HTML, not problem documents, so it is merged outside the API's layers.
+    let ui = ui::router(engine.clone());
     let (api, _) = openapi::api();
     let openapi = openapi_document().to_json().unwrap_or_default();
     let metrics = Arc::new(observability::Metrics::default());
@@ -90,6 +93,7 @@ pub fn router(engine: Engine) -> Router {
         .layer(SetRequestIdLayer::x_request_id(observability::SequentialIds::default()))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+        .merge(ui)
 }
 
 /// Serves until `shutdown` resolves.

@@ -43,8 +43,10 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::installation::router())
         .merge(routes::ledger::router())
         .merge(routes::billing::router())
+        .merge(routes::documents::router())
         .merge(routes::measurements::router())
         .merge(routes::payments::router())
+        .merge(routes::notifications::router())
         .split_for_parts()
 }
 

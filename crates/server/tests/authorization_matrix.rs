@@ -112,6 +112,24 @@ async fn world(app: &TestApp) -> (Vec<Caller>, Objects) {
         )
         .await;
         objects.entry("custom-taxes").or_default().push((owner, tax));
+        let secret = app
+            .send(
+                Method::PUT,
+                "/api/v1/secrets/matrix-hook",
+                Some(&token),
+                Some(json!({"value": "k"})),
+                None,
+            )
+            .await;
+        assert!(secret.status.is_success(), "{}: {}", app.backend, secret.text);
+        let endpoint = created_id(
+            app,
+            "/api/v1/webhook-endpoints",
+            &token,
+            json!({"url": "http://127.0.0.1:9/hook", "secret_ref": "matrix-hook"}),
+        )
+        .await;
+        objects.entry("webhook-endpoints").or_default().push((owner, endpoint));
     }
     // Resellers are owned by their parent: R and Q by the operator, S by R; Q and S get subresellers too.
     let q_sub = app.reseller("Quebec sub", Some(q)).await;
@@ -178,6 +196,7 @@ fn owner_of_item(kind: &str, item: &Value) -> Option<(Owner, bool)> {
         "customer-classes" => Some((reseller(&item["managed_by"]["reseller_id"]), false)),
         "customers" => Some((reseller(&item["reseller_id"]), false)),
         "resellers" => Some((reseller(&item["parent_reseller_id"]), false)),
+        "webhook-endpoints" => Some((reseller(&item["owner"]["reseller_id"]), false)),
         "invoice-templates" | "notification-sets" | "custom-taxes" => {
             Some((reseller(&item["owner"]["reseller_id"]), item["shared"] == json!(true)))
         }

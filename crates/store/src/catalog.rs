@@ -159,3 +159,23 @@ pub async fn secret_names(tx: &mut Tx, owner_reseller_id: Option<i64>) -> Result
         .await?;
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
+
+#[derive(sqlx::FromRow)]
+struct ValueRow {
+    value: String,
+}
+
+/// The value of an owner's secret, for the engine's own outgoing calls only.
+pub async fn secret_value(
+    tx: &mut Tx,
+    owner_reseller_id: Option<i64>,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    let row: Option<ValueRow> = tx
+        .fetch_optional(
+            "SELECT value FROM secrets WHERE COALESCE(owner_reseller_id, 0) = COALESCE($1, 0) AND name = $2",
+            args![owner_reseller_id, name],
+        )
+        .await?;
+    Ok(row.map(|r| r.value))
+}

@@ -2,33 +2,137 @@
 
 use crate::periods::PeriodRow;
 use crate::xdrs::XdrRow;
-use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
+use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
 
 #[derive(sqlx::FromRow)]
 struct IdRow {
     id: i64,
 }
 
-/// Ids of the parties activated at or before `at_us`, in id order.
-pub async fn party_ids_active_at(tx: &mut Tx, at_us: i64) -> Result<Vec<i64>, StoreError> {
-    let rows: Vec<IdRow> = tx
-        .fetch_all(
-            "SELECT id FROM parties WHERE activated_at <= $1 ORDER BY id",
-            args![at_us],
-        )
-        .await?;
+/// On PostgreSQL, locks the selected party rows for this transaction and passes over rows another transaction
+/// holds, so concurrent runs split the parties between them (§5.3). `NO KEY UPDATE` leaves xDR inserts, which
+/// only take a key-share lock on their party, unblocked. SQLite has a single writer and needs no clause.
+fn claim_clause(tx: &Tx) -> &'static str {
+    match tx.backend() {
+        Backend::Postgres => " FOR NO KEY UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    }
+}
+
+/// Claims up to `limit` parties activated at or before `at_us` with an id above `after_id`, in id order.
+pub async fn claim_parties_active_at(
+    tx: &mut Tx,
+    after_id: i64,
+    at_us: i64,
+    limit: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let sql = format!(
+        "SELECT id FROM parties WHERE id > $1 AND activated_at <= $2 ORDER BY id LIMIT $3{}",
+        claim_clause(tx)
+    );
+    let rows: Vec<IdRow> = tx.fetch_all(AssertSqlSafe(sql), args![after_id, at_us, limit]).await?;
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
-/// Ids of the parties with a period left `closing` by a failed close, in id order.
-pub async fn party_ids_closing(tx: &mut Tx) -> Result<Vec<i64>, StoreError> {
-    let rows: Vec<IdRow> = tx
-        .fetch_all(
-            "SELECT DISTINCT party_id AS id FROM billing_periods WHERE status = 'closing' ORDER BY party_id",
+/// Claims up to `limit` parties with a period left `closing`, with an id above `after_id`, in id order.
+pub async fn claim_parties_closing(tx: &mut Tx, after_id: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
+    let sql = format!(
+        "SELECT id FROM parties p
+         WHERE id > $1 AND EXISTS (SELECT 1 FROM billing_periods b WHERE b.party_id = p.id AND b.status = 'closing')
+         ORDER BY id LIMIT $2{}",
+        claim_clause(tx)
+    );
+    let rows: Vec<IdRow> = tx.fetch_all(AssertSqlSafe(sql), args![after_id, limit]).await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Claims these parties again in a later transaction of the same batch; answers those no other transaction
+/// holds, in id order.
+pub async fn claim_parties(tx: &mut Tx, party_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    let mut claimed = Vec::with_capacity(party_ids.len());
+    for chunk in party_ids.chunks(crate::parties::ID_BATCH) {
+        let sql = format!(
+            "SELECT id FROM parties WHERE id IN ({}) ORDER BY id{}",
+            in_list(1, chunk.len()),
+            claim_clause(tx)
+        );
+        let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
+        let rows: Vec<IdRow> = tx.fetch_all(AssertSqlSafe(sql), values).await?;
+        claimed.extend(rows.into_iter().map(|r| r.id));
+    }
+    Ok(claimed)
+}
+
+#[derive(sqlx::FromRow)]
+struct CountRow {
+    n: i64,
+}
+
+/// How many parties are activated at or before `at_us`.
+pub async fn count_parties_active_at(tx: &mut Tx, at_us: i64) -> Result<i64, StoreError> {
+    let row: CountRow = tx
+        .fetch_one(
+            "SELECT COUNT(*) AS n FROM parties WHERE activated_at <= $1",
+            args![at_us],
+        )
+        .await?;
+    Ok(row.n)
+}
+
+/// How many parties have a period left `closing`.
+pub async fn count_parties_closing(tx: &mut Tx) -> Result<i64, StoreError> {
+    let row: CountRow = tx
+        .fetch_one(
+            "SELECT COUNT(DISTINCT party_id) AS n FROM billing_periods WHERE status = 'closing'",
             vec![],
         )
         .await?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    Ok(row.n)
+}
+
+/// Whether the party has a period before `start_us` that is not closed.
+pub async fn has_unclosed_before(tx: &mut Tx, party_id: i64, start_us: i64) -> Result<bool, StoreError> {
+    let row: CountRow = tx
+        .fetch_one(
+            "SELECT COUNT(*) AS n FROM billing_periods WHERE party_id = $1 AND start_at < $2 AND status <> 'closed'",
+            args![party_id, start_us],
+        )
+        .await?;
+    Ok(row.n > 0)
+}
+
+/// A new close batch; its steps are recorded with [`record_step`].
+pub async fn new_batch(tx: &mut Tx, created_at: i64) -> Result<i64, StoreError> {
+    let row: IdRow = tx
+        .fetch_one(
+            "INSERT INTO close_batches (created_at) VALUES ($1) RETURNING id",
+            args![created_at],
+        )
+        .await?;
+    Ok(row.id)
+}
+
+/// Records that `step` of a batch is complete for these periods (§5.3: one row per batch and step); a step
+/// that covered no period leaves no row.
+pub async fn record_step(
+    tx: &mut Tx,
+    batch_id: i64,
+    step: &str,
+    period_ids: &[i64],
+    at_us: i64,
+) -> Result<(), StoreError> {
+    if period_ids.is_empty() {
+        return Ok(());
+    }
+    let mut sorted = period_ids.to_vec();
+    sorted.sort_unstable();
+    let names = sorted.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    tx.execute(
+        "INSERT INTO close_progress (batch_id, step, period_ids, completed_at) VALUES ($1, $2, $3, $4)",
+        args![batch_id, step, names, at_us],
+    )
+    .await?;
+    Ok(())
 }
 
 fn in_list(first: usize, count: usize) -> String {
@@ -38,19 +142,34 @@ fn in_list(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// The not yet closed periods of these parties that ended at or before `end_us`, by party and start.
-pub async fn unclosed_ended(tx: &mut Tx, party_ids: &[i64], end_us: i64) -> Result<Vec<PeriodRow>, StoreError> {
+/// The open periods of these parties that ended at or before `end_us`, by party and start.
+pub async fn open_ended(tx: &mut Tx, party_ids: &[i64], end_us: i64) -> Result<Vec<PeriodRow>, StoreError> {
     let mut rows = Vec::new();
     for chunk in party_ids.chunks(crate::parties::ID_BATCH) {
         let sql = format!(
-            "SELECT id, party_id, start_at, end_at, status, class_revision, frozen_at, close_error, created_at
-             FROM billing_periods
-             WHERE status <> 'closed' AND end_at <= $1 AND party_id IN ({})
+            "SELECT {} FROM billing_periods
+             WHERE status = 'open' AND end_at <= $1 AND party_id IN ({})
              ORDER BY party_id, start_at",
+            crate::periods::PERIOD_COLUMNS,
             in_list(2, chunk.len())
         );
         let mut values = args![end_us];
         values.extend(chunk.iter().map(|&id| Arg::from(id)));
+        rows.extend(tx.fetch_all::<PeriodRow>(AssertSqlSafe(sql), values).await?);
+    }
+    Ok(rows)
+}
+
+/// The periods of these parties left `closing` (frozen, not yet closed), by party and start.
+pub async fn closing_of(tx: &mut Tx, party_ids: &[i64]) -> Result<Vec<PeriodRow>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in party_ids.chunks(crate::parties::ID_BATCH) {
+        let sql = format!(
+            "SELECT {} FROM billing_periods WHERE status = 'closing' AND party_id IN ({}) ORDER BY party_id, start_at",
+            crate::periods::PERIOD_COLUMNS,
+            in_list(1, chunk.len())
+        );
+        let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
         rows.extend(tx.fetch_all::<PeriodRow>(AssertSqlSafe(sql), values).await?);
     }
     Ok(rows)
@@ -77,13 +196,24 @@ pub async fn snapshots(tx: &mut Tx, period_ids: &[i64]) -> Result<Vec<FrozenRow>
     Ok(rows)
 }
 
-/// S1: the period stops taking xDRs and keeps the class revision and the settings it closes under.
-pub async fn freeze(tx: &mut Tx, id: i64, revision: i64, snapshot: &str, at_us: i64) -> Result<(), StoreError> {
+/// What S1 keeps of a period: the class revision and settings it closes under, the instant it closes at and
+/// the batch that froze it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freeze<'a> {
+    pub period_id: i64,
+    pub revision: i64,
+    pub snapshot: &'a str,
+    pub close_at: i64,
+    pub batch_id: i64,
+}
+
+/// S1: the period stops taking xDRs and keeps what it closes under.
+pub async fn freeze(tx: &mut Tx, f: &Freeze<'_>, at_us: i64) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE billing_periods SET status = 'closing', class_revision = $1, settings_snapshot = $2,
-             frozen_at = COALESCE(frozen_at, $3), close_error = NULL
-         WHERE id = $4",
-        args![revision, snapshot, at_us, id],
+             frozen_at = COALESCE(frozen_at, $3), close_error = NULL, close_at = $4, close_batch_id = $5
+         WHERE id = $6",
+        args![f.revision, f.snapshot, at_us, f.close_at, f.batch_id, f.period_id],
     )
     .await?;
     Ok(())

@@ -20,6 +20,7 @@ pub enum Arg {
     Int(Option<i64>),
     Text(Option<String>),
     Bool(Option<bool>),
+    Bytes(Option<Vec<u8>>),
 }
 
 impl From<i64> for Arg {
@@ -35,6 +36,11 @@ impl From<Option<i64>> for Arg {
 impl From<bool> for Arg {
     fn from(v: bool) -> Self {
         Arg::Bool(Some(v))
+    }
+}
+impl From<Vec<u8>> for Arg {
+    fn from(v: Vec<u8>) -> Self {
+        Arg::Bytes(Some(v))
     }
 }
 impl From<&str> for Arg {
@@ -219,6 +225,7 @@ macro_rules! bind_all {
                 Arg::Int(v) => query.bind(v),
                 Arg::Text(v) => query.bind(v),
                 Arg::Bool(v) => query.bind(v),
+                Arg::Bytes(v) => query.bind(v),
             };
         }
         query

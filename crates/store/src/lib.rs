@@ -10,13 +10,17 @@ pub mod catalog;
 pub mod classes;
 pub mod close;
 pub mod instants;
+pub mod invoice_documents;
 pub mod invoices;
 pub mod measurements;
+pub mod outbox;
 pub mod parties;
 pub mod periods;
 pub mod settings;
 pub mod statistics;
 pub mod users;
+pub mod web_sessions;
+pub mod webhooks;
 pub mod xdrs;
 
 pub use db::{Arg, AssertSqlSafe, Backend, Record, Store, Tx};

@@ -13,10 +13,12 @@ pub struct PeriodRow {
     pub frozen_at: Option<i64>,
     pub close_error: Option<String>,
     pub created_at: i64,
+    /// The instant the period closes at, fixed when it is frozen (§5.3).
+    pub close_at: Option<i64>,
 }
 
-const PERIOD_COLUMNS: &str =
-    "id, party_id, start_at, end_at, status, class_revision, frozen_at, close_error, created_at";
+pub(crate) const PERIOD_COLUMNS: &str =
+    "id, party_id, start_at, end_at, status, class_revision, frozen_at, close_error, created_at, close_at";
 
 /// Rows per multi-row INSERT.
 const INSERT_BATCH: usize = 500;
@@ -167,7 +169,7 @@ pub async fn list(
     };
     tx.fetch_all(
         "SELECT b.id, b.party_id, b.start_at, b.end_at, b.status, b.class_revision, b.frozen_at, b.close_error,
-                b.created_at
+                b.created_at, b.close_at
          FROM billing_periods b JOIN parties p ON p.id = b.party_id
          WHERE ($1 IS NULL OR b.party_id = $1)
            AND ($2 = FALSE OR COALESCE(p.owner_reseller_id, 0) = COALESCE($3, 0))

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use classbill_domain::invoice_math::{ChargeXdr, TaxXdr, invoice_lines};
+use classbill_domain::invoice_math::{ChargeXdr, InvoiceLine, invoice_lines};
 use classbill_domain::tax::{TaxLine, XdrKind};
 use classbill_domain::{Money, Owner, Percent};
 use classbill_store::invoices::{self as store_invoices, InvoiceFilter, InvoiceRow, SequenceRow};
@@ -31,7 +31,21 @@ pub struct InvoiceLineView {
     pub tax_base: Option<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_amount: Option<Money>,
+    /// On tax lines: reverse charge applies (rate 0; the customer accounts for the tax).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverse_charge: Option<bool>,
+    /// On tax lines: the supply is outside the scope of the tax (rate 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outside_scope: Option<bool>,
+    /// On reverse-charge and outside-scope tax lines: the note the invoice prints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
+
+/// The note printed on a reverse-charge tax line.
+const REVERSE_CHARGE_NOTE: &str = "Reverse charge: the recipient accounts for the tax";
+/// The note printed on an outside-scope tax line.
+const OUTSIDE_SCOPE_NOTE: &str = "Outside the scope of the tax";
 
 /// An invoice as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -63,6 +77,9 @@ pub struct InvoiceView {
     pub status: String,
     pub review_state: String,
     pub card_only: bool,
+    /// The exempt party's `tax_exemption_reason`, frozen at the close and printed on the invoice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_exemption_reason: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
     /// Present on a single invoice (`GET /invoices/{id}`).
@@ -75,6 +92,8 @@ pub struct InvoiceView {
 
 impl InvoiceView {
     fn from_row(row: InvoiceRow) -> EngineResult<Self> {
+        let settings_snapshot: serde_json::Value = serde_json::from_str(&row.settings_snapshot)?;
+        let tax_exemption_reason = settings_snapshot["tax_exemption_reason"].as_str().map(str::to_owned);
         Ok(InvoiceView {
             id: row.id,
             number: row.number,
@@ -82,7 +101,7 @@ impl InvoiceView {
             party_id: row.party_id,
             class_id: row.class_id,
             class_revision: row.class_revision,
-            settings_snapshot: serde_json::from_str(&row.settings_snapshot)?,
+            settings_snapshot,
             period_id: row.period_id,
             issue_date: row.issue_date,
             due_date: row.due_date,
@@ -99,6 +118,7 @@ impl InvoiceView {
             status: row.status,
             review_state: row.review_state,
             card_only: row.card_only,
+            tax_exemption_reason,
             created_at: instants::from_micros(row.created_at)?,
             lines: None,
             allocations: None,
@@ -135,18 +155,7 @@ async fn lines_of(tx: &mut classbill_store::Tx, invoice: &InvoiceView) -> Engine
         let kind = XdrKind::from_str(&row.kind).map_err(corrupt)?;
         match kind {
             XdrKind::Rounding | XdrKind::Payment => {}
-            XdrKind::Tax => taxes.push(TaxXdr {
-                id: row.id,
-                tax: TaxLine {
-                    name: row.tax_name.unwrap_or_default(),
-                    rate_percent: Percent::from_units(row.tax_rate_percent.unwrap_or(0)),
-                    base: Money(row.tax_base.unwrap_or(0)),
-                    tax_amount: Money(row.tax_amount.unwrap_or(0)),
-                    amount: Money(row.amount),
-                    reverse_charge: row.reverse_charge.unwrap_or(false),
-                    outside_scope: row.outside_scope.unwrap_or(false),
-                },
-            }),
+            XdrKind::Tax => taxes.push(super::compute::booked_tax(&row)),
             _ => charges.push(ChargeXdr {
                 id: row.id,
                 occurred_at: instants::from_micros(row.occurred_at)?,
@@ -159,18 +168,38 @@ async fn lines_of(tx: &mut classbill_store::Tx, invoice: &InvoiceView) -> Engine
         }
     }
     let lines = invoice_lines(&charges, &taxes, invoice.rounding).map_err(corrupt)?;
+    // A tax line groups the tax xDRs of one (name, rate); it carries a note when any of them does.
+    let flagged = |line: &InvoiceLine, flag: fn(&TaxLine) -> bool| {
+        line.tax.as_ref().map(|fields| {
+            taxes.iter().any(|xdr| {
+                xdr.tax.name == fields.tax_name && xdr.tax.rate_percent == fields.tax_rate_percent && flag(&xdr.tax)
+            })
+        })
+    };
     Ok(lines
         .into_iter()
-        .map(|line| InvoiceLineView {
-            kind: line.kind.as_str().to_owned(),
-            service: line.service,
-            rate_code: line.rate_code,
-            quantity: Money(line.quantity),
-            amount: line.amount,
-            tax_name: line.tax.as_ref().map(|t| t.tax_name.clone()),
-            tax_rate_percent: line.tax.as_ref().map(|t| t.tax_rate_percent),
-            tax_base: line.tax.as_ref().map(|t| t.tax_base),
-            tax_amount: line.tax.as_ref().map(|t| t.tax_amount),
+        .map(|line| {
+            let reverse_charge = flagged(&line, |tax| tax.reverse_charge);
+            let outside_scope = flagged(&line, |tax| tax.outside_scope);
+            let note = match (reverse_charge, outside_scope) {
+                (Some(true), _) => Some(REVERSE_CHARGE_NOTE.to_owned()),
+                (_, Some(true)) => Some(OUTSIDE_SCOPE_NOTE.to_owned()),
+                _ => None,
+            };
+            InvoiceLineView {
+                kind: line.kind.as_str().to_owned(),
+                service: line.service,
+                rate_code: line.rate_code,
+                quantity: Money(line.quantity),
+                amount: line.amount,
+                tax_name: line.tax.as_ref().map(|t| t.tax_name.clone()),
+                tax_rate_percent: line.tax.as_ref().map(|t| t.tax_rate_percent),
+                tax_base: line.tax.as_ref().map(|t| t.tax_base),
+                tax_amount: line.tax.as_ref().map(|t| t.tax_amount),
+                reverse_charge,
+                outside_scope,
+                note,
+            }
         })
         .collect())
 }

@@ -7,25 +7,28 @@
 //! to each invoice it issues (§5.7), which sets the invoice's `open_amount` and `status`.
 
 mod compute;
+mod external_tax;
+mod freeze;
 mod invoices;
 mod measured;
+mod pass;
 mod runs;
 mod statistics;
 
 use std::collections::HashMap;
 
 use classbill_domain::Money;
-use classbill_domain::class::{ClassSettings, ClosureMode, TaxMethod};
+use classbill_domain::class::{ClassSettings, TaxMethod};
 use classbill_domain::party::PartyOverrides;
 use classbill_domain::tax::{CustomTax, VatRateRow};
 use classbill_store::close::{self as store_close};
 use classbill_store::invoices::{self as store_invoices, NewInvoice};
 use classbill_store::parties::{self, PartyRow};
 use classbill_store::periods::PeriodRow;
-use classbill_store::{StoreError, Tx, catalog, classes, instants};
+use classbill_store::{Tx, catalog, instants};
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::catalog::{CustomTaxDocument, VatRateDocument, kinds};
@@ -33,11 +36,15 @@ use crate::error::EngineResult;
 use crate::installation::InstallationSettings;
 
 pub use invoices::{InvoiceLineView, InvoiceListFilter, InvoiceView, SequenceView};
+pub use pass::{CloseOptions, CloseProgress, CloseStage, DEFAULT_BATCH_SIZE};
 pub use runs::{BillingRunFailure, BillingRunView};
 pub use statistics::StatisticsFile;
 
-/// Parties per batch: one transaction, one number reservation per owner.
-const BATCH: usize = 500;
+/// The step names recorded in `close_progress` (§5.3), in execution order. S1 commits on its own; the others
+/// commit together, so a crash leaves a period either open, frozen (resumed at S2) or closed.
+const STEP_FREEZE: &str = "S1";
+const STEPS_AFTER_FREEZE: [&str; 6] = ["S2", "S3", "S4", "S11", "S6", "S12"];
+const STEP_STATISTICS: &str = "S5";
 
 /// One period a run could not close.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -73,8 +80,19 @@ struct Frozen {
 }
 
 impl Frozen {
-    fn parse(class_id: i64, revision: i64, snapshot: String) -> Result<Frozen, String> {
+    /// The settings a frozen period closes under, or why they cannot be read (a close failure of the period).
+    fn from_row(row: store_close::FrozenRow) -> Result<Frozen, String> {
+        match (row.class_revision, row.settings_snapshot) {
+            (Some(revision), Some(snapshot)) => Frozen::parse(revision, snapshot),
+            _ => Err("the period was not frozen".to_owned()),
+        }
+    }
+
+    fn parse(revision: i64, snapshot: String) -> Result<Frozen, String> {
         let value: Value = serde_json::from_str(&snapshot).map_err(|e| format!("settings snapshot: {e}"))?;
+        let class_id = value["class_id"]
+            .as_i64()
+            .ok_or_else(|| "settings snapshot: no class_id".to_owned())?;
         let class = serde_json::from_value(value["class"].clone()).map_err(|e| format!("settings snapshot: {e}"))?;
         let overrides =
             serde_json::from_value(value["overrides"].clone()).map_err(|e| format!("settings snapshot: {e}"))?;
@@ -99,6 +117,8 @@ struct Pending {
 /// Installation-wide inputs of a run.
 struct RunContext {
     close_delay_hours: i64,
+    /// `tax.retry_base_ms`: the back-off base of the external tax engine.
+    tax_retry_base_ms: i64,
     vat_table: Vec<VatRateRow>,
     custom_taxes: HashMap<i64, CustomTax>,
 }
@@ -128,153 +148,62 @@ async fn run_context(tx: &mut Tx) -> EngineResult<RunContext> {
     }
     Ok(RunContext {
         close_delay_hours: settings.close_delay_hours,
+        tax_retry_base_ms: settings.tax_retry_base_ms,
         vat_table,
         custom_taxes,
     })
 }
 
-impl crate::Engine {
-    /// Closes every period whose close instant is at or before `as_of` (`after_delay` classes; `upon_approval`
-    /// periods wait for their approval), first storing the periods parties lack up to `as_of`.
-    pub async fn run_billing(&self, as_of: Timestamp, now: Timestamp) -> EngineResult<BillingRunSummary> {
-        let as_of_us = instants::to_micros(as_of);
-        let (ids, context) = {
-            let mut tx = self.store.read().await?;
-            (
-                store_close::party_ids_active_at(&mut tx, as_of_us).await?,
-                run_context(&mut tx).await?,
-            )
-        };
-        let mut summary = BillingRunSummary::default();
-        for chunk in ids.chunks(BATCH) {
-            let mut tx = self.store.write().await?;
-            close_batch(&mut tx, &context, chunk, as_of_us, now, Selection::Due, &mut summary).await?;
-            tx.commit().await?;
-        }
-        Ok(summary)
-    }
-
-    /// Resumes every period a failed close left `closing` (§5.3 S12), from the snapshot it was frozen with, and
-    /// nothing else: no other period is closed or created.
-    pub async fn retry_closing(&self, now: Timestamp) -> EngineResult<BillingRunSummary> {
-        let now_us = instants::to_micros(now);
-        let (ids, context) = {
-            let mut tx = self.store.read().await?;
-            (
-                store_close::party_ids_closing(&mut tx).await?,
-                run_context(&mut tx).await?,
-            )
-        };
-        let mut summary = BillingRunSummary::default();
-        for chunk in ids.chunks(BATCH) {
-            let mut tx = self.store.write().await?;
-            close_batch(
-                &mut tx,
-                &context,
-                chunk,
-                now_us,
-                now,
-                Selection::LeftClosing,
-                &mut summary,
-            )
-            .await?;
-            tx.commit().await?;
-        }
-        Ok(summary)
-    }
-}
-
-/// Which periods of a batch's parties a pass closes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Selection {
-    /// Every period whose close instant has come, storing missing periods first.
-    Due,
-    /// Only periods a failed close left `closing`.
-    LeftClosing,
-}
-
-async fn close_batch(
+/// S2–S12 for every period of these parties left `closing` (frozen by `batch_id`'s S1 just before, or by an
+/// earlier, interrupted close), recorded under `batch_id` or, when there is none, a new batch. The parties must
+/// be claimed by `tx`.
+async fn finish_batch(
     tx: &mut Tx,
     context: &RunContext,
     party_ids: &[i64],
-    as_of_us: i64,
+    batch_id: Option<i64>,
     now: Timestamp,
-    selection: Selection,
     summary: &mut BillingRunSummary,
 ) -> EngineResult<()> {
-    let parties: HashMap<i64, PartyRow> = parties::get_many(tx, party_ids)
+    let closing = store_close::closing_of(tx, party_ids).await?;
+    if closing.is_empty() {
+        return Ok(());
+    }
+    let created_us = instants::to_micros(now);
+    let batch_id = match batch_id {
+        Some(id) => id,
+        None => store_close::new_batch(tx, created_us).await?,
+    };
+    let mut closing_parties: Vec<i64> = closing.iter().map(|p| p.party_id).collect();
+    closing_parties.dedup();
+    let parties: HashMap<i64, PartyRow> = parties::get_many(tx, &closing_parties)
         .await?
         .into_iter()
         .map(|p| (p.id, p))
         .collect();
-    let schedules = parties
-        .values()
-        .map(|p| Ok((p.id, crate::ledger::schedule_of(p)?)))
-        .collect::<EngineResult<HashMap<_, _>>>()?;
-    let as_of = instants::from_micros(as_of_us)?;
-    if selection == Selection::Due {
-        let needs: Vec<_> = parties.values().map(|p| (p, &schedules[&p.id], as_of)).collect();
-        crate::ledger::ensure_through_many(tx, &needs, now).await?;
-    }
 
-    let candidates = store_close::unclosed_ended(tx, party_ids, as_of_us).await?;
-    let mut class_rows = HashMap::new();
-    let mut due = Vec::new();
-    for period in candidates {
-        if selection == Selection::LeftClosing && period.status != "closing" {
-            continue;
-        }
-        let party = &parties[&period.party_id];
-        if let std::collections::hash_map::Entry::Vacant(slot) = class_rows.entry(party.class_id) {
-            let row = classes::get(tx, party.class_id)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt(format!("class {} is missing", party.class_id)))?;
-            slot.insert(row);
-        }
-        let class_row = &class_rows[&party.class_id];
-        let settings = crate::classes::settings_of(class_row)?;
-        let closure = &settings.general_info.period_closure;
-        if closure.mode == ClosureMode::UponApproval {
-            continue;
-        }
-        let close_us = compute::close_instant(period.end_at, context.close_delay_hours, closure.extra_delay_hours);
-        if close_us > as_of_us {
-            continue;
-        }
-        due.push((period, close_us));
-    }
-    summary.periods_due += due.len() as i64;
-
-    // S1 freeze: a period frozen by an earlier attempt keeps its snapshot.
-    let earlier: HashMap<i64, store_close::FrozenRow> =
-        store_close::snapshots(tx, &due.iter().map(|(p, _)| p.id).collect::<Vec<_>>())
+    // What S1 stored: the settings every later step reads, and the close instant.
+    let mut frozen: HashMap<i64, Result<Frozen, String>> =
+        store_close::snapshots(tx, &closing.iter().map(|p| p.id).collect::<Vec<_>>())
             .await?
             .into_iter()
-            .map(|r| (r.id, r))
+            .map(|r| (r.id, Frozen::from_row(r)))
             .collect();
-    let mut frozen = HashMap::new();
-    for (period, _) in &due {
-        let party = &parties[&period.party_id];
-        let class_row = &class_rows[&party.class_id];
-        let stored = earlier.get(&period.id);
-        let (revision, snapshot) = match stored.and_then(|r| Some((r.class_revision?, r.settings_snapshot.clone()?))) {
-            Some(kept) => kept,
-            None => {
-                let snapshot = json!({
-                    "class_id": class_row.id,
-                    "class": serde_json::from_str::<Value>(&class_row.document)?,
-                    "overrides": serde_json::to_value(PartyOverrides::from_json(&party.overrides)?)?,
-                })
-                .to_string();
-                store_close::freeze(tx, period.id, class_row.revision, &snapshot, instants::to_micros(now)).await?;
-                (class_row.revision, snapshot)
-            }
-        };
-        let class_id = serde_json::from_str::<Value>(&snapshot)?["class_id"]
-            .as_i64()
-            .unwrap_or(class_row.id);
-        frozen.insert(period.id, Frozen::parse(class_id, revision, snapshot));
-    }
+    let due: Vec<(PeriodRow, i64)> = closing
+        .into_iter()
+        .map(|period| {
+            let close_us = period.close_at.unwrap_or_else(|| {
+                // Frozen before close instants were stored: the delay of the frozen class.
+                let extra = match frozen.get(&period.id) {
+                    Some(Ok(f)) => f.class.general_info.period_closure.extra_delay_hours,
+                    _ => 0,
+                };
+                compute::close_instant(period.end_at, context.close_delay_hours, extra)
+            });
+            (period, close_us)
+        })
+        .collect();
+    summary.periods_due += due.len() as i64;
 
     // S2 measured services, from the settings frozen at S1.
     measured::book(tx, &due, &parties, &mut frozen, instants::to_micros(now)).await?;
@@ -288,7 +217,6 @@ async fn close_batch(
     let mut pending: Vec<Pending> = Vec::new();
     let mut closed = Vec::new();
     let mut archived = Vec::new();
-    let created_us = instants::to_micros(now);
     for (period, close_us) in &due {
         let party = &parties[&period.party_id];
         let archive = matches!(frozen.get(&period.id), Some(Ok(f)) if f.class.general_info.archive_xdrs);
@@ -352,6 +280,12 @@ async fn close_batch(
     // S12.
     store_close::mark_closed(tx, &closed).await?;
     summary.periods_closed += closed.len() as i64;
+
+    for step in STEPS_AFTER_FREEZE {
+        store_close::record_step(tx, batch_id, step, &closed, created_us).await?;
+    }
+    let archived: Vec<i64> = archived.iter().map(|p| p.id).collect();
+    store_close::record_step(tx, batch_id, STEP_STATISTICS, &archived, created_us).await?;
     Ok(())
 }
 
@@ -388,17 +322,23 @@ async fn close_one(
         }
     }
     let previous_balance = Money(store_close::balance_before(tx, party.id, period.start_at).await?);
-    let input = compute::CloseInput {
+    let mut input = compute::CloseInput {
         party,
         period,
         class: &frozen.class,
         taxation: &taxation,
         custom_taxes: &custom,
         vat_table: &context.vat_table,
+        external_taxes: None,
         previous_balance,
     };
     let empty = Vec::new();
     let xdrs = xdrs_by_period.get(&period.id).unwrap_or(&empty);
+    let external = match external_tax::taxes_for_close(tx, &input, xdrs, close_us, context.tax_retry_base_ms).await? {
+        Ok(answer) => answer,
+        Err(error) => return Ok(Err(error)),
+    };
+    input.external_taxes = external.as_deref();
     let plan = match compute::plan(&input, xdrs) {
         Ok(plan) => plan,
         Err(error) => return Ok(Err(error)),

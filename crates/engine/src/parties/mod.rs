@@ -70,4 +70,4 @@ pub(crate) fn status_after(current: &str, blocked: bool) -> &'static str {
     }
 }
 
-pub(crate) use custom_values::has_value;
+pub(crate) use custom_values::{enabled_fields, has_value, stored_values};

@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .layer(axum::Extension(crate::extract::BodyLimit(XDR_BATCH_BODY_LIMIT)))
         .routes(routes!(list_periods))
         .routes(routes!(get_period))
+        .routes(routes!(approve_period))
         .routes(routes!(get_period_full_statistics))
         .routes(routes!(get_period_summary_statistics))
 }
@@ -172,6 +173,24 @@ async fn get_period(
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<PeriodView>> {
     Ok(axum::Json(state.engine.get_period(&actor, id).await?))
+}
+
+/// Close an ended period of an `upon_approval` class: the approval instant `as_of` (default now) is its close
+/// instant and names the invoice's issue date (users of the party's owner only).
+#[utoipa::path(post, path = "/periods/{id}/approve", tag = "periods", params(("id" = i64, Path)),
+    request_body(content = Option<crate::routes::parties::ActAt>),
+    responses((status = 200, body = PeriodView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+async fn approve_period(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<axum::Json<PeriodView>> {
+    let as_of = crate::routes::parties::acting_instant(&body)?;
+    Ok(axum::Json(
+        state.engine.approve_period(&actor, id, as_of, Timestamp::now()).await?,
+    ))
 }
 
 /// A statistics file as a CSV download.

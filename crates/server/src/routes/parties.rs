@@ -27,7 +27,7 @@ pub struct ActAt {
 }
 
 /// `as_of` of an optional JSON body, else now.
-fn acting_instant(body: &Bytes) -> ApiResult<Timestamp> {
+pub(crate) fn acting_instant(body: &Bytes) -> ApiResult<Timestamp> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Timestamp::now());
     }

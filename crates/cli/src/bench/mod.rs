@@ -1,0 +1,241 @@
+//! `classbill bench`: generates a seeded dataset in an empty database and measures each operation beside its
+//! floor on the same backend and data (docs/benchmarks.md). Every measured phase runs as a child process of the
+//! same binary (`bench --phase …`), so its peak memory is its own.
+
+mod dataset;
+mod floors;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+use clap::{Args, ValueEnum};
+use classbill_engine::Engine;
+use classbill_store::Tx;
+
+use dataset::{Month, Scale};
+use report::{Measurement, Report};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Customers to create.
+    #[arg(long, default_value_t = 1_000)]
+    customers: u64,
+    /// xDRs of the billed month per customer.
+    #[arg(long, default_value_t = 20)]
+    xdrs_per_customer: u64,
+    /// Seed of the generated data; the same seed and scale give the same data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Directory for the generated CSV file (and its rejects file).
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    /// Print the figures as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Run one measured phase in this process and print its measurement (used by the benchmark itself).
+    #[arg(long, value_enum, hide = true)]
+    phase: Option<Phase>,
+}
+
+/// The measured operations, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Phase {
+    RawLoad,
+    Import,
+    BillFloor,
+    BillRun,
+}
+
+impl Phase {
+    const ALL: [Phase; 4] = [Phase::RawLoad, Phase::Import, Phase::BillFloor, Phase::BillRun];
+
+    fn name(self) -> &'static str {
+        match self {
+            Phase::RawLoad => "raw-load",
+            Phase::Import => "import",
+            Phase::BillFloor => "bill-floor",
+            Phase::BillRun => "bill-run",
+        }
+    }
+}
+
+fn csv_path(dir: &Path, scale: Scale) -> PathBuf {
+    dir.join(format!(
+        "bench-{}x{}-seed{}.csv",
+        scale.customers, scale.xdrs_per_customer, scale.seed
+    ))
+}
+
+pub async fn run(database: &str, args: BenchArgs) -> anyhow::Result<()> {
+    let scale = Scale {
+        customers: args.customers,
+        xdrs_per_customer: args.xdrs_per_customer,
+        seed: args.seed,
+    };
+    ensure!(
+        scale.customers > 0 && scale.xdrs_per_customer > 0,
+        "--customers and --xdrs-per-customer must be at least 1"
+    );
+    let file = csv_path(&args.dir, scale);
+    if let Some(phase) = args.phase {
+        let measurement = run_phase(database, phase, &file).await?;
+        println!("{}", serde_json::to_string(&measurement)?);
+        return Ok(());
+    }
+
+    let engine = crate::open(database).await?;
+    let mut tx = engine.store.read().await?;
+    let parties = count(&mut tx, "SELECT COUNT(*) AS n FROM parties").await?;
+    drop(tx);
+    ensure!(
+        parties == 0,
+        "the benchmark needs an empty database; this one holds {parties} parties"
+    );
+    let month = Month::benchmark()?;
+    let started = Instant::now();
+    let ids = dataset::create_parties(&engine, scale, &month).await?;
+    let setup_seconds = started.elapsed().as_secs_f64();
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let written =
+        dataset::write_xdrs(&file, &ids, scale, &month).with_context(|| format!("cannot write {}", file.display()))?;
+    engine.store.close().await;
+
+    let mut report = Report::new(backend_name(database), scale, setup_seconds);
+    for phase in Phase::ALL {
+        report.push(spawn_phase(database, phase, &args.dir, scale)?);
+    }
+    check_counts(database, &report, written, scale).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+
+fn backend_name(database: &str) -> &'static str {
+    if database.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    }
+}
+
+async fn count(tx: &mut Tx, sql: &'static str) -> anyhow::Result<i64> {
+    Ok(tx.fetch_one::<(i64,)>(sql, vec![]).await?.0)
+}
+
+/// Runs one phase in a child process and reads its measurement from the child's standard output.
+fn spawn_phase(database: &str, phase: Phase, dir: &Path, scale: Scale) -> anyhow::Result<Measurement> {
+    let binary = std::env::current_exe().context("cannot find the running binary")?;
+    let output = Command::new(binary)
+        .args(["--database", database, "bench", "--phase", phase.name()])
+        .args(["--customers", &scale.customers.to_string()])
+        .args(["--xdrs-per-customer", &scale.xdrs_per_customer.to_string()])
+        .args(["--seed", &scale.seed.to_string()])
+        .arg("--dir")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot start the {} phase", phase.name()))?;
+    if !output.status.success() {
+        bail!("the {} phase failed ({})", phase.name(), output.status);
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).with_context(|| format!("the {} phase answered {last:?}", phase.name()))
+}
+
+/// The largest resident set of this process so far, in KiB (`VmHWM`), or 0 where /proc does not tell.
+fn peak_memory_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// One measured phase, timed around the operation alone (not the connection or the schema check).
+async fn run_phase(database: &str, phase: Phase, file: &Path) -> anyhow::Result<Measurement> {
+    let engine: Engine = crate::open(database).await?;
+    let month = Month::benchmark()?;
+    let run_at = month.run_at()?;
+    let (rows, rejected, seconds) = match phase {
+        Phase::RawLoad => {
+            let (rows, seconds) = floors::raw_load(&engine, file).await?;
+            (rows, 0, seconds)
+        }
+        Phase::Import => {
+            let started = Instant::now();
+            let summary = crate::import::import_xdrs(&engine, file, month.end).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            (
+                u64::try_from(summary.accepted)?,
+                u64::try_from(summary.rejected)?,
+                seconds,
+            )
+        }
+        Phase::BillFloor => {
+            let (rows, seconds) = floors::bill(&engine, run_at).await?;
+            (rows, 0, seconds)
+        }
+        Phase::BillRun => {
+            let started = Instant::now();
+            let summary = engine.run_billing(run_at, run_at).await.map_err(crate::explain)?;
+            let seconds = started.elapsed().as_secs_f64();
+            (
+                u64::try_from(summary.invoices_issued)?,
+                u64::try_from(summary.periods_failed)?,
+                seconds,
+            )
+        }
+    };
+    engine.store.close().await;
+    Ok(Measurement {
+        phase: phase.name().to_owned(),
+        rows,
+        rejected,
+        seconds,
+        peak_memory_kib: peak_memory_kib(),
+    })
+}
+
+/// The counts every run must reproduce: all rows loaded by both paths, one invoice per customer from both the
+/// engine and the floor, nothing rejected or failed.
+async fn check_counts(database: &str, report: &Report, written: u64, scale: Scale) -> anyhow::Result<()> {
+    let engine = crate::open(database).await?;
+    let mut tx = engine.store.read().await?;
+    let stored = count(&mut tx, "SELECT COUNT(*) AS n FROM xdrs WHERE kind = 'usage'").await?;
+    let invoices = count(&mut tx, "SELECT COUNT(*) AS n FROM invoices").await?;
+    drop(tx);
+    engine.store.close().await;
+    let expect = |phase: Phase, rows: u64| -> anyhow::Result<()> {
+        let m = report.get(phase.name()).context("a phase is missing from the report")?;
+        ensure!(
+            m.rows == rows && m.rejected == 0,
+            "{}: {} rows ({} rejected or failed), expected {rows}",
+            m.phase,
+            m.rows,
+            m.rejected
+        );
+        Ok(())
+    };
+    expect(Phase::RawLoad, written)?;
+    expect(Phase::Import, written)?;
+    expect(Phase::BillFloor, scale.customers)?;
+    expect(Phase::BillRun, scale.customers)?;
+    ensure!(
+        u64::try_from(stored)? == written && u64::try_from(invoices)? == scale.customers,
+        "the database holds {stored} usage xDRs and {invoices} invoices, expected {written} and {}",
+        scale.customers
+    );
+    Ok(())
+}

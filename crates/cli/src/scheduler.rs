@@ -1,0 +1,31 @@
+//! The real-clock trigger of `classbill serve` (interfaces.md): once a minute it closes every period due now,
+//! through the same engine method as `classbill bill-run --as-of` and `POST /billing-runs`. Concurrent
+//! servers on one PostgreSQL database split the work between them (customer-classes §5.3).
+
+use std::time::Duration;
+
+use classbill_engine::Engine;
+use jiff::Timestamp;
+
+/// How often the scheduler looks for due periods.
+const TICK: Duration = Duration::from_secs(60);
+
+/// Runs until the task is dropped; a failed pass is logged and the next tick tries again.
+pub async fn run(engine: Engine) {
+    let mut ticks = tokio::time::interval(TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = Timestamp::now();
+        match engine.run_billing(now, now).await {
+            Ok(summary) if summary.periods_due > 0 => tracing::info!(
+                closed = summary.periods_closed,
+                failed = summary.periods_failed,
+                invoices = summary.invoices_issued,
+                "scheduled close"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "scheduled close failed"),
+        }
+    }
+}

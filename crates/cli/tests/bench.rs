@@ -1,0 +1,105 @@
+//! `classbill bench` at a tiny scale: every phase appears in the table and the JSON, and the counts add up on both
+//! backends. The figures themselves are never asserted; they belong in docs/benchmarks.md.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use classbill_testkit::{Backend, TestDatabase, database_url};
+use serde_json::Value;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_classbill");
+const CUSTOMERS: u64 = 12;
+const XDRS_PER_CUSTOMER: u64 = 5;
+
+fn fresh_database(backend: Backend) -> TestDatabase {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(database_url(backend))
+}
+
+fn bench(dir: &Path, url: &str, extra: &[&str]) -> Output {
+    let output = Command::new(BINARY)
+        .current_dir(dir)
+        .env_remove("CLASSBILL_DATABASE_URL")
+        .env_remove("CLASSBILL_LOG")
+        .args(["--database", url, "bench", "--seed", "7", "--dir"])
+        .arg(dir)
+        .args(["--customers", &CUSTOMERS.to_string()])
+        .args(["--xdrs-per-customer", &XDRS_PER_CUSTOMER.to_string()])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    assert!(
+        output.status.success(),
+        "bench failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn bench_reports_every_phase_with_matching_counts(backend: Backend) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = fresh_database(backend);
+    let output = bench(dir.path(), &database.url, &["--json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).expect("the report is JSON");
+    assert_eq!(report["backend"], backend.name());
+    assert_eq!(report["scale"]["xdrs"], CUSTOMERS * XDRS_PER_CUSTOMER);
+    let phases = report["phases"].as_array().expect("phases");
+    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().expect("name")).collect();
+    assert_eq!(names, ["raw-load", "import", "bill-floor", "bill-run"]);
+    let expected_rows = [
+        CUSTOMERS * XDRS_PER_CUSTOMER,
+        CUSTOMERS * XDRS_PER_CUSTOMER,
+        CUSTOMERS,
+        CUSTOMERS,
+    ];
+    for (phase, rows) in phases.iter().zip(expected_rows) {
+        assert_eq!(phase["rows"], rows, "{phase}");
+        assert_eq!(phase["rejected"], 0, "{phase}");
+        assert!(phase["peak_memory_kib"].as_u64().expect("memory") > 0, "{phase}");
+    }
+    let ratios = report["ratios"].as_array().expect("ratios");
+    assert_eq!(ratios.len(), 2);
+    assert!(ratios.iter().all(|r| r["value"].is_number()), "{ratios:?}");
+
+    // The same scale on a used database is refused rather than mixed with what is there.
+    let again = Command::new(BINARY)
+        .args(["--database", &database.url, "bench", "--customers", "1", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("the binary runs");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("needs an empty database"));
+}
+
+#[test]
+fn bench_reports_every_phase_with_matching_counts_on_sqlite() {
+    bench_reports_every_phase_with_matching_counts(Backend::Sqlite);
+}
+
+#[test]
+fn bench_reports_every_phase_with_matching_counts_on_postgres() {
+    bench_reports_every_phase_with_matching_counts(Backend::Postgres);
+}
+
+#[test]
+fn bench_table_names_every_phase_and_ratio() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = fresh_database(Backend::Sqlite);
+    let output = bench(dir.path(), &database.url, &[]);
+    let table = String::from_utf8_lossy(&output.stdout);
+    for row in [
+        "raw-load",
+        "import",
+        "bill-floor",
+        "bill-run",
+        "import rate / raw load rate",
+        "bill run time / SQL floor time",
+    ] {
+        assert!(table.contains(row), "{row} missing from\n{table}");
+    }
+}

@@ -1,0 +1,134 @@
+//! S1 freeze (customer-classes §5.3): the first of a batch's two transactions. It stores the periods the
+//! batch's parties lack, picks the periods whose close instant has come and freezes them with the class
+//! revision, the settings snapshot, the close instant and the batch, then records the step. The other steps
+//! run in the batch's second transaction and read only what S1 stored, so a close that crashed in between
+//! resumes at S2 with the same settings and issue date.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use classbill_domain::class::ClosureMode;
+use classbill_domain::party::PartyOverrides;
+use classbill_store::classes::{self, ClassRow};
+use classbill_store::close::{self as store_close, Freeze};
+use classbill_store::parties::{self, PartyRow};
+use classbill_store::periods::PeriodRow;
+use classbill_store::{StoreError, Tx, instants};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{RunContext, STEP_FREEZE, compute};
+use crate::error::EngineResult;
+
+/// Freezes the due periods of these parties (already claimed by the caller's transaction) under a new batch;
+/// answers the batch, or `None` when nothing was due.
+pub(super) async fn freeze_due(
+    tx: &mut Tx,
+    context: &RunContext,
+    party_ids: &[i64],
+    as_of: Timestamp,
+    now: Timestamp,
+) -> EngineResult<Option<i64>> {
+    let as_of_us = instants::to_micros(as_of);
+    let parties: HashMap<i64, PartyRow> = parties::get_many(tx, party_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let schedules = parties
+        .values()
+        .map(|p| Ok((p.id, crate::ledger::schedule_of(p)?)))
+        .collect::<EngineResult<HashMap<_, _>>>()?;
+    let needs: Vec<_> = parties.values().map(|p| (p, &schedules[&p.id], as_of)).collect();
+    crate::ledger::ensure_through_many(tx, &needs, now).await?;
+
+    let mut class_rows: HashMap<i64, ClassRow> = HashMap::new();
+    let mut due = Vec::new();
+    for period in store_close::open_ended(tx, party_ids, as_of_us).await? {
+        let party = &parties[&period.party_id];
+        if let Entry::Vacant(slot) = class_rows.entry(party.class_id) {
+            slot.insert(class_row(tx, party.class_id).await?);
+        }
+        let settings = crate::classes::settings_of(&class_rows[&party.class_id])?;
+        let closure = &settings.general_info.period_closure;
+        if closure.mode == ClosureMode::UponApproval {
+            continue;
+        }
+        let close_us = compute::close_instant(period.end_at, context.close_delay_hours, closure.extra_delay_hours);
+        if close_us <= as_of_us {
+            due.push((period, close_us));
+        }
+    }
+    if due.is_empty() {
+        return Ok(None);
+    }
+    let now_us = instants::to_micros(now);
+    let batch_id = store_close::new_batch(tx, now_us).await?;
+    for (period, close_us) in &due {
+        let party = &parties[&period.party_id];
+        freeze_one(
+            tx,
+            party,
+            &class_rows[&party.class_id],
+            period,
+            *close_us,
+            batch_id,
+            now_us,
+        )
+        .await?;
+    }
+    let ids: Vec<i64> = due.iter().map(|(p, _)| p.id).collect();
+    store_close::record_step(tx, batch_id, STEP_FREEZE, &ids, now_us).await?;
+    Ok(Some(batch_id))
+}
+
+/// Freezes one approved period (`upon_approval`, §5.3: the close instant is the approval) under a new batch;
+/// answers the batch.
+pub(super) async fn freeze_approved(
+    tx: &mut Tx,
+    party: &PartyRow,
+    class: &ClassRow,
+    period: &PeriodRow,
+    close_us: i64,
+    now: Timestamp,
+) -> EngineResult<i64> {
+    let now_us = instants::to_micros(now);
+    let batch_id = store_close::new_batch(tx, now_us).await?;
+    freeze_one(tx, party, class, period, close_us, batch_id, now_us).await?;
+    store_close::record_step(tx, batch_id, STEP_FREEZE, &[period.id], now_us).await?;
+    Ok(batch_id)
+}
+
+pub(super) async fn class_row(tx: &mut Tx, id: i64) -> EngineResult<ClassRow> {
+    Ok(classes::get(tx, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("class {id} is missing")))?)
+}
+
+/// The snapshot S2–S11 read: the class document and the party's overrides as they are at the freeze.
+async fn freeze_one(
+    tx: &mut Tx,
+    party: &PartyRow,
+    class: &ClassRow,
+    period: &PeriodRow,
+    close_us: i64,
+    batch_id: i64,
+    now_us: i64,
+) -> EngineResult<()> {
+    let snapshot = json!({
+        "class_id": class.id,
+        "class": serde_json::from_str::<Value>(&class.document)?,
+        "overrides": serde_json::to_value(PartyOverrides::from_json(&party.overrides)?)?,
+        "tax_exemption_reason": party.tax_exempt.then(|| party.tax_exemption_reason.clone().unwrap_or_default()),
+    })
+    .to_string();
+    let freeze = Freeze {
+        period_id: period.id,
+        revision: class.revision,
+        snapshot: &snapshot,
+        close_at: close_us,
+        batch_id,
+    };
+    store_close::freeze(tx, &freeze, now_us).await?;
+    Ok(())
+}
