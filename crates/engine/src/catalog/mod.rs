@@ -14,6 +14,7 @@ pub use custom_taxes::{CustomTaxDocument, CustomTaxKind};
 pub use notification_sets::{NotificationSetDocument, NotificationSetKind, NotificationTexts};
 pub use service::{CatalogItem, CatalogKind};
 pub use templates::{InvoiceTemplateDocument, InvoiceTemplateKind};
+pub(crate) use vat_rates::rate_table as vat_rate_table;
 pub use vat_rates::{VatRateDocument, VatRateKind};
 
 /// The `kind` column values, also used as reference kinds of classes.

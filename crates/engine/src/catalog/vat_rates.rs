@@ -1,5 +1,6 @@
 //! The installation's VAT rate table (§2.6): one rate and an optional zone per country.
 
+use classbill_domain::tax::VatRateRow;
 use classbill_domain::{FieldError, Percent};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -64,4 +65,18 @@ impl CatalogKind for VatRateKind {
     fn reference(_id: i64, d: &Self::Document) -> String {
         d.country.clone()
     }
+}
+
+/// The installation's VAT rate table, as generic VAT chooses from it (§5.5).
+pub(crate) async fn rate_table(tx: &mut classbill_store::Tx) -> crate::error::EngineResult<Vec<VatRateRow>> {
+    let mut table = Vec::new();
+    for row in classbill_store::catalog::list(tx, kinds::VAT_RATE, None, None, i64::MAX).await? {
+        let doc: VatRateDocument = serde_json::from_str(&row.document)?;
+        table.push(VatRateRow {
+            country: doc.country,
+            rate_percent: doc.rate_percent,
+            zone: doc.zone,
+        });
+    }
+    Ok(table)
 }

@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::catalog::{CustomTaxDocument, VatRateDocument, kinds};
+use crate::catalog::{CustomTaxDocument, kinds};
 use crate::error::EngineResult;
 use crate::installation::InstallationSettings;
 
@@ -125,15 +125,7 @@ struct RunContext {
 
 async fn run_context(tx: &mut Tx) -> EngineResult<RunContext> {
     let settings = InstallationSettings::load(tx).await?;
-    let mut vat_table = Vec::new();
-    for row in catalog::list(tx, kinds::VAT_RATE, None, None, i64::MAX).await? {
-        let doc: VatRateDocument = serde_json::from_str(&row.document)?;
-        vat_table.push(VatRateRow {
-            country: doc.country,
-            rate_percent: doc.rate_percent,
-            zone: doc.zone,
-        });
-    }
+    let vat_table = crate::catalog::vat_rate_table(tx).await?;
     let mut custom_taxes = HashMap::new();
     for row in catalog::list(tx, kinds::CUSTOM_TAX, None, None, i64::MAX).await? {
         let doc: CustomTaxDocument = serde_json::from_str(&row.document)?;

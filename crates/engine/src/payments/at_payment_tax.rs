@@ -3,15 +3,13 @@
 
 use classbill_domain::class::{TaxMethod, TaxTiming, Taxation};
 use classbill_domain::party::PartyOverrides;
-use classbill_domain::tax::{
-    PartyTaxAttributes, TaxRate, VatDecision, VatRateRow, XdrKind, choose_vat_rate, taxes_at_payment,
-};
+use classbill_domain::tax::{PartyTaxAttributes, TaxRate, VatDecision, XdrKind, choose_vat_rate, taxes_at_payment};
 use classbill_domain::{FieldError, Money, invoice_math::TAX_SERVICE};
 use classbill_store::close::{self as store_close, EngineXdr};
 use classbill_store::parties::PartyRow;
 use classbill_store::{StoreError, Tx, catalog, classes, xdrs};
 
-use crate::catalog::{CustomTaxDocument, VatRateDocument, kinds};
+use crate::catalog::{CustomTaxDocument, kinds};
 use crate::error::{EngineError, EngineResult};
 
 /// The taxation in force now: the party's override of the whole tab, else its class's.
@@ -57,15 +55,7 @@ async fn rates_of(tx: &mut Tx, party: &PartyRow, taxation: &Taxation) -> EngineR
                 .generic_vat
                 .as_ref()
                 .ok_or_else(|| unusable("the taxation selects generic_vat without its settings".to_owned()))?;
-            let mut table = Vec::new();
-            for row in catalog::list(tx, kinds::VAT_RATE, None, None, i64::MAX).await? {
-                let doc: VatRateDocument = serde_json::from_str(&row.document)?;
-                table.push(VatRateRow {
-                    country: doc.country,
-                    rate_percent: doc.rate_percent,
-                    zone: doc.zone,
-                });
-            }
+            let table = crate::catalog::vat_rate_table(tx).await?;
             let attributes = PartyTaxAttributes {
                 country: party.country.clone(),
                 tax_id: party.tax_id.clone(),
