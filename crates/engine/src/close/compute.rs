@@ -128,7 +128,7 @@ fn engine_xdr(input: &CloseInput, step: &str, n: usize, kind: XdrKind, service: 
     }
 }
 
-fn charge_of(row: &XdrRow, kind: XdrKind) -> Result<ChargeXdr, String> {
+pub(super) fn charge_of(row: &XdrRow, kind: XdrKind) -> Result<ChargeXdr, String> {
     Ok(ChargeXdr {
         id: row.id,
         occurred_at: instants::from_micros(row.occurred_at).map_err(|e| e.to_string())?,

@@ -5,9 +5,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use classbill_domain::Money;
 use classbill_domain::class::TaxMethod;
-use classbill_domain::invoice_math::ChargeXdr;
 use classbill_domain::tax::{ExternalLine, TaxLine, XdrKind, external_lines, read_external_answer};
 use classbill_store::xdrs::XdrRow;
 use classbill_store::{Tx, catalog, instants};
@@ -88,15 +86,7 @@ fn request(
     let mut charges = Vec::new();
     for row in xdrs.iter().filter(|row| row.invoice_id.is_none()) {
         let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
-        charges.push(ChargeXdr {
-            id: row.id,
-            occurred_at: instants::from_micros(row.occurred_at).map_err(|e| e.to_string())?,
-            kind,
-            service: row.service.clone(),
-            rate_code: row.rate_code.clone(),
-            quantity: row.quantity,
-            amount: Money(row.amount),
-        });
+        charges.push(super::compute::charge_of(row, kind)?);
     }
     let lines = external_lines(&charges).map_err(|e| e.to_string())?;
     let (invoice_date, _) = compute::issue_and_due(close_us, &input.party.time_zone, 0)?;
