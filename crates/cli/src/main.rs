@@ -1,9 +1,11 @@
 //! `classbill`: the one binary. Every command opens the database named by `--database`.
 
+mod backup;
 mod bench;
 mod bill_run;
 mod demo;
 mod import;
+mod report;
 mod scheduler;
 mod worker;
 
@@ -94,8 +96,20 @@ enum Command {
         #[arg(long, default_value_t = classbill_engine::DEFAULT_BATCH_SIZE)]
         batch_size: usize,
     },
+    /// Fire every reminder and collection-ladder event due at an instant.
+    Collections {
+        /// The instant the run acts at (RFC 3339); every event fires with its own date.
+        #[arg(long)]
+        as_of: Timestamp,
+    },
     /// Generate a seeded dataset in an empty database and measure import and bill run beside their floors.
     Bench(bench::BenchArgs),
+    /// Write an accounting export (invoice journal, payments, ageing, tax) to standard output.
+    Report(report::ReportArgs),
+    /// Write a consistent copy of the database to a new file (SQLite: VACUUM INTO; PostgreSQL: pg_dump).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new SQLite file or an empty PostgreSQL database.
+    Restore(backup::RestoreArgs),
 }
 
 /// `--smtp-url` of the commands that deliver notifications.
@@ -215,6 +229,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { listen, smtp } => demo::run(&cli.database, listen, smtp.delivery()).await?,
         Command::Worker { smtp } => worker::run(open(&cli.database).await?, smtp.delivery()).await,
         Command::Bench(args) => bench::run(&cli.database, args).await?,
+        Command::Report(args) => report::run(&open(&cli.database).await?, args).await?,
+        Command::Backup(args) => backup::backup(&cli.database, args).await?,
+        Command::Restore(args) => backup::restore(&cli.database, args).await?,
         Command::Users {
             command:
                 UsersCommand::Add {
@@ -267,6 +284,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             retry,
             batch_size,
         } => bill_run::run(&open(&cli.database).await?, as_of, retry, batch_size).await?,
+        Command::Collections { as_of } => {
+            let engine = open(&cli.database).await?;
+            let summary = engine.run_collections(as_of, Timestamp::now()).await.map_err(explain)?;
+            println!(
+                "events due {}, fired {}, dropped {}",
+                summary.events_due, summary.events_fired, summary.events_dropped
+            );
+        }
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The real-clock trigger of `classbill serve` (interfaces.md): once a minute it closes every period due now,
-//! through the same engine method as `classbill bill-run --as-of` and `POST /billing-runs`. Concurrent
+//! The real-clock trigger of `classbill serve` (interfaces.md): once a minute it closes every period due now and
+//! fires every collection event due now, through the same engine methods as `classbill bill-run`,
+//! `classbill collections` and `POST /billing-runs`, `POST /collection-runs`. Concurrent
 //! servers on one PostgreSQL database split the work between them (customer-classes §5.3).
 
 use std::time::Duration;
@@ -26,6 +27,15 @@ pub async fn run(engine: Engine) {
             ),
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "scheduled close failed"),
+        }
+        match engine.run_collections(now, now).await {
+            Ok(summary) if summary.events_due > 0 => tracing::info!(
+                fired = summary.events_fired,
+                dropped = summary.events_dropped,
+                "scheduled collection run"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "scheduled collection run failed"),
         }
     }
 }

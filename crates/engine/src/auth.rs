@@ -21,7 +21,7 @@ pub enum NewUserRole {
     Reseller(i64),
 }
 
-fn hash_password(password: &str) -> EngineResult<String> {
+pub(crate) fn hash_password(password: &str) -> EngineResult<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| EngineError::forbidden(format!("no randomness available: {e}")))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| EngineError::invalid("password", "invalid", e.to_string()))?;
@@ -56,49 +56,9 @@ fn actor_of(user: users::UserRow) -> EngineResult<Actor> {
 impl Engine {
     /// Creates a user; a reseller user must name an existing reseller.
     pub async fn add_user(&self, login: &str, password: &str, role: NewUserRole, now: Timestamp) -> EngineResult<i64> {
-        let login = login.trim();
-        if login.is_empty() || login.chars().count() > 100 || login.chars().any(char::is_control) {
-            return Err(EngineError::invalid(
-                "login",
-                "invalid_length",
-                "must be 1 to 100 characters",
-            ));
-        }
-        if password.chars().count() < 8 {
-            return Err(EngineError::invalid(
-                "password",
-                "too_short",
-                "must be at least 8 characters",
-            ));
-        }
-        let hash = hash_password(password)?;
+        let (login, hash) = crate::users::checked_credentials(login, password)?;
         let mut tx = self.store.write().await?;
-        let (role_name, reseller_id) = match role {
-            NewUserRole::Administrator => ("admin", None),
-            NewUserRole::Reseller(id) => {
-                let party = classbill_store::parties::get(&mut tx, id).await?;
-                if party.is_none_or(|p| p.kind != "reseller") {
-                    return Err(EngineError::invalid(
-                        "reseller_id",
-                        "not_found",
-                        format!("reseller {id} not found"),
-                    ));
-                }
-                ("reseller", Some(id))
-            }
-        };
-        if users::by_login(&mut tx, login).await?.is_some() {
-            return Err(EngineError::Conflict {
-                code: "login_taken".into(),
-                message: format!("a user with login {login} already exists"),
-                errors: vec![classbill_domain::FieldError::new(
-                    "login",
-                    "login_taken",
-                    format!("a user with login {login} already exists"),
-                )],
-            });
-        }
-        let id = users::insert(&mut tx, login, &hash, role_name, reseller_id, instants::to_micros(now)).await?;
+        let id = crate::users::insert_user(&mut tx, &login, &hash, role, now).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -142,7 +102,7 @@ pub struct WebSession {
 /// Verified against when a login is unknown.
 static UNKNOWN_LOGIN_HASH: LazyLock<Option<String>> = LazyLock::new(|| hash_password("no such user").ok());
 
-fn random_hex() -> EngineResult<String> {
+pub(crate) fn random_hex() -> EngineResult<String> {
     let mut raw = [0u8; 32];
     getrandom::fill(&mut raw).map_err(|e| EngineError::forbidden(format!("no randomness available: {e}")))?;
     Ok(hex::encode(raw))

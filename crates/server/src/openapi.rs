@@ -43,10 +43,14 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::installation::router())
         .merge(routes::ledger::router())
         .merge(routes::billing::router())
+        .merge(routes::collections::router())
         .merge(routes::documents::router())
         .merge(routes::measurements::router())
         .merge(routes::payments::router())
+        .merge(routes::oot::router())
         .merge(routes::notifications::router())
+        .merge(routes::reports::router())
+        .merge(routes::users::router())
         .split_for_parts()
 }
 

@@ -1,5 +1,6 @@
 //! The writes and reads of a period close (customer-classes §5.3), set-based per batch of parties.
 
+use crate::db::in_list;
 use crate::periods::PeriodRow;
 use crate::xdrs::XdrRow;
 use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
@@ -133,13 +134,6 @@ pub async fn record_step(
     )
     .await?;
     Ok(())
-}
-
-fn in_list(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The open periods of these parties that ended at or before `end_us`, by party and start.

@@ -326,3 +326,11 @@ mod tests {
         assert_eq!(redact("sqlite://classbill.db"), "sqlite://classbill.db");
     }
 }
+
+/// `$first, $first+1, …`: the placeholders of an `IN (…)` list of `count` bound values.
+pub(crate) fn in_list(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -205,11 +205,11 @@ pub async fn set_custom_fields(
     Ok(())
 }
 
-/// Sets the manual block flag and the status that follows from it.
-pub async fn set_blocked(tx: &mut Tx, id: i64, blocked: bool, status: &str, at_us: i64) -> Result<(), StoreError> {
+/// Sets the manual block flag; the status that follows from it is stored by the status rule.
+pub async fn set_blocked(tx: &mut Tx, id: i64, blocked: bool, at_us: i64) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE parties SET blocked = $1, status = $2, updated_at = $3 WHERE id = $4",
-        args![blocked, status, at_us, id],
+        "UPDATE parties SET blocked = $1, updated_at = $2 WHERE id = $3",
+        args![blocked, at_us, id],
     )
     .await?;
     Ok(())

@@ -1,14 +1,7 @@
 //! Statistics files of closed periods (customer-classes §5.12) and the measured-service xDRs of step S2.
 
+use crate::db::in_list;
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
-
-/// `$first, $first+1, …` for `count` placeholders.
-fn in_list(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// The two files of one period.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

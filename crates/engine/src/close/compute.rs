@@ -61,63 +61,114 @@ fn arithmetic(e: impl std::fmt::Display) -> String {
     format!("amounts out of range: {e}")
 }
 
+/// What decides the taxes of one invoice's charges (§5.5): the close's regular invoice or an out-of-turn one.
+struct Taxing<'a> {
+    party: &'a PartyRow,
+    /// The class document the invoice is issued under.
+    class: &'a ClassSettings,
+    /// The taxation in force: the party's override of the whole tab, else the class's.
+    taxation: &'a Taxation,
+    /// The custom taxes the taxation selects, in its order.
+    custom_taxes: &'a [CustomTax],
+    vat_table: &'a [VatRateRow],
+    /// The external tax engine's answer, asked beforehand (method `external` only).
+    external_taxes: Option<&'a [TaxLine]>,
+}
+
+impl CloseInput<'_> {
+    fn taxing(&self) -> Taxing<'_> {
+        Taxing {
+            party: self.party,
+            class: self.class,
+            taxation: self.taxation,
+            custom_taxes: self.custom_taxes,
+            vat_table: self.vat_table,
+            external_taxes: self.external_taxes,
+        }
+    }
+}
+
 /// S3 is skipped for method `none`, exempt parties, prepaid customers taxed at payment and postpaid members of
 /// a class billed externally.
 pub(super) fn taxes_apply(input: &CloseInput) -> bool {
-    let postpaid = is_postpaid(input.party);
-    !(input.taxation.method == TaxMethod::None
-        || input.party.tax_exempt
-        || (!postpaid && input.taxation.tax_timing == TaxTiming::AtPayment)
-        || (postpaid && input.class.general_info.billed_externally))
+    input.taxing().applies()
 }
 
-fn tax_lines(input: &CloseInput, bases: &TaxBases) -> Result<Vec<TaxLine>, String> {
-    let taxation = input.taxation;
-    match taxation.method {
-        TaxMethod::None => Ok(Vec::new()),
-        TaxMethod::FixedVat => {
-            let vat = taxation
-                .fixed_vat
-                .as_ref()
-                .ok_or("the class selects fixed_vat without its settings")?;
-            Ok(vec![
-                fixed_vat(bases, vat.rate_percent, vat.inclusive).map_err(arithmetic)?,
-            ])
+impl Taxing<'_> {
+    fn applies(&self) -> bool {
+        let postpaid = is_postpaid(self.party);
+        !(self.taxation.method == TaxMethod::None
+            || self.party.tax_exempt
+            || (!postpaid && self.taxation.tax_timing == TaxTiming::AtPayment)
+            || (postpaid && self.class.general_info.billed_externally))
+    }
+
+    fn lines(&self, bases: &TaxBases) -> Result<Vec<TaxLine>, String> {
+        let taxation = self.taxation;
+        match taxation.method {
+            TaxMethod::None => Ok(Vec::new()),
+            TaxMethod::FixedVat => {
+                let vat = taxation
+                    .fixed_vat
+                    .as_ref()
+                    .ok_or("the class selects fixed_vat without its settings")?;
+                Ok(vec![
+                    fixed_vat(bases, vat.rate_percent, vat.inclusive).map_err(arithmetic)?,
+                ])
+            }
+            TaxMethod::Custom => custom_taxes(bases, self.custom_taxes).map_err(arithmetic),
+            TaxMethod::GenericVat => {
+                let vat = taxation
+                    .generic_vat
+                    .as_ref()
+                    .ok_or("the class selects generic_vat without its settings")?;
+                let party = PartyTaxAttributes {
+                    country: self.party.country.clone(),
+                    tax_id: self.party.tax_id.clone(),
+                    tax_registered: self.party.tax_registered,
+                    tax_exempt: self.party.tax_exempt,
+                };
+                let decision = choose_vat_rate(&vat.home_country, &party, self.vat_table).map_err(|e| e.to_string())?;
+                Ok(generic_vat(&decision, bases, vat.inclusive)
+                    .map_err(arithmetic)?
+                    .into_iter()
+                    .collect())
+            }
+            TaxMethod::External => self
+                .external_taxes
+                .map(<[TaxLine]>::to_vec)
+                .ok_or_else(|| "tax_engine_failed: the external tax engine was not asked".to_owned()),
         }
-        TaxMethod::Custom => custom_taxes(bases, input.custom_taxes).map_err(arithmetic),
-        TaxMethod::GenericVat => {
-            let vat = taxation
-                .generic_vat
-                .as_ref()
-                .ok_or("the class selects generic_vat without its settings")?;
-            let party = PartyTaxAttributes {
-                country: input.party.country.clone(),
-                tax_id: input.party.tax_id.clone(),
-                tax_registered: input.party.tax_registered,
-                tax_exempt: input.party.tax_exempt,
-            };
-            let decision = choose_vat_rate(&vat.home_country, &party, input.vat_table).map_err(|e| e.to_string())?;
-            Ok(generic_vat(&decision, bases, vat.inclusive)
-                .map_err(arithmetic)?
-                .into_iter()
-                .collect())
-        }
-        TaxMethod::External => input
-            .external_taxes
-            .map(<[TaxLine]>::to_vec)
-            .ok_or_else(|| "tax_engine_failed: the external tax engine was not asked".to_owned()),
+    }
+}
+
+/// An engine xDR like `template` (party, period, instant), keyed `<template key>:<step>:<n>`.
+fn engine_xdr_like(
+    template: &EngineXdr,
+    step: &str,
+    n: usize,
+    kind: XdrKind,
+    service: &str,
+    amount: Money,
+) -> EngineXdr {
+    EngineXdr {
+        kind: kind.as_str().to_owned(),
+        service: service.to_owned(),
+        amount: amount.0,
+        external_id: format!("{}:{step}:{n}", template.external_id),
+        ..template.clone()
     }
 }
 
 fn engine_xdr(input: &CloseInput, step: &str, n: usize, kind: XdrKind, service: &str, amount: Money) -> EngineXdr {
-    EngineXdr {
+    let template = EngineXdr {
         party_id: input.party.id,
         period_id: input.period.id,
         occurred_at: input.period.end_at,
-        kind: kind.as_str().to_owned(),
-        service: service.to_owned(),
-        amount: amount.0,
-        external_id: format!("close:{}:{step}:{n}", input.period.id),
+        kind: String::new(),
+        service: String::new(),
+        amount: 0,
+        external_id: format!("close:{}", input.period.id),
         hidden: false,
         tax_name: None,
         tax_rate_percent: None,
@@ -125,6 +176,20 @@ fn engine_xdr(input: &CloseInput, step: &str, n: usize, kind: XdrKind, service: 
         tax_amount: None,
         reverse_charge: None,
         outside_scope: None,
+    };
+    engine_xdr_like(&template, step, n, kind, service, amount)
+}
+
+/// A tax xDR carrying `line`.
+fn tax_xdr(base: EngineXdr, line: &TaxLine) -> EngineXdr {
+    EngineXdr {
+        tax_name: Some(line.name.clone()),
+        tax_rate_percent: Some(line.rate_percent.units()),
+        tax_base: Some(line.base.0),
+        tax_amount: Some(line.tax_amount.0),
+        reverse_charge: Some(line.reverse_charge),
+        outside_scope: Some(line.outside_scope),
+        ..base
     }
 }
 
@@ -156,6 +221,38 @@ pub(super) fn booked_tax(row: &XdrRow) -> TaxXdr {
     }
 }
 
+/// The new taxes of one invoice and, when it is issued, its totals.
+struct Priced {
+    /// The tax lines to book (§5.5); none where taxes do not apply.
+    taxes: Vec<TaxLine>,
+    /// §5.6 rule 2 over the charges, the taxes booked before and the new ones, rounded per `general_info`.
+    totals: Option<InvoiceTotals>,
+}
+
+/// S3 and S4 of one invoice, shared by the close and out-of-turn invoices: the taxes of `charges` and, with
+/// `issued`, the totals over the charges, the tax xDRs already booked (`booked`, taxes at payment) and the new
+/// taxes.
+fn price(taxing: &Taxing, charges: &[ChargeXdr], booked: Vec<TaxXdr>, issued: bool) -> Result<Priced, String> {
+    let mut new = Vec::new();
+    if taxing.applies() {
+        let bases = TaxBases::from_lines(charges.iter().map(|c| (c.kind, c.amount))).map_err(arithmetic)?;
+        new = taxing.lines(&bases)?;
+    }
+    let mut totals = None;
+    if issued {
+        let mut taxes = booked;
+        taxes.extend(new.iter().enumerate().map(|(n, line)| TaxXdr {
+            id: n as i64,
+            tax: line.clone(),
+        }));
+        let general = &taxing.class.general_info;
+        let precision = u8::try_from(general.rounding_precision)
+            .map_err(|_| "the class rounding precision is out of range".to_owned())?;
+        totals = Some(invoice_totals(charges, &taxes, precision, general.rounding_method).map_err(arithmetic)?);
+    }
+    Ok(Priced { taxes: new, totals })
+}
+
 /// Plans the close of one period over its xDRs. An `Err` names why the period cannot close; nothing of it is
 /// written then.
 pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
@@ -165,11 +262,14 @@ pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
     let mut invoiced_xdr_ids = Vec::new();
     let mut payments = Vec::new();
     let mut taxes = Vec::new();
+    let mut out_of_turn = Vec::new();
     for row in xdrs {
         let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
         match kind {
             XdrKind::Payment => payments.push(Money(row.amount)),
-            _ if row.invoice_id.is_some() => {}
+            // Nothing of an unclosed period is on its regular invoice yet, so an invoiced xDR is on an
+            // out-of-turn invoice (§5.10 rule 5): left out of this invoice, counted in its balance.
+            _ if row.invoice_id.is_some() => out_of_turn.push(Money(row.amount)),
             // Taxes booked at payment (§5.5) count in the invoice's amounts like the taxes of S3.
             XdrKind::Tax => {
                 invoiced_xdr_ids.push(row.id);
@@ -185,34 +285,18 @@ pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
         }
     }
     let issues_invoice = class.regular_invoices.enabled && !(postpaid && class.general_info.billed_externally);
+    let priced = price(&input.taxing(), &charges, taxes, issues_invoice)?;
     let mut booked = Vec::new();
 
     // S3 taxes.
-    if taxes_apply(input) {
-        let bases = TaxBases::from_lines(charges.iter().map(|c| (c.kind, c.amount))).map_err(arithmetic)?;
-        for (n, line) in tax_lines(input, &bases)?.into_iter().enumerate() {
-            let mut xdr = engine_xdr(input, "S3", n + 1, XdrKind::Tax, TAX_SERVICE, line.amount);
-            xdr.tax_name = Some(line.name.clone());
-            xdr.tax_rate_percent = Some(line.rate_percent.units());
-            xdr.tax_base = Some(line.base.0);
-            xdr.tax_amount = Some(line.tax_amount.0);
-            xdr.reverse_charge = Some(line.reverse_charge);
-            xdr.outside_scope = Some(line.outside_scope);
-            booked.push(xdr);
-            taxes.push(TaxXdr {
-                id: n as i64,
-                tax: line,
-            });
-        }
+    for (n, line) in priced.taxes.iter().enumerate() {
+        let xdr = engine_xdr(input, "S3", n + 1, XdrKind::Tax, TAX_SERVICE, line.amount);
+        booked.push(tax_xdr(xdr, line));
     }
 
     // S4 totals and rounding, for the invoice S6 issues.
     let mut invoice = None;
-    if issues_invoice {
-        let precision = u8::try_from(class.general_info.rounding_precision)
-            .map_err(|_| "the class rounding precision is out of range".to_owned())?;
-        let totals =
-            invoice_totals(&charges, &taxes, precision, class.general_info.rounding_method).map_err(arithmetic)?;
+    if let Some(totals) = priced.totals {
         if totals.rounding != Money::ZERO {
             booked.push(engine_xdr(
                 input,
@@ -224,8 +308,8 @@ pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
             ));
         }
         let paid = sum_money(payments.iter().copied()).map_err(arithmetic)?;
-        // Out-of-turn invoices do not exist yet, so nothing of the period is on one.
-        let balance = balance_summary(input.previous_balance, paid, Money::ZERO, totals.total).map_err(arithmetic)?;
+        let out_of_turn = sum_money(out_of_turn.iter().copied()).map_err(arithmetic)?;
+        let balance = balance_summary(input.previous_balance, paid, out_of_turn, totals.total).map_err(arithmetic)?;
         invoice = Some(InvoicePlan { totals, balance });
     }
 
@@ -274,4 +358,68 @@ pub fn issue_and_due(close_us: i64, zone: &str, net_days: i64) -> Result<(String
         .checked_add(jiff::Span::new().days(net_days))
         .map_err(|e| e.to_string())?;
     Ok((issue.to_string(), due.to_string()))
+}
+
+/// The amounts of an out-of-turn invoice (§5.10 rule 4).
+pub(crate) struct OutOfTurnPrice {
+    /// Its tax xDRs and, when the total needs rounding, its rounding xDR.
+    pub xdrs: Vec<EngineXdr>,
+    pub totals: InvoiceTotals,
+}
+
+impl crate::Engine {
+    /// Prices an out-of-turn invoice over its charge xDRs with the close's own S3 and S4, so both kinds of
+    /// invoice are taxed and rounded by one computation (§5.10 rule 4). The engine xDRs are made like
+    /// `template` (party, period, instant) and keyed `<template key>:S3:<n>` and `<template key>:S4:1`. An
+    /// associated function of the engine because the close's computation is private to the close module.
+    pub(crate) fn price_out_of_turn(
+        party: &PartyRow,
+        class: &ClassSettings,
+        taxation: &Taxation,
+        custom_taxes: &[CustomTax],
+        vat_table: &[VatRateRow],
+        xdrs: &[XdrRow],
+        template: &EngineXdr,
+    ) -> Result<OutOfTurnPrice, String> {
+        let taxing = Taxing {
+            party,
+            class,
+            taxation,
+            custom_taxes,
+            vat_table,
+            external_taxes: None,
+        };
+        let mut charges = Vec::with_capacity(xdrs.len());
+        for row in xdrs {
+            let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
+            charges.push(charge_of(row, kind)?);
+        }
+        let priced = price(&taxing, &charges, Vec::new(), true)?;
+        let totals = priced.totals.ok_or_else(|| "an issued invoice has totals".to_owned())?;
+        let mut booked: Vec<EngineXdr> = priced
+            .taxes
+            .iter()
+            .enumerate()
+            .map(|(n, line)| {
+                let xdr = engine_xdr_like(template, "S3", n + 1, XdrKind::Tax, TAX_SERVICE, line.amount);
+                tax_xdr(xdr, line)
+            })
+            .collect();
+        if totals.rounding != Money::ZERO {
+            booked.push(engine_xdr_like(
+                template,
+                "S4",
+                1,
+                XdrKind::Rounding,
+                ROUNDING_SERVICE,
+                totals.rounding,
+            ));
+        }
+        Ok(OutOfTurnPrice { xdrs: booked, totals })
+    }
+
+    /// The issue and due dates of an invoice issued at `at_us`, computed as the close computes them.
+    pub(crate) fn invoice_dates(at_us: i64, zone: &str, net_days: i64) -> Result<(String, String), String> {
+        issue_and_due(at_us, zone, net_days)
+    }
 }

@@ -18,7 +18,7 @@ mod statistics;
 use std::collections::HashMap;
 
 use classbill_domain::Money;
-use classbill_domain::class::{ClassSettings, TaxMethod};
+use classbill_domain::class::{ClassSettings, EmailDelivery, TaxMethod};
 use classbill_domain::party::PartyOverrides;
 use classbill_domain::tax::{CustomTax, VatRateRow};
 use classbill_store::close::{self as store_close};
@@ -261,7 +261,7 @@ async fn finish_batch(
             item.invoice.number = format!("{prefix}{:06}", first + n as i64);
             let id = store_invoices::insert(tx, &item.invoice).await?;
             store_invoices::attach_xdrs(tx, id, &item.xdr_ids).await?;
-            crate::payments::apply_credit(tx, id, item.close_us, created_us).await?;
+            crate::collections::after_issue(tx, id, item.close_us, now).await?;
             summary.invoices_issued += 1;
         }
     }
@@ -279,6 +279,19 @@ async fn finish_batch(
     let archived: Vec<i64> = archived.iter().map(|p| p.id).collect();
     store_close::record_step(tx, batch_id, STEP_STATISTICS, &archived, created_us).await?;
     Ok(())
+}
+
+/// `under_review` when the invoice's e-mail waits for approval (§2.4 `after_review`, party override first).
+fn review_state(frozen: &Frozen) -> &'static str {
+    let delivery = frozen
+        .overrides
+        .invoice_email_delivery
+        .unwrap_or(frozen.class.regular_invoices.email_delivery);
+    if delivery == EmailDelivery::AfterReview {
+        "under_review"
+    } else {
+        "not_required"
+    }
 }
 
 /// Books S3, S4 and S11 of one period and answers the invoice S6 is to issue; the inner `Err` is a close
@@ -349,6 +362,7 @@ async fn close_one(
     xdr_ids.extend(booked);
     let totals = amounts.totals;
     let balance = amounts.balance;
+    let review_state = review_state(&frozen);
     let invoice = NewInvoice {
         id: 0,
         number: String::new(),
@@ -373,7 +387,7 @@ async fn close_one(
         // Provisional: S6 sets the open amount and status when it applies the party's credit (§5.7).
         open_amount: balance.amount_due.0,
         status: if totals.total.0 <= 0 { "nothing_due" } else { "unpaid" }.to_owned(),
-        review_state: "not_required".to_owned(),
+        review_state: review_state.to_owned(),
         card_only: false,
         created_at: created_us,
     };

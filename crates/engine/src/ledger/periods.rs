@@ -76,6 +76,8 @@ fn missing_periods(
     through: Timestamp,
 ) -> EngineResult<Vec<NewPeriod>> {
     let mut next = match last {
+        // A terminated party's last period ends at its termination (§5.9 rule 5): none follows it.
+        _ if party.status == "closed" => return Ok(Vec::new()),
         Some(row) if row.end_at > instants::to_micros(through) => return Ok(Vec::new()),
         Some(row) => schedule.next_period(&period_of(row)?),
         None => schedule.first_period(),

@@ -5,7 +5,8 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use super::read::{CustomerView, ResellerView, Viewer};
-use super::{PartyKind, load_visible, owner_of, status_after};
+use super::{PartyKind, load_visible, owner_of};
+use crate::collections::{Cause, refresh_status};
 use crate::actor::Actor;
 use crate::audit::{self, Change};
 use crate::error::{EngineError, EngineResult};
@@ -31,8 +32,14 @@ impl crate::Engine {
         if row.blocked == blocked {
             return Ok(());
         }
-        let status = status_after(&row.status, blocked);
-        parties::set_blocked(&mut tx, id, blocked, status, instants::to_micros(at)).await?;
+        let at_us = instants::to_micros(at);
+        parties::set_blocked(&mut tx, id, blocked, at_us).await?;
+        let cause = Cause {
+            name: if blocked { "block" } else { "unblock" },
+            invoice_id: None,
+            at_us,
+        };
+        let (_, status) = refresh_status(&mut tx, id, cause, at).await?;
         audit::record(
             &mut tx,
             actor,

@@ -59,15 +59,4 @@ pub(crate) async fn owner_time_zone(tx: &mut Tx, owner: Owner) -> EngineResult<S
     Ok(crate::installation::InstallationSettings::load(tx).await?.time_zone)
 }
 
-/// Status of §5.9 rule 2 as far as this release knows it: closed, else blocked, else open.
-pub(crate) fn status_after(current: &str, blocked: bool) -> &'static str {
-    if current == "closed" {
-        "closed"
-    } else if blocked {
-        "blocked"
-    } else {
-        "open"
-    }
-}
-
 pub(crate) use custom_values::{enabled_fields, has_value, stored_values};

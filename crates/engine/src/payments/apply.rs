@@ -1,7 +1,7 @@
 //! Applying credit to invoices (customer-classes §5.7 rules 1–5) and the status an invoice has afterwards.
 
 use classbill_domain::Money;
-use classbill_store::Tx;
+use classbill_store::{Tx, instants};
 use classbill_store::allocations::{self, NewAllocation};
 use classbill_store::invoices::{self as store_invoices, InvoiceRow};
 use serde_json::Value;
@@ -89,7 +89,10 @@ async fn allocate_to(
     )
     .await?;
     let open = row.open_amount - take;
-    allocations::set_open(tx, invoice_id, open, &status_for(&row, open)).await?;
+    let status = status_for(&row, open);
+    allocations::set_open(tx, invoice_id, open, &status).await?;
+    // §5.7 rule 5: release is evaluated after every allocation, at the instant the credit counts from.
+    crate::collections::after_allocation(tx, &row, &status, at_us, instants::from_micros(now_us)?).await?;
     Ok(take)
 }
 

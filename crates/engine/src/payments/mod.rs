@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use classbill_domain::{FieldError, Money};
 use classbill_store::allocations::{self, PaymentRow};
 use classbill_store::invoices as store_invoices;
-use classbill_store::{instants, xdrs};
+use classbill_store::parties::PartyRow;
+use classbill_store::{Tx, instants, xdrs};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -104,80 +105,112 @@ impl crate::Engine {
             }
         }
 
-        let xdr = ParsedXdr {
-            party_id: party.id,
-            external_id: parsed.external_id.clone(),
-            occurred_at: parsed.received_at,
-            kind: "payment".to_owned(),
-            service: "payment".to_owned(),
-            rate_code: None,
-            description: None,
-            quantity: Money(classbill_domain::money::MONEY_SCALE),
-            amount: Money(-parsed.amount.0),
-            currency: Some(party.currency.clone()),
+        let receipt = Receipt {
+            amount: parsed.amount,
+            received_at: parsed.received_at,
+            invoice_id: parsed.invoice_id,
+            external_id: parsed.external_id,
         };
-        let parties = HashMap::from([(party.id, party.clone())]);
-        let ids = crate::ledger::place_and_write(&mut tx, &[&xdr], &parties, now, now).await?;
-        let xdr_id = ids[0];
-        let now_us = instants::to_micros(now);
-        at_payment_tax::book(&mut tx, &party, xdr_id, parsed.amount, now_us).await?;
-        let made = apply::spread(
-            &mut tx,
-            party.id,
-            apply::Source::Xdr(xdr_id),
-            parsed.amount.0,
-            parsed.invoice_id,
-            now_us,
-            now_us,
-        )
-        .await?;
-        notifications::emit(&mut tx, &Event::new("payment_received", party.id, xdr_id), now).await?;
-        let allocated: i64 = made.iter().map(|(_, a)| a).sum();
-        let result = PaymentResult {
-            xdr_id,
-            allocations: made
-                .iter()
-                .map(|&(invoice_id, amount)| PaymentAllocation {
-                    invoice_id,
-                    amount: Money(amount),
-                })
-                .collect(),
-            unallocated: Money(parsed.amount.0 - allocated),
-        };
-        allocations::insert_payment(
-            &mut tx,
-            &PaymentRow {
-                xdr_id,
-                party_id: party.id,
-                invoice_id: parsed.invoice_id,
-                result: serde_json::to_string(&result)?,
-            },
-            now_us,
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            actor,
-            now,
-            Change {
-                action: "create",
-                object_type: "payment",
-                object_id: xdr_id.to_string(),
-                owner_reseller_id: party.owner_reseller_id,
-                details: json!({
-                    "party_id": party.id,
-                    "amount": Money(parsed.amount.0),
-                    "invoice_id": parsed.invoice_id,
-                    "external_id": parsed.external_id,
-                    "allocations": result.allocations,
-                    "unallocated": result.unallocated,
-                }),
-            },
-        )
-        .await?;
+        let result = book_payment(&mut tx, actor, &party, &receipt, now).await?;
         tx.commit().await?;
         Ok(result)
     }
+}
+
+/// A received payment about to be booked.
+pub(crate) struct Receipt {
+    /// Positive.
+    pub amount: Money,
+    pub received_at: Timestamp,
+    /// The invoice it pays first (§5.7 rule 1).
+    pub invoice_id: Option<i64>,
+    pub external_id: Option<String>,
+}
+
+/// Books a payment of `party` as a negative `payment` xDR at `received_at`, books the taxes due at payment,
+/// applies it to the party's invoices (§5.7), emits `payment_received` and records it with its result, in the
+/// caller's transaction. Shared by `POST /payments` and succeeded charge results (§5.8 rule 5); the caller has
+/// checked the receipt against the party.
+pub(crate) async fn book_payment(
+    tx: &mut Tx,
+    actor: &Actor,
+    party: &PartyRow,
+    receipt: &Receipt,
+    now: Timestamp,
+) -> EngineResult<PaymentResult> {
+    let xdr = ParsedXdr {
+        party_id: party.id,
+        external_id: receipt.external_id.clone(),
+        occurred_at: receipt.received_at,
+        kind: "payment".to_owned(),
+        service: "payment".to_owned(),
+        rate_code: None,
+        description: None,
+        quantity: Money(classbill_domain::money::MONEY_SCALE),
+        amount: Money(-receipt.amount.0),
+        currency: Some(party.currency.clone()),
+    };
+    let parties = HashMap::from([(party.id, party.clone())]);
+    let ids = crate::ledger::place_and_write(tx, &[&xdr], &parties, now, now).await?;
+    let xdr_id = ids[0];
+    let now_us = instants::to_micros(now);
+    at_payment_tax::book(tx, party, xdr_id, receipt.amount, now_us).await?;
+    // Allocations, and the releases they cause (§5.9), count from the instant the money was received.
+    let made = apply::spread(
+        tx,
+        party.id,
+        apply::Source::Xdr(xdr_id),
+        receipt.amount.0,
+        receipt.invoice_id,
+        instants::to_micros(receipt.received_at),
+        now_us,
+    )
+    .await?;
+    notifications::emit(tx, &Event::new("payment_received", party.id, xdr_id), now).await?;
+    let allocated: i64 = made.iter().map(|(_, a)| a).sum();
+    let result = PaymentResult {
+        xdr_id,
+        allocations: made
+            .iter()
+            .map(|&(invoice_id, amount)| PaymentAllocation {
+                invoice_id,
+                amount: Money(amount),
+            })
+            .collect(),
+        unallocated: Money(receipt.amount.0 - allocated),
+    };
+    allocations::insert_payment(
+        tx,
+        &PaymentRow {
+            xdr_id,
+            party_id: party.id,
+            invoice_id: receipt.invoice_id,
+            result: serde_json::to_string(&result)?,
+        },
+        now_us,
+    )
+    .await?;
+    audit::record(
+        tx,
+        actor,
+        now,
+        Change {
+            action: "create",
+            object_type: "payment",
+            object_id: xdr_id.to_string(),
+            owner_reseller_id: party.owner_reseller_id,
+            details: json!({
+                "party_id": party.id,
+                "amount": Money(receipt.amount.0),
+                "invoice_id": receipt.invoice_id,
+                "external_id": receipt.external_id,
+                "allocations": result.allocations,
+                "unallocated": result.unallocated,
+            }),
+        },
+    )
+    .await?;
+    Ok(result)
 }
 
 /// Where an allocation's credit came from: a payment xDR or an invoice with a negative total.

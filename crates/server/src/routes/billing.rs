@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `POST /billing-runs` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)] // documents the body; the handler reads it as JSON to report every error
-struct RunRequest {
+pub(crate) struct RunRequest {
     /// Close every period due at this instant.
     #[schema(value_type = String, format = DateTime)]
     as_of: String,
@@ -36,12 +36,12 @@ struct RunRequest {
 
 /// The accepted run.
 #[derive(Debug, Serialize, ToSchema)]
-struct RunAccepted {
-    id: i64,
-    status: String,
+pub(crate) struct RunAccepted {
+    pub(crate) id: i64,
+    pub(crate) status: String,
 }
 
-fn instant_field(body: &Value, field: &str) -> Result<Timestamp, ApiError> {
+pub(crate) fn instant_field(body: &Value, field: &str) -> Result<Timestamp, ApiError> {
     body.get(field)
         .and_then(Value::as_str)
         .and_then(|text| text.parse::<Timestamp>().ok())
@@ -82,9 +82,19 @@ async fn post_run(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct RunListParams {
+pub(crate) struct RunListParams {
     limit: Option<i64>,
     cursor: Option<String>,
+}
+
+impl RunListParams {
+    pub(crate) fn page(self) -> Result<classbill_engine::PageRequest, ApiError> {
+        PageParams {
+            limit: self.limit,
+            cursor: self.cursor,
+        }
+        .request()
+    }
 }
 
 /// List billing runs in id order (administrators only).
@@ -95,12 +105,7 @@ async fn list_runs(
     Caller(actor): Caller,
     Query(p): Query<RunListParams>,
 ) -> ApiResult<axum::Json<Page<BillingRunView>>> {
-    let page = PageParams {
-        limit: p.limit,
-        cursor: p.cursor,
-    }
-    .request()?;
-    Ok(axum::Json(state.engine.list_billing_runs(&actor, page).await?))
+    Ok(axum::Json(state.engine.list_billing_runs(&actor, p.page()?).await?))
 }
 
 /// One billing run with its counts and the periods it could not close.

@@ -1,0 +1,67 @@
+//! Computing an invoice's schedule at issue and freezing it (§5.9): later edits of the class or the calendar
+//! never change it.
+
+use classbill_domain::collections::{ScheduleInput, WorkingDays, collection_schedule};
+use classbill_store::collections::{self as store_collections, NewItem};
+use classbill_domain::period::local_midnight;
+use classbill_store::invoices::InvoiceRow;
+use classbill_store::{Tx, parties};
+use jiff::Span;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use super::{class_of, corrupt, policy_of};
+use crate::error::EngineResult;
+use crate::installation::Calendar;
+
+impl WorkingDays for Calendar {
+    fn next_working_day(&self, date: Date) -> Date {
+        Calendar::next_working_day(self, date)
+    }
+}
+
+/// Stores the schedule of a newly issued invoice, and the instant of its automatic approval when it is held in
+/// review with `review_hold_days`. An invoice with nothing to collect (total ≤ 0) has no schedule.
+pub(super) async fn freeze_schedule(tx: &mut Tx, invoice: &InvoiceRow) -> EngineResult<()> {
+    let invoice_id = invoice.id;
+    let party = parties::get(tx, invoice.party_id)
+        .await?
+        .ok_or_else(|| corrupt(format!("party {} vanished", invoice.party_id)))?;
+    let zone = TimeZone::get(&party.time_zone).map_err(corrupt)?;
+    let class = class_of(invoice)?;
+    if invoice.review_state == "under_review"
+        && let Some(days) = class.regular_invoices.review_hold_days
+    {
+        let issued: Date = invoice.issue_date.parse().map_err(corrupt)?;
+        let approval = issued.checked_add(Span::new().days(days)).map_err(corrupt)?;
+        let at = classbill_store::instants::to_micros(local_midnight(&zone, approval));
+        store_collections::set_review_due(tx, invoice_id, at).await?;
+    }
+    if invoice.total <= 0 {
+        return Ok(());
+    }
+    let due_date: Date = invoice.due_date.parse().map_err(corrupt)?;
+    let policy = policy_of(&class, invoice);
+    let calendar = Calendar::load(tx).await?;
+    let items = collection_schedule(&ScheduleInput {
+        policy: &policy,
+        due_date,
+        zone: &zone,
+        calendar: &calendar,
+    })
+    .map_err(corrupt)?;
+    let rows: Vec<NewItem> = items
+        .into_iter()
+        .map(|item| NewItem {
+            invoice_id,
+            party_id: invoice.party_id,
+            event: item.event.as_str().to_owned(),
+            firing_rank: item.event.firing_rank(),
+            local_date: item.date.to_string(),
+            due_at: classbill_store::instants::to_micros(item.due_at),
+            state: item.state.as_str().to_owned(),
+        })
+        .collect();
+    store_collections::insert_items(tx, &rows).await?;
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Collection runs (`/collection-runs`, `classbill collections`, the scheduler): fire every event due at or
+//! before `as_of` (§5.8 rule 2), party by party in batches with one transaction each. On PostgreSQL the
+//! parties are claimed with `SKIP LOCKED`, so concurrent runs split them and no event fires twice: an event
+//! is settled exactly once, under its party's claim.
+
+use classbill_store::collections::{self as store_collections, RunOutcome, RunRow};
+use classbill_store::{close as store_close, instants};
+use jiff::Timestamp;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::fire::{Outcome, fire};
+use super::review::approve;
+use crate::actor::Actor;
+use crate::error::{EngineError, EngineResult};
+use crate::page::{Page, PageRequest};
+
+/// Parties per transaction.
+const BATCH: i64 = 200;
+
+/// What one collection run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CollectionRunSummary {
+    /// Events due at `as_of` that this run settled.
+    pub events_due: i64,
+    pub events_fired: i64,
+    /// Due events whose condition did not hold (§5.9 `dropped`).
+    pub events_dropped: i64,
+    /// Invoices approved automatically after their `review_hold_days`.
+    pub approvals: i64,
+}
+
+/// A collection run as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CollectionRunView {
+    pub id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub as_of: Timestamp,
+    /// `queued`, `running`, `completed` or `failed`.
+    pub status: String,
+    pub events_due: i64,
+    pub events_fired: i64,
+    pub events_dropped: i64,
+    pub approvals: i64,
+    /// Why the run stopped, if it failed.
+    pub error: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<Timestamp>,
+}
+
+fn view_of(row: RunRow) -> EngineResult<CollectionRunView> {
+    Ok(CollectionRunView {
+        id: row.id,
+        as_of: instants::from_micros(row.as_of)?,
+        status: row.status,
+        events_due: row.events_due,
+        events_fired: row.events_fired,
+        events_dropped: row.events_dropped,
+        approvals: row.approvals,
+        error: row.error,
+        started_at: row.started_at.map(instants::from_micros).transpose()?,
+        finished_at: row.finished_at.map(instants::from_micros).transpose()?,
+    })
+}
+
+fn require_administrator(actor: &Actor) -> EngineResult<()> {
+    if actor.is_administrator() {
+        Ok(())
+    } else {
+        Err(EngineError::forbidden(
+            "collection runs are managed by administrators only",
+        ))
+    }
+}
+
+fn not_found(id: i64) -> EngineError {
+    EngineError::NotFound(format!("collection run {id} not found"))
+}
+
+impl crate::Engine {
+    /// Fires every schedule event due at or before `as_of`, each with its own date.
+    pub async fn run_collections(&self, as_of: Timestamp, now: Timestamp) -> EngineResult<CollectionRunSummary> {
+        let as_of_us = instants::to_micros(as_of);
+        let mut summary = CollectionRunSummary::default();
+        // Automatic approvals first: what they release then fires in the same run.
+        let mut after = 0;
+        loop {
+            let mut tx = self.store.write().await?;
+            let due = store_collections::reviews_due(&mut tx, after, as_of_us, BATCH).await?;
+            let Some(last) = due.last() else {
+                break;
+            };
+            after = last.id;
+            let parties: Vec<i64> = due.iter().map(|review| review.party_id).collect();
+            let claimed = store_close::claim_parties(&mut tx, &parties).await?;
+            for review in due.iter().filter(|review| claimed.contains(&review.party_id)) {
+                let at = instants::from_micros(review.review_due_at)?;
+                if approve(&mut tx, review.id, "auto_approved", at, now).await? {
+                    summary.approvals += 1;
+                }
+            }
+            tx.commit().await?;
+        }
+        let mut after = 0;
+        loop {
+            let mut tx = self.store.write().await?;
+            let candidates = store_collections::parties_due(&mut tx, after, as_of_us, BATCH).await?;
+            let Some(&last) = candidates.last() else {
+                break;
+            };
+            after = last;
+            let claimed = store_close::claim_parties(&mut tx, &candidates).await?;
+            for item in store_collections::due_items(&mut tx, &claimed, as_of_us).await? {
+                match fire(&mut tx, &item, as_of, now).await? {
+                    Some(Outcome::Fired) => summary.events_fired += 1,
+                    Some(Outcome::Dropped) => summary.events_dropped += 1,
+                    None => continue,
+                }
+                summary.events_due += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(summary)
+    }
+
+    /// `POST /collection-runs`: records a queued run; [`crate::Engine::execute_collection_run`] does the work.
+    pub async fn request_collection_run(
+        &self,
+        actor: &Actor,
+        as_of: Timestamp,
+        now: Timestamp,
+    ) -> EngineResult<CollectionRunView> {
+        require_administrator(actor)?;
+        let mut tx = self.store.write().await?;
+        let id = store_collections::insert_run(&mut tx, instants::to_micros(as_of), instants::to_micros(now)).await?;
+        let row = store_collections::get_run(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        tx.commit().await?;
+        view_of(row)
+    }
+
+    /// Runs a queued collection run to its end and records its outcome.
+    pub async fn execute_collection_run(&self, id: i64) -> EngineResult<CollectionRunSummary> {
+        let as_of = {
+            let mut tx = self.store.write().await?;
+            let row = store_collections::get_run(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+            store_collections::start_run(&mut tx, id, instants::to_micros(Timestamp::now())).await?;
+            tx.commit().await?;
+            instants::from_micros(row.as_of)?
+        };
+        let result = self.run_collections(as_of, Timestamp::now()).await;
+        let outcome = match &result {
+            Ok(summary) => RunOutcome {
+                status: "completed".to_owned(),
+                events_due: summary.events_due,
+                events_fired: summary.events_fired,
+                events_dropped: summary.events_dropped,
+                approvals: summary.approvals,
+                error: None,
+            },
+            Err(error) => RunOutcome {
+                status: "failed".to_owned(),
+                error: Some(error.to_string()),
+                ..RunOutcome::default()
+            },
+        };
+        let mut tx = self.store.write().await?;
+        store_collections::finish_run(&mut tx, id, &outcome, instants::to_micros(Timestamp::now())).await?;
+        tx.commit().await?;
+        result
+    }
+
+    /// `GET /collection-runs/{id}`.
+    pub async fn get_collection_run(&self, actor: &Actor, id: i64) -> EngineResult<CollectionRunView> {
+        require_administrator(actor)?;
+        let mut tx = self.store.read().await?;
+        view_of(store_collections::get_run(&mut tx, id).await?.ok_or_else(|| not_found(id))?)
+    }
+
+    /// `GET /collection-runs`, in id order.
+    pub async fn list_collection_runs(
+        &self,
+        actor: &Actor,
+        page: PageRequest,
+    ) -> EngineResult<Page<CollectionRunView>> {
+        require_administrator(actor)?;
+        let mut tx = self.store.read().await?;
+        let rows = store_collections::list_runs(&mut tx, page.cursor_id()?, page.limit + 1).await?;
+        let views = rows.into_iter().map(view_of).collect::<EngineResult<Vec<_>>>()?;
+        Ok(Page::from_rows(views, page.limit, |v| v.id.to_string()))
+    }
+}

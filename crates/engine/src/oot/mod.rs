@@ -1,0 +1,335 @@
+//! Out-of-turn invoices (customer-classes §5.10): issued on demand for a party from xDRs it already has and
+//! new items, taxed and rounded by the close's own computation, numbered from the owner's sequence, paid from
+//! the party's credit at issue, and kept off the period's regular invoice. Everything happens in one write
+//! transaction, so a refused request writes nothing.
+
+mod input;
+
+use std::collections::HashMap;
+
+use classbill_domain::FieldError;
+use classbill_domain::class::{AutoCharge, TaxMethod};
+use classbill_domain::party::{PartyKind, PartyOverrides};
+use classbill_domain::tax::CustomTax;
+use classbill_store::close::{self as store_close, EngineXdr};
+use classbill_store::invoices::{self as store_invoices, NewInvoice};
+use classbill_store::oot::{self as store_oot, XdrFacts};
+use classbill_store::parties::PartyRow;
+use classbill_store::{StoreError, Tx, catalog, classes, instants, xdrs};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::actor::Actor;
+use crate::audit::{self, Change};
+use crate::catalog::{CustomTaxDocument, kinds};
+use crate::close::InvoiceView;
+use crate::error::{EngineError, EngineResult};
+use crate::ledger::ParsedXdr;
+use crate::notifications::{self, Event};
+use crate::parties::{load_visible, owner_of};
+
+/// Kinds that never go on an invoice as charges: the invoice makes its own taxes and rounding, and payments
+/// settle invoices instead of being billed (§5.1).
+const NOT_INVOICEABLE: &[&str] = &["tax", "rounding", "payment"];
+
+fn corrupt(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Store(StoreError::Corrupt(e.to_string()))
+}
+
+/// Rule 2 for every named xDR, each violation naming its position in the request.
+fn check_xdrs(party: &PartyRow, ids: &[i64], facts: &[XdrFacts]) -> Vec<FieldError> {
+    let by_id: HashMap<i64, &XdrFacts> = facts.iter().map(|f| (f.id, f)).collect();
+    let mut errors = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("xdr_ids[{i}]");
+        let not_found = || {
+            (
+                "not_found",
+                format!("xDR {id} is not a record of {} {}", party.kind, party.id),
+            )
+        };
+        let error = match by_id.get(id).filter(|f| f.party_id == party.id) {
+            None => Some(not_found()),
+            Some(f) if f.invoice_id.is_some() => {
+                let invoice = f.invoice_number.clone().unwrap_or_default();
+                Some(("already_invoiced", format!("xDR {id} is already on invoice {invoice}")))
+            }
+            Some(f) if NOT_INVOICEABLE.contains(&f.kind.as_str()) => Some((
+                "not_invoiceable",
+                format!(
+                    "xDR {id} is a {} record; only charges counted in invoice totals go on an invoice",
+                    f.kind
+                ),
+            )),
+            Some(f) if f.period_status != "open" => Some((
+                "period_frozen",
+                format!(
+                    "xDR {id} belongs to billing period {}, which is {} and no longer takes changes",
+                    f.period_id, f.period_status
+                ),
+            )),
+            Some(_) => None,
+        };
+        if let Some((code, message)) = error {
+            errors.push(FieldError::new(field, code, message));
+        }
+    }
+    errors
+}
+
+/// The custom taxes a `custom` taxation selects, in its order.
+async fn selected_custom_taxes(tx: &mut Tx, ids: &[i64]) -> EngineResult<Vec<CustomTax>> {
+    let mut taxes = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = catalog::get(tx, kinds::CUSTOM_TAX, *id)
+            .await?
+            .ok_or_else(|| corrupt(format!("custom tax {id} of the class is missing")))?;
+        let doc: CustomTaxDocument = serde_json::from_str(&row.document)?;
+        taxes.push(CustomTax {
+            name: doc.name,
+            rate_percent: doc.rate_percent,
+            scope: doc.scope,
+        });
+    }
+    Ok(taxes)
+}
+
+impl crate::Engine {
+    /// `POST /customers/{id}/out-of-turn-invoices` (and `/resellers/{id}/…`): issues an `oot` invoice at
+    /// `as_of` (default `now`) from the party's named xDRs and new items. Users of the party's owner only.
+    /// Answers the invoice and whether it was issued now; a re-send of the same body under the same
+    /// `idempotency_key` answers the invoice issued first, another body under that key is 409.
+    pub async fn issue_out_of_turn_invoice(
+        &self,
+        actor: &Actor,
+        kind: PartyKind,
+        party_id: i64,
+        body: &Value,
+        now: Timestamp,
+    ) -> EngineResult<(InvoiceView, bool)> {
+        let mut tx = self.store.write().await?;
+        let party = load_visible(&mut tx, actor, kind, party_id).await?;
+        if actor.owner() != owner_of(&party) {
+            return Err(EngineError::forbidden(format!(
+                "only users of {} issue out-of-turn invoices of {kind} {party_id}",
+                owner_of(&party)
+            )));
+        }
+        let request = input::parse(body).map_err(EngineError::Invalid)?;
+        if let Some(stored) = store_oot::find(&mut tx, party.id, &request.idempotency_key).await? {
+            drop(tx);
+            if stored.body_hash != request.body_hash {
+                return Err(EngineError::conflict(
+                    "idempotency_key_conflict",
+                    format!(
+                        "idempotency_key `{}` was already used with a different body",
+                        request.idempotency_key
+                    ),
+                ));
+            }
+            return Ok((self.get_invoice(actor, stored.invoice_id).await?, false));
+        }
+        let invoice_id = issue(&mut tx, actor, &party, &request, now).await?;
+        tx.commit().await?;
+        Ok((self.get_invoice(actor, invoice_id).await?, true))
+    }
+}
+
+/// Issues the invoice of a checked request in `tx`; answers its id.
+async fn issue(
+    tx: &mut Tx,
+    actor: &Actor,
+    party: &PartyRow,
+    request: &input::OotRequest,
+    now: Timestamp,
+) -> EngineResult<i64> {
+    // The close claims its parties the same way, so it never bills xDRs this invoice takes, nor the reverse.
+    if store_close::claim_parties(tx, &[party.id]).await?.is_empty() {
+        return Err(EngineError::conflict(
+            "being_closed",
+            "a billing run or another request is issuing this party's invoices; try again shortly",
+        ));
+    }
+    let class_row = classes::get(tx, party.class_id)
+        .await?
+        .ok_or_else(|| corrupt(format!("class {} of party {} is missing", party.class_id, party.id)))?;
+    let class = crate::classes::settings_of(&class_row)?;
+    if !class.out_of_turn_invoices.enabled {
+        let message = format!("out-of-turn invoices are disabled for class \"{}\"", class_row.name);
+        return Err(EngineError::Conflict {
+            code: "out_of_turn_disabled".to_owned(),
+            message: message.clone(),
+            errors: vec![FieldError::new("out_of_turn_invoices.enabled", "disabled", message)],
+        });
+    }
+
+    let as_of = request.as_of.unwrap_or(now);
+    let as_of_us = instants::to_micros(as_of);
+    let now_us = instants::to_micros(now);
+    let facts = store_oot::xdr_facts(tx, &request.xdr_ids).await?;
+    let mut errors = check_xdrs(party, &request.xdr_ids, &facts);
+    if as_of_us < party.activated_at {
+        errors.push(FieldError::new(
+            "as_of",
+            "before_activation",
+            "lies before the party's activated_at",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(EngineError::Invalid(errors));
+    }
+
+    // Rule 3: the items become xDRs of the party in the period open at `as_of`.
+    let items: Vec<ParsedXdr> = request
+        .items
+        .iter()
+        .map(|item| ParsedXdr {
+            party_id: party.id,
+            external_id: None,
+            occurred_at: as_of,
+            kind: item.kind.clone(),
+            service: item.service.clone(),
+            rate_code: item.rate_code.clone(),
+            description: item.description.clone(),
+            quantity: item.quantity,
+            amount: item.amount,
+            currency: Some(party.currency.clone()),
+        })
+        .collect();
+    let mut xdr_ids = request.xdr_ids.clone();
+    if !items.is_empty() {
+        let parties = HashMap::from([(party.id, party.clone())]);
+        let refs: Vec<&ParsedXdr> = items.iter().collect();
+        xdr_ids.extend(crate::ledger::place_and_write(tx, &refs, &parties, as_of, now).await?);
+    }
+    let charges = xdrs::get_many(tx, &xdr_ids).await?;
+
+    // Rule 4: taxes and rounding as the close computes them, under the settings in force now.
+    let overrides = PartyOverrides::from_json(&party.overrides)?;
+    let taxation = overrides.taxation.unwrap_or_else(|| class.taxation.clone());
+    let custom_taxes = if taxation.method == TaxMethod::Custom {
+        selected_custom_taxes(tx, &taxation.custom_tax_ids).await?
+    } else {
+        Vec::new()
+    };
+    let vat_table = crate::catalog::vat_rate_table(tx).await?;
+    let schedule = crate::ledger::schedule_of(party)?;
+    let open = crate::ledger::current_open(tx, party, &schedule, as_of, now).await?;
+    let owner_key = crate::close::owner_key(party.owner_reseller_id);
+    let (prefix, first) = store_invoices::reserve_numbers(tx, owner_key, 1).await?;
+    let number = format!("{prefix}{first:06}");
+    let template = EngineXdr {
+        party_id: party.id,
+        period_id: open.id,
+        occurred_at: as_of_us,
+        kind: String::new(),
+        service: String::new(),
+        amount: 0,
+        external_id: format!("oot:{number}"),
+        hidden: false,
+        tax_name: None,
+        tax_rate_percent: None,
+        tax_base: None,
+        tax_amount: None,
+        reverse_charge: None,
+        outside_scope: None,
+    };
+    let price =
+        crate::Engine::price_out_of_turn(party, &class, &taxation, &custom_taxes, &vat_table, &charges, &template)
+            .map_err(|error| {
+                if taxation.method == TaxMethod::External {
+                    EngineError::conflict(
+                        "external_taxation",
+                        "out-of-turn invoices of parties taxed by an external engine are not supported yet",
+                    )
+                } else {
+                    EngineError::conflict("not_priced", error)
+                }
+            })?;
+    let policy = class.out_of_turn_invoices.policy();
+    let (issue_date, due_date) =
+        crate::Engine::invoice_dates(as_of_us, &party.time_zone, policy.payment_terms.net_days()).map_err(corrupt)?;
+    let totals = price.totals;
+    let invoice = NewInvoice {
+        id: 0,
+        number: number.clone(),
+        kind: "oot".to_owned(),
+        party_id: party.id,
+        owner_reseller_id: party.owner_reseller_id,
+        class_id: class_row.id,
+        class_revision: class_row.revision,
+        settings_snapshot: crate::Engine::settings_snapshot(party, &class_row)?,
+        period_id: None,
+        issue_date,
+        due_date,
+        net_total: totals.net_total.0,
+        tax_total: totals.tax_total.0,
+        rounding: totals.rounding.0,
+        total: totals.total.0,
+        // Not balance-aware (§5.6 rule 4).
+        previous_balance: 0,
+        payments: 0,
+        out_of_turn: 0,
+        // Provisional: the party's credit is applied below, then the amount due follows the open amount.
+        amount_due: totals.total.0.max(0),
+        credit_carried: 0,
+        open_amount: totals.total.0.max(0),
+        status: if totals.total.0 <= 0 { "nothing_due" } else { "unpaid" }.to_owned(),
+        review_state: "not_required".to_owned(),
+        card_only: false,
+        created_at: now_us,
+    };
+    let invoice_id = store_invoices::insert(tx, &invoice).await?;
+    xdr_ids.extend(store_close::insert_engine_xdrs(tx, &price.xdrs, now_us).await?);
+    // Rule 5: on this invoice, so the period's regular invoice leaves them out.
+    store_invoices::attach_xdrs(tx, invoice_id, &xdr_ids).await?;
+    crate::collections::after_issue(tx, invoice_id, as_of_us, now).await?;
+    store_oot::settle_amount_due(tx, invoice_id).await?;
+    let row = store_invoices::get(tx, invoice_id)
+        .await?
+        .ok_or_else(|| corrupt(format!("invoice {invoice_id} vanished")))?;
+    notifications::emit(tx, &Event::for_invoice("oot_invoice_issued", &row), now).await?;
+    if policy.auto_charge == AutoCharge::OnIssue {
+        crate::charges::request_charge(tx, &row, 1, now).await?;
+    }
+    match store_oot::insert(
+        tx,
+        party.id,
+        &request.idempotency_key,
+        &request.body_hash,
+        invoice_id,
+        now_us,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(e) if e.is_unique_violation() => {
+            return Err(EngineError::conflict(
+                "idempotency_key_conflict",
+                "another request with this idempotency_key was issued meanwhile; send it again to get its invoice",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    audit::record(
+        tx,
+        actor,
+        now,
+        Change {
+            action: "issue",
+            object_type: "invoice",
+            object_id: invoice_id.to_string(),
+            owner_reseller_id: party.owner_reseller_id,
+            details: json!({
+                "kind": "oot",
+                "number": number,
+                "party_id": party.id,
+                "idempotency_key": request.idempotency_key,
+                "xdr_ids": xdr_ids,
+                "total": totals.total,
+            }),
+        },
+    )
+    .await?;
+    Ok(invoice_id)
+}

@@ -1,0 +1,132 @@
+//! `/collection-runs`, `/invoices/{id}/collection-schedule` and the parties' status histories (customer-classes
+//! §5.8, §5.9): collection runs requested over HTTP and run in the background, and what they did.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use classbill_engine::collections::{CollectionRunView, CollectionScheduleView, StatusChangeView};
+use axum::body::Bytes;
+use classbill_engine::{EngineError, InvoiceView, Page};
+use jiff::Timestamp;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::billing::{RunAccepted, RunListParams, RunRequest, instant_field};
+use super::parties::{ActAt, acting_instant};
+use crate::AppState;
+use crate::extract::{Caller, JsonValue, Query};
+use crate::problem::{ApiResult, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_runs, post_run))
+        .routes(routes!(get_run))
+        .routes(routes!(get_schedule))
+        .routes(routes!(approve_invoice))
+        .routes(routes!(customer_status_history))
+        .routes(routes!(reseller_status_history))
+}
+
+/// Start a collection run: fires every reminder and ladder event due at `as_of`, each with its own date, in
+/// the background (administrators only).
+#[utoipa::path(post, path = "/collection-runs", tag = "collection-runs", request_body = RunRequest,
+    responses((status = 202, body = RunAccepted), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn post_run(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    JsonValue(body): JsonValue,
+) -> ApiResult<(StatusCode, axum::Json<RunAccepted>)> {
+    if !actor.is_administrator() {
+        return Err(EngineError::forbidden("collection runs are managed by administrators only").into());
+    }
+    let as_of = instant_field(&body, "as_of")?;
+    let run = state
+        .engine
+        .request_collection_run(&actor, as_of, Timestamp::now())
+        .await?;
+    let engine = state.engine.clone();
+    let id = run.id;
+    tokio::spawn(async move {
+        if let Err(error) = engine.execute_collection_run(id).await {
+            tracing::error!(run = id, %error, "collection run failed");
+        }
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(RunAccepted {
+            id: run.id,
+            status: run.status,
+        }),
+    ))
+}
+
+/// List collection runs in id order (administrators only).
+#[utoipa::path(get, path = "/collection-runs", tag = "collection-runs", params(RunListParams),
+    responses((status = 200, body = Page<CollectionRunView>), (status = 403, body = Problem)))]
+async fn list_runs(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Query(p): Query<RunListParams>,
+) -> ApiResult<axum::Json<Page<CollectionRunView>>> {
+    Ok(axum::Json(state.engine.list_collection_runs(&actor, p.page()?).await?))
+}
+
+/// One collection run with its counts.
+#[utoipa::path(get, path = "/collection-runs/{id}", tag = "collection-runs", params(("id" = i64, Path)),
+    responses((status = 200, body = CollectionRunView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn get_run(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<CollectionRunView>> {
+    Ok(axum::Json(state.engine.get_collection_run(&actor, id).await?))
+}
+
+/// An invoice's collection schedule, frozen at issue: every reminder, resend and ladder step with its date,
+/// due instant and state, by due instant.
+#[utoipa::path(get, path = "/invoices/{id}/collection-schedule", tag = "invoices", params(("id" = i64, Path)),
+    responses((status = 200, body = CollectionScheduleView), (status = 404, body = Problem)))]
+async fn get_schedule(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<CollectionScheduleView>> {
+    Ok(axum::Json(state.engine.collection_schedule(&actor, id).await?))
+}
+
+/// Approve an invoice held in review (customer-classes §5.8 rule 4); users of the invoice's owner only. The
+/// optional `as_of` is the approval instant (default: now); passed state changes fire at once.
+#[utoipa::path(post, path = "/invoices/{id}/approve", tag = "invoices", params(("id" = i64, Path)),
+    request_body(content = Option<ActAt>),
+    responses((status = 200, body = InvoiceView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn approve_invoice(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<axum::Json<InvoiceView>> {
+    let at = acting_instant(&body)?;
+    Ok(axum::Json(state.engine.approve_invoice(&actor, id, at, Timestamp::now()).await?))
+}
+
+/// A customer's status changes (limitation, suspension, release, block, termination), oldest first.
+#[utoipa::path(get, path = "/customers/{id}/status-history", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<StatusChangeView>), (status = 404, body = Problem)))]
+async fn customer_status_history(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Vec<StatusChangeView>>> {
+    Ok(axum::Json(state.engine.status_history(&actor, id).await?))
+}
+
+/// A reseller's status changes, oldest first.
+#[utoipa::path(get, path = "/resellers/{id}/status-history", tag = "resellers", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<StatusChangeView>), (status = 404, body = Problem)))]
+async fn reseller_status_history(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Vec<StatusChangeView>>> {
+    Ok(axum::Json(state.engine.status_history(&actor, id).await?))
+}

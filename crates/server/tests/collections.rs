@@ -1,0 +1,471 @@
+//! Collections (customer-classes §5.8, §5.9) driven by collection runs at chosen instants: the worked example
+//! §7.1 items 5–9 end to end, repeated runs, thresholds, manual blocks and termination.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::TestApp;
+
+/// Class 12 "Business EU" of §7.1 with its whole collection policy.
+async fn business_eu(app: &TestApp, extra: Value) -> Value {
+    let template = app.standard_template().await;
+    let mut regular = json!({
+        "enabled": true, "template_id": template, "payment_terms": {"type": "net", "days": 15},
+        "due_reminder_days": [7, 3],
+        "collection": {
+            "resend_after_due_days": [0, 7], "late_fee": "5.00", "limit_after_days": 5,
+            "suspend_after_days": 10, "suspend_notice_days": [3], "reactivation_fee": "10.00",
+            "terminate_after_days": 30, "terminate_notice_days": [7]
+        }
+    });
+    if let (Some(target), Some(more)) = (regular.as_object_mut(), extra.as_object()) {
+        for (key, value) in more {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    app.class(
+        &app.admin,
+        json!({
+            "name": "Business EU", "currency": "EUR", "regular_invoices": regular,
+            "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}},
+        }),
+    )
+    .await
+}
+
+/// The installation calendar of §7.1: weekends off and Easter Monday 2025.
+async fn section_7_1_calendar(app: &TestApp) {
+    let answer = app
+        .send(
+            Method::PUT,
+            "/api/v1/calendar",
+            Some(&app.admin),
+            Some(json!({"non_working_weekdays": ["saturday", "sunday"], "holidays": ["2025-04-21"]})),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+}
+
+async fn berlin_customer(app: &TestApp, class_id: &Value) -> i64 {
+    let answer = app
+        .post(
+            "/api/v1/customers",
+            &app.admin,
+            json!({"name": "Customer 1001", "currency": "EUR", "class_id": class_id, "time_zone": "Europe/Berlin",
+                   "billing_period": "monthly", "activated_at": "2025-02-01T00:00:00+01:00",
+                   "email": "billing@customer-1001.example"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", app.backend, answer.text);
+    answer.body["id"].as_i64().expect("customer id")
+}
+
+/// Waits for a `/billing-runs` or `/collection-runs` run to complete; answers it.
+async fn run(app: &TestApp, kind: &str, as_of: &str) -> Value {
+    let answer = app.post(&format!("/api/v1/{kind}"), &app.admin, json!({"as_of": as_of})).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}: {}", app.backend, answer.text);
+    let id = answer.body["id"].as_i64().expect("run id");
+    for _ in 0..400 {
+        let run = app.get(&format!("/api/v1/{kind}/{id}"), &app.admin).await;
+        assert_eq!(run.status, StatusCode::OK, "{}", run.text);
+        if run.body["status"] == json!("completed") {
+            return run.body;
+        }
+        assert_ne!(run.body["status"], json!("failed"), "{}", run.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{}: {kind} {id} did not finish", app.backend);
+}
+
+async fn pay(app: &TestApp, party: i64, amount: &str, received_at: &str) {
+    let answer = app
+        .post(
+            "/api/v1/payments",
+            &app.admin,
+            json!({"party_id": party, "amount": amount, "currency": "EUR", "received_at": received_at}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", app.backend, answer.text);
+}
+
+async fn invoices_of(app: &TestApp, party: i64) -> Vec<Value> {
+    let answer = app.get(&format!("/api/v1/invoices?party_id={party}"), &app.admin).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer.body["items"].as_array().expect("items").clone()
+}
+
+async fn invoice(app: &TestApp, id: i64) -> Value {
+    let answer = app.get(&format!("/api/v1/invoices/{id}"), &app.admin).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer.body
+}
+
+async fn schedule(app: &TestApp, id: i64) -> Vec<Value> {
+    let answer = app
+        .get(&format!("/api/v1/invoices/{id}/collection-schedule"), &app.admin)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.body["invoice_id"], json!(id));
+    answer.body["items"].as_array().expect("items").clone()
+}
+
+/// `(event, date, state)` of every schedule item, in order.
+fn states(items: &[Value]) -> Vec<(String, String, String)> {
+    items
+        .iter()
+        .map(|item| {
+            let text = |key: &str| item[key].as_str().unwrap_or_default().to_owned();
+            (text("event"), text("date"), text("state"))
+        })
+        .collect()
+}
+
+fn expect_states(expected: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    expected
+        .iter()
+        .map(|(e, d, s)| ((*e).to_owned(), (*d).to_owned(), (*s).to_owned()))
+        .collect()
+}
+
+async fn party_status(app: &TestApp, party: i64) -> String {
+    let answer = app.get(&format!("/api/v1/customers/{party}"), &app.admin).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer.body["status"].as_str().expect("status").to_owned()
+}
+
+async fn xdrs_of_kind(app: &TestApp, party: i64, kind: &str) -> Vec<Value> {
+    let answer = app
+        .get(&format!("/api/v1/xdrs?party_id={party}&kind={kind}"), &app.admin)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer.body["items"].as_array().expect("items").clone()
+}
+
+/// A §7.1 customer with the February invoice paid by xDR 3 (10.00 left as credit) and the March invoice
+/// INV-000002 issued at the April close; answers the party and the March invoice's id.
+async fn with_march_invoice(app: &TestApp, class: &Value) -> (i64, i64) {
+    let party = berlin_customer(app, &class["id"]).await;
+    let february = json!({"party_id": party, "external_id": "f1", "occurred_at": "2025-02-01T00:00:00+01:00",
+                          "kind": "recurring", "service": "sip_trunk", "rate_code": "TRUNK-M", "quantity": "1",
+                          "amount": "42.01681"});
+    let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [february]})).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    app.section_7_1_march_charges(party).await;
+    run(app, "billing-runs", "2025-03-01T05:00:00Z").await;
+    pay(app, party, "60.00", "2025-03-10T09:00:00+01:00").await;
+    run(app, "billing-runs", "2025-04-01T04:00:00Z").await;
+    let list = invoices_of(app, party).await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["status"], json!("paid"));
+    let march = list[1]["id"].as_i64().expect("invoice id");
+    (party, march)
+}
+
+on_both_backends! {
+    async fn the_worked_example_ladder_from_reminders_to_release(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({})).await;
+        let (party, march) = with_march_invoice(app, &class).await;
+        let issued = invoice(app, march).await;
+        assert_eq!(issued["total"], json!("78.96000"));
+        assert_eq!(issued["open_amount"], json!("68.96000"));
+        assert_eq!(issued["status"], json!("partially_paid"));
+        assert_eq!(issued["due_date"], json!("2025-04-16"));
+
+        // Items 5–7: the frozen schedule, with the holiday and weekend shifts of limitation and suspension only.
+        let items = schedule(app, march).await;
+        assert_eq!(
+            states(&items),
+            expect_states(&[
+                ("due_reminder", "2025-04-09", "pending"),
+                ("due_reminder", "2025-04-13", "pending"),
+                ("resend", "2025-04-16", "pending"),
+                ("overdue", "2025-04-17", "pending"),
+                ("late_fee", "2025-04-17", "pending"),
+                ("limitation", "2025-04-22", "pending"),
+                ("resend", "2025-04-23", "pending"),
+                ("suspension_notice", "2025-04-25", "pending"),
+                ("suspension", "2025-04-28", "pending"),
+                ("termination_notice", "2025-05-09", "pending"),
+                ("termination", "2025-05-16", "pending"),
+            ]),
+            "{}",
+            app.backend
+        );
+        assert_eq!(items[3]["due_at"], json!("2025-04-16T22:00:00Z"));
+        assert_eq!(items[5]["due_at"], json!("2025-04-21T22:00:00Z"));
+        assert_eq!(items[0]["fired_at"], Value::Null);
+        // The February invoice was paid before anything of its schedule was due.
+        let february = invoices_of(app, party).await[0]["id"].as_i64().expect("id");
+        assert!(schedule(app, february).await.iter().all(|i| i["state"] == json!("cancelled")));
+
+        // Item 6: overdue and the late fee at 2025-04-17 00:00 local.
+        let first = run(app, "collection-runs", "2025-04-16T22:00:00Z").await;
+        assert_eq!(first["events_fired"], json!(5), "{first}");
+        assert_eq!(invoice(app, march).await["status"], json!("overdue"));
+        let fees = xdrs_of_kind(app, party, "late_fee").await;
+        assert_eq!(fees.len(), 1, "{fees:?}");
+        assert_eq!(fees[0]["amount"], json!("5.00000"));
+        assert_eq!(fees[0]["occurred_at"], json!("2025-04-16T22:00:00Z"));
+        assert_eq!(fees[0]["service"], json!("collections"));
+        let items = schedule(app, march).await;
+        assert!(items[..5].iter().all(|i| i["state"] == json!("fired") && i["fired_at"] == json!("2025-04-16T22:00:00Z")));
+        // A repeated run fires nothing twice.
+        let again = run(app, "collection-runs", "2025-04-16T22:00:00Z").await;
+        assert_eq!(again["events_due"], json!(0), "{again}");
+        assert_eq!(xdrs_of_kind(app, party, "late_fee").await.len(), 1);
+
+        // Item 8: a partial payment keeps it overdue; limitation on 04-22, suspension on 04-28.
+        pay(app, party, "30.00", "2025-04-20T11:00:00+02:00").await;
+        let paid_part = invoice(app, march).await;
+        assert_eq!(paid_part["open_amount"], json!("38.96000"));
+        assert_eq!(paid_part["status"], json!("overdue"));
+        run(app, "collection-runs", "2025-04-21T22:00:00Z").await;
+        assert_eq!(party_status(app, party).await, "limited");
+        run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        assert_eq!(party_status(app, party).await, "suspended");
+
+        // Item 9: paying the rest releases both, costs the reactivation fee and cancels termination.
+        pay(app, party, "38.96", "2025-04-29T10:15:00+02:00").await;
+        assert_eq!(invoice(app, march).await["status"], json!("paid"));
+        assert_eq!(party_status(app, party).await, "open");
+        let reactivation = xdrs_of_kind(app, party, "reactivation_fee").await;
+        assert_eq!(reactivation.len(), 1, "{reactivation:?}");
+        assert_eq!(reactivation[0]["amount"], json!("10.00000"));
+        assert_eq!(reactivation[0]["occurred_at"], json!("2025-04-29T08:15:00Z"));
+        let tail: Vec<_> = states(&schedule(app, march).await).into_iter().skip(5).collect();
+        assert_eq!(
+            tail,
+            expect_states(&[
+                ("limitation", "2025-04-22", "fired"),
+                ("resend", "2025-04-23", "fired"),
+                ("suspension_notice", "2025-04-25", "fired"),
+                ("suspension", "2025-04-28", "fired"),
+                ("termination_notice", "2025-05-09", "cancelled"),
+                ("termination", "2025-05-16", "cancelled"),
+            ])
+        );
+        let history = app.get(&format!("/api/v1/customers/{party}/status-history"), &app.admin).await;
+        let changes: Vec<(Value, Value, Value)> = history.body.as_array().expect("list").iter()
+            .map(|c| (c["from_status"].clone(), c["to_status"].clone(), c["at"].clone()))
+            .collect();
+        assert_eq!(changes, vec![
+            (json!("open"), json!("limited"), json!("2025-04-21T22:00:00Z")),
+            (json!("limited"), json!("suspended"), json!("2025-04-27T22:00:00Z")),
+            (json!("suspended"), json!("open"), json!("2025-04-29T08:15:00Z")),
+        ]);
+
+        // The April close: the late fee untaxed, the reactivation fee taxed (VAT 1.90000).
+        run(app, "billing-runs", "2025-05-01T04:00:00Z").await;
+        let april_id = invoices_of(app, party).await[2]["id"].as_i64().expect("id");
+        let april = invoice(app, april_id).await;
+        assert_eq!(april["net_total"], json!("15.00000"), "{april}");
+        assert_eq!(april["tax_total"], json!("1.90000"), "{april}");
+        let tax = april["lines"].as_array().expect("lines").iter().find(|l| l["kind"] == json!("tax")).cloned();
+        let tax = tax.expect("a tax line");
+        assert_eq!(tax["tax_base"], json!("10.00000"));
+        assert_eq!(tax["tax_amount"], json!("1.90000"));
+    }
+}
+
+on_both_backends! {
+    async fn a_late_run_fires_every_step_with_its_own_date(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({})).await;
+        let (party, march) = with_march_invoice(app, &class).await;
+        // Nothing paid and no run until after the termination date: one run fires the whole ladder.
+        let late = run(app, "collection-runs", "2025-06-01T00:00:00Z").await;
+        assert_eq!(late["events_due"], json!(11), "{late}");
+        assert_eq!(party_status(app, party).await, "closed");
+        let fee = xdrs_of_kind(app, party, "late_fee").await;
+        assert_eq!(fee[0]["occurred_at"], json!("2025-04-16T22:00:00Z"));
+        let items = schedule(app, march).await;
+        assert!(items.iter().all(|i| i["state"] == json!("fired") && i["fired_at"] == json!("2025-06-01T00:00:00Z")),
+            "{items:?}");
+        let history = app.get(&format!("/api/v1/customers/{party}/status-history"), &app.admin).await;
+        let path: Vec<(Value, Value)> = history.body.as_array().expect("list").iter()
+            .map(|c| (c["to_status"].clone(), c["at"].clone()))
+            .collect();
+        assert_eq!(path, vec![
+            (json!("limited"), json!("2025-04-21T22:00:00Z")),
+            (json!("suspended"), json!("2025-04-27T22:00:00Z")),
+            (json!("closed"), json!("2025-05-15T22:00:00Z")),
+        ]);
+        // Termination ends the open period at the termination instant (§5.9 rule 5).
+        let periods = app.get(&format!("/api/v1/periods?party_id={party}"), &app.admin).await;
+        let ends: Vec<Value> = periods.body["items"].as_array().expect("items").iter().map(|p| p["end"].clone()).collect();
+        assert_eq!(ends.last(), Some(&json!("2025-05-15T22:00:00Z")), "{ends:?}");
+        // The final period closes like any other, and no period follows it.
+        run(app, "billing-runs", "2025-06-01T04:00:00Z").await;
+        let periods = app.get(&format!("/api/v1/periods?party_id={party}"), &app.admin).await;
+        let last = periods.body["items"].as_array().expect("items").last().cloned().expect("a period");
+        assert_eq!(last["end"], json!("2025-05-15T22:00:00Z"));
+        assert_eq!(last["status"], json!("closed"));
+    }
+}
+
+on_both_backends! {
+    async fn a_small_remainder_within_the_threshold_lifts_the_suspension_only_when_the_class_says_so(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(
+            app,
+            json!({"collection_threshold": "1.00", "restore_on_partial_within_threshold": true}),
+        )
+        .await;
+        let (party, march) = with_march_invoice(app, &class).await;
+        run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        assert_eq!(party_status(app, party).await, "suspended");
+        // 68.46 of 68.96 leaves 0.50 open: within the threshold, so the invoice is not collected any more
+        // and, with restore_on_partial_within_threshold, the suspension ends with its fee.
+        pay(app, party, "68.46", "2025-04-29T10:15:00+02:00").await;
+        let settled = invoice(app, march).await;
+        assert_eq!(settled["status"], json!("do_not_collect"));
+        assert_eq!(settled["open_amount"], json!("0.50000"));
+        assert_eq!(party_status(app, party).await, "open");
+        assert_eq!(xdrs_of_kind(app, party, "reactivation_fee").await.len(), 1);
+        let pending = schedule(app, march).await.into_iter().filter(|i| i["state"] == json!("pending")).count();
+        assert_eq!(pending, 0);
+    }
+}
+
+on_both_backends! {
+    async fn without_restore_the_threshold_stops_the_ladder_but_keeps_the_suspension(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({"collection_threshold": "1.00"})).await;
+        let (party, march) = with_march_invoice(app, &class).await;
+        run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        pay(app, party, "68.46", "2025-04-29T10:15:00+02:00").await;
+        assert_eq!(invoice(app, march).await["status"], json!("do_not_collect"));
+        assert_eq!(party_status(app, party).await, "suspended");
+        assert!(xdrs_of_kind(app, party, "reactivation_fee").await.is_empty());
+        // The termination was cancelled with the rest of the schedule: a late run changes nothing.
+        let late = run(app, "collection-runs", "2025-06-01T00:00:00Z").await;
+        assert_eq!(late["events_due"], json!(0), "{late}");
+        assert_eq!(party_status(app, party).await, "suspended");
+    }
+}
+
+on_both_backends! {
+    async fn unblocking_a_suspended_party_leaves_it_suspended_and_free_of_charge(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({})).await;
+        let (party, _) = with_march_invoice(app, &class).await;
+        run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        let block = app.post(&format!("/api/v1/customers/{party}/block"), &app.admin, json!({})).await;
+        assert!(block.status.is_success(), "{}", block.text);
+        assert_eq!(party_status(app, party).await, "blocked");
+        let unblock = app.post(&format!("/api/v1/customers/{party}/unblock"), &app.admin, json!({})).await;
+        assert!(unblock.status.is_success(), "{}", unblock.text);
+        assert_eq!(party_status(app, party).await, "suspended");
+        assert!(xdrs_of_kind(app, party, "reactivation_fee").await.is_empty());
+    }
+}
+
+on_both_backends! {
+    async fn only_administrators_run_collections_and_resellers_see_only_their_schedules(app) {
+        let (_, reseller) = app.reseller_with_user("Kappa").await;
+        let denied = app.post("/api/v1/collection-runs", &reseller, json!({"as_of": "2025-04-01T00:00:00Z"})).await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text);
+        let bad = app.post("/api/v1/collection-runs", &app.admin, json!({"as_of": "yesterday"})).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+        assert!(bad.has_error("as_of", "invalid"), "{}", bad.text);
+
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({})).await;
+        let (party, march) = with_march_invoice(app, &class).await;
+        let hidden = app.get(&format!("/api/v1/invoices/{march}/collection-schedule"), &reseller).await;
+        assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.text);
+        let history = app.get(&format!("/api/v1/customers/{party}/status-history"), &reseller).await;
+        assert_eq!(history.status, StatusCode::NOT_FOUND, "{}", history.text);
+    }
+}
+
+on_both_backends! {
+    async fn an_invoice_in_review_collects_nothing_until_approved(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({"email_delivery": "after_review"})).await;
+        let (party, march) = with_march_invoice(app, &class).await;
+        assert_eq!(invoice(app, march).await["review_state"], json!("under_review"));
+        let held = run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        assert_eq!(held["events_due"], json!(0), "{held}");
+        assert_eq!(party_status(app, party).await, "open");
+
+        let (_, reseller) = app.reseller_with_user("Lambda").await;
+        let foreign = app.post(&format!("/api/v1/invoices/{march}/approve"), &reseller, json!({})).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.text);
+
+        // Approved on 04-20: overdue and the late fee fire at once; passed reminders and the resend are dropped.
+        let approved = app
+            .post(&format!("/api/v1/invoices/{march}/approve"), &app.admin, json!({"as_of": "2025-04-20T06:00:00Z"}))
+            .await;
+        assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+        assert_eq!(approved.body["review_state"], json!("approved"));
+        assert_eq!(approved.body["status"], json!("overdue"));
+        let first: Vec<_> = states(&schedule(app, march).await).into_iter().take(6).collect();
+        assert_eq!(
+            first,
+            expect_states(&[
+                ("due_reminder", "2025-04-09", "dropped"),
+                ("due_reminder", "2025-04-13", "dropped"),
+                ("resend", "2025-04-16", "dropped"),
+                ("overdue", "2025-04-17", "fired"),
+                ("late_fee", "2025-04-17", "fired"),
+                ("limitation", "2025-04-22", "pending"),
+            ])
+        );
+        assert_eq!(xdrs_of_kind(app, party, "late_fee").await.len(), 1);
+        let again = app.post(&format!("/api/v1/invoices/{march}/approve"), &app.admin, json!({})).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    }
+}
+
+on_both_backends! {
+    async fn review_hold_days_approve_automatically_in_a_collection_run(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({"email_delivery": "after_review", "review_hold_days": 3})).await;
+        let (_, march) = with_march_invoice(app, &class).await;
+        // Issued 2025-04-01: approved automatically at 2025-04-04 00:00 Berlin, before any reminder was due.
+        // A second before, only the February invoice (issued 2025-03-01) is approved.
+        let early = run(app, "collection-runs", "2025-04-03T21:59:59Z").await;
+        assert_eq!(early["approvals"], json!(1), "{early}");
+        assert_eq!(invoice(app, march).await["review_state"], json!("under_review"));
+        let due = run(app, "collection-runs", "2025-04-12T22:00:00Z").await;
+        assert_eq!(due["approvals"], json!(1), "{due}");
+        assert_eq!(due["events_fired"], json!(2), "both reminders: {due}");
+        assert_eq!(invoice(app, march).await["review_state"], json!("auto_approved"));
+    }
+}
+
+on_both_backends! {
+    async fn charge_requests_go_out_on_the_due_date_and_retry_only_while_open(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({"auto_charge": "on_due_date", "auto_charge_retry_days": [2, 5]})).await;
+        let (party, march) = with_march_invoice(app, &class).await;
+        let charges = |items: &[Value]| items.iter().filter(|i| i["event"] == json!("charge_request")).count();
+        assert_eq!(charges(&schedule(app, march).await), 3);
+
+        let request = |attempt: i64| json!({"request_id": format!("chr_{march}_{attempt}"), "outcome": "failed",
+                                            "at": "2025-04-16T09:00:00Z", "reason": "card declined"});
+        let early = app.post("/api/v1/charge-results", &app.admin, request(1)).await;
+        assert_eq!(early.status, StatusCode::NOT_FOUND, "not requested before the due date: {}", early.text);
+        run(app, "collection-runs", "2025-04-15T22:00:00Z").await;
+        // The charge succeeds: the retries find the payment made and are cancelled.
+        let result = app
+            .post("/api/v1/charge-results", &app.admin,
+                  json!({"request_id": format!("chr_{march}_1"), "outcome": "succeeded", "at": "2025-04-16T09:00:00Z"}))
+            .await;
+        assert!(result.status.is_success(), "{}", result.text);
+        assert_eq!(invoice(app, march).await["status"], json!("paid"));
+        run(app, "collection-runs", "2025-04-30T22:00:00Z").await;
+        let retry = app.post("/api/v1/charge-results", &app.admin, request(2)).await;
+        assert_eq!(retry.status, StatusCode::NOT_FOUND, "{}", retry.text);
+        assert_eq!(party_status(app, party).await, "open");
+        let states: Vec<Value> = schedule(app, march).await.into_iter()
+            .filter(|i| i["event"] == json!("charge_request")).map(|i| i["state"].clone()).collect();
+        assert_eq!(states, vec![json!("fired"), json!("cancelled"), json!("cancelled")]);
+    }
+}

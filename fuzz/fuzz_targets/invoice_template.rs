@@ -1,0 +1,5 @@
+#![no_main]
+//! libFuzzer entry point for `cargo fuzz run invoice_template --features libfuzzer` (nightly); the stable driver is
+//! `src/bin/run.rs`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| classbill_fuzz::invoice_template::check(data));

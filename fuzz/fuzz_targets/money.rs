@@ -1,0 +1,5 @@
+#![no_main]
+//! libFuzzer entry point for `cargo fuzz run money --features libfuzzer` (nightly); the stable driver is
+//! `src/bin/run.rs`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| classbill_fuzz::money::check(data));

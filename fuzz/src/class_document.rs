@@ -1,0 +1,60 @@
+//! The class document of `POST /customer-classes` and `PATCH /customer-classes/{id}`.
+//!
+//! A JSON input goes through the domain's reading, normalisation, validation (with an empty and with a
+//! stored-class context) and revision diff, and then through the engine exactly as the routes call it: as a
+//! create body and as a merge patch previewed against a stored class.
+
+use classbill_domain::Owner;
+use classbill_domain::class::{
+    self, BusinessModel, ClassContext, StoredClass, apply_merge_patch, diff, settings_from_json,
+};
+use classbill_engine::Actor;
+use serde_json::Value;
+
+use crate::installation::{self, Installation};
+
+pub fn check(data: &[u8]) {
+    let Ok(body) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    check_domain(&body);
+    installation::with(|installation| {
+        installation.runtime.block_on(async {
+            let engine = &installation.engine;
+            let _ = engine
+                .preview_class(&Actor::system(), installation.class_id, body.clone())
+                .await;
+            let _ = engine.create_class(&Actor::system(), body, Installation::now()).await;
+        });
+    });
+}
+
+fn check_domain(body: &Value) {
+    let stored = ClassContext {
+        stored: Some(StoredClass {
+            is_default: false,
+            name: "Stored".to_owned(),
+            currency: None,
+            managed_by: Owner::Reseller { reseller_id: 7 },
+            business_model: BusinessModel::default(),
+            member_count: 3,
+        }),
+        ..ClassContext::default()
+    };
+    if let Ok(mut settings) = settings_from_json(body.clone()) {
+        for context in [&ClassContext::default(), &stored] {
+            let _ = class::validate(&settings, context);
+        }
+        class::normalize(&mut settings);
+        let _ = class::validate(&settings, &ClassContext::default());
+        let _ = class::name_key(&settings.name);
+    }
+    let base = settings_from_json(serde_json::json!({"name": "Base", "currency": "EUR"}))
+        .ok()
+        .and_then(|settings| serde_json::to_value(settings).ok())
+        .expect("the base document reads back");
+    let mut merged = base.clone();
+    apply_merge_patch(&mut merged, body);
+    let _ = diff(&base, &merged);
+    let _ = settings_from_json(merged);
+}
