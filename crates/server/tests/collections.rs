@@ -5,6 +5,9 @@ mod support;
 
 use std::time::Duration;
 
+use classbill_engine::notifications::DeliveryConfig;
+use classbill_testkit::SmtpReceiver;
+use jiff::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestApp;
@@ -467,5 +470,50 @@ on_both_backends! {
         let states: Vec<Value> = schedule(app, march).await.into_iter()
             .filter(|i| i["event"] == json!("charge_request")).map(|i| i["state"].clone()).collect();
         assert_eq!(states, vec![json!("fired"), json!("cancelled"), json!("cancelled")]);
+    }
+}
+
+/// Delivers the outbox at an instant after everything written so far; answers how many messages went out.
+async fn deliver(app: &TestApp) -> u64 {
+    let at = Timestamp::from_second(Timestamp::now().as_second() + 60).expect("an instant");
+    app.engine
+        .deliver_outbox(&DeliveryConfig { smtp_url: None }, at)
+        .await
+        .expect("a delivery pass")
+        .sent
+}
+
+on_both_backends! {
+    async fn invoice_mail_carries_the_pdf_and_ladder_messages_follow_the_matrix(app) {
+        let smtp = SmtpReceiver::start().await;
+        let settings = json!({"smtp_url": smtp.url(), "default_sender": {"name": "Billing", "address": "billing@example.com"}});
+        let answer = app.send(Method::PATCH, "/api/v1/settings", Some(&app.admin), Some(settings), None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({"email_delivery": "automatically"})).await;
+        let (_, march) = with_march_invoice(app, &class).await;
+        let number = invoice(app, march).await["number"].as_str().expect("number").to_owned();
+
+        // Both invoices go out by e-mail, each with its PDF attached.
+        assert_eq!(deliver(app).await, 2);
+        let mails = smtp.messages();
+        let march_mail = mails.iter().find(|m| m.data.contains(&format!("filename=\"{number}.pdf\""))).expect("the March mail");
+        assert_eq!(march_mail.to, ["billing@customer-1001.example"]);
+        assert!(march_mail.data.contains("Content-Type: application/pdf"), "{}", march_mail.data);
+        assert!(march_mail.data.contains("JVBERi0"), "the attachment is a PDF (base64 of %PDF-)");
+
+        // By 04-17: both reminders, the resend (with the PDF again), the overdue notice and the late fee.
+        run(app, "collection-runs", "2025-04-16T22:00:00Z").await;
+        assert_eq!(deliver(app).await, 5);
+        let log = app.get("/api/v1/notifications?status=sent", &app.admin).await;
+        let mut events: Vec<String> = log.body["items"].as_array().expect("items").iter()
+            .filter_map(|e| e["event"].as_str().map(str::to_owned)).collect();
+        events.sort();
+        assert_eq!(events, ["invoice_due_soon", "invoice_due_soon", "invoice_issued", "invoice_issued",
+                            "invoice_overdue", "invoice_resent", "late_fee_applied"]);
+        let mails = smtp.messages();
+        assert_eq!(mails.len(), 7);
+        assert_eq!(mails.iter().filter(|m| m.data.contains(&format!("filename=\"{number}.pdf\""))).count(), 2);
+        assert_eq!(deliver(app).await, 0, "nothing is sent twice");
     }
 }

@@ -15,6 +15,11 @@ use classbill_store::{StoreError, instants, webhooks};
 use jiff::Timestamp;
 
 use super::smtp::Mailer;
+use crate::Actor;
+use crate::documents::InvoicePdf;
+
+/// The events whose e-mail carries the invoice as a PDF attachment.
+const PDF_EVENTS: [&str; 3] = ["invoice_issued", "oot_invoice_issued", "invoice_resent"];
 use super::{DeadLetter, SIGNATURE_HEADER, dead_lettered, signature_header};
 use crate::error::EngineResult;
 use crate::installation::InstallationSettings;
@@ -141,13 +146,28 @@ impl crate::Engine {
     async fn send(&self, channels: &Channels, message: &MessageRow, now: Timestamp) -> Result<(), Failure> {
         match message.channel.as_str() {
             "email" => match &channels.mailer {
-                Ok(mailer) => mailer.send(message, now).await,
+                Ok(mailer) => {
+                    let attachment = self.invoice_attachment(message, now).await?;
+                    mailer.send(message, attachment.as_ref(), now).await
+                }
                 Err(reason) => Err(Failure::Transient(reason.clone())),
             },
             "webhook" => self.post_webhook(&channels.http, message, now).await,
             // No SMS gateway exists in this version; the message is kept as a dead letter saying so.
             _ => Err(Failure::Permanent("no SMS gateway configured".to_owned())),
         }
+    }
+
+    /// The invoice PDF that e-mails of the invoice events carry (§2.4, §5.9 `resend`): the kept one, or rendered
+    /// now and kept (`on_demand`).
+    async fn invoice_attachment(&self, message: &MessageRow, now: Timestamp) -> Result<Option<InvoicePdf>, Failure> {
+        if !PDF_EVENTS.contains(&message.event_key.as_str()) {
+            return Ok(None);
+        }
+        self.invoice_pdf(&Actor::system(), message.subject_id, now)
+            .await
+            .map(Some)
+            .map_err(|e| Failure::Transient(format!("the invoice PDF is not available: {e}")))
     }
 
     /// POSTs the stored JSON body, signed with the endpoint's secret as it is now.

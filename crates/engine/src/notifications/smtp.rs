@@ -6,11 +6,12 @@ use std::time::{Duration, SystemTime};
 use classbill_store::outbox::MessageRow;
 use jiff::Timestamp;
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::delivery::Failure;
+use crate::documents::InvoicePdf;
 use crate::installation::smtp_server;
 
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,8 +48,13 @@ impl Mailer {
     }
 
     /// Sends one outbox e-mail. Its `Message-ID` names the outbox row, so a receiver can recognise a copy.
-    pub(super) async fn send(&self, message: &MessageRow, now: Timestamp) -> Result<(), Failure> {
-        let email = build(message, now).map_err(Failure::Permanent)?;
+    pub(super) async fn send(
+        &self,
+        message: &MessageRow,
+        attachment: Option<&InvoicePdf>,
+        now: Timestamp,
+    ) -> Result<(), Failure> {
+        let email = build(message, attachment, now).map_err(Failure::Permanent)?;
         match self.transport.send(email).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(Failure::Permanent(format!("SMTP server refused: {e}"))),
@@ -57,7 +63,7 @@ impl Mailer {
     }
 }
 
-fn build(message: &MessageRow, now: Timestamp) -> Result<Message, String> {
+fn build(message: &MessageRow, attachment: Option<&InvoicePdf>, now: Timestamp) -> Result<Message, String> {
     let sender = message.sender.as_deref().ok_or(
         "no sender address: set the class notification_sender, the owner's e-mail or the installation default_sender",
     )?;
@@ -71,9 +77,18 @@ fn build(message: &MessageRow, now: Timestamp) -> Result<Message, String> {
         .date(SystemTime::from(now))
         .message_id(Some(format!("<outbox-{}@classbill>", message.id)));
     let text = message.text_body.clone().unwrap_or_default();
-    let built = match &message.html_body {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html.clone())),
-        None => builder.header(ContentType::TEXT_PLAIN).body(text),
+    let built = match (&message.html_body, attachment) {
+        (Some(html), None) => builder.multipart(MultiPart::alternative_plain_html(text, html.clone())),
+        (None, None) => builder.header(ContentType::TEXT_PLAIN).body(text),
+        (html, Some(pdf)) => {
+            let mixed = match html {
+                Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text, html.clone())),
+                None => MultiPart::mixed().singlepart(SinglePart::plain(text)),
+            };
+            let pdf_type = ContentType::parse("application/pdf").map_err(|e| e.to_string())?;
+            let file = Attachment::new(pdf.file_name.clone()).body(pdf.bytes.clone(), pdf_type);
+            builder.multipart(mixed.singlepart(file))
+        }
     };
     built.map_err(|e| format!("cannot build the message: {e}"))
 }
