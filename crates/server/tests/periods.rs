@@ -134,3 +134,48 @@ on_both_backends! {
         assert_eq!(parties, vec![own]);
     }
 }
+
+on_both_backends! {
+    async fn a_changed_period_kind_or_zone_starts_when_the_current_period_ends(app) {
+        let party = berlin_customer(app, &app.admin).await;
+        let path = format!("/api/v1/customers/{party}");
+        // §5.2 rule 4: changed on 03-05, the March period stays monthly; thirty_days counts from its end.
+        let patch = json!({"billing_period": "thirty_days", "as_of": "2025-03-05T10:00:00Z"});
+        let answer = app.send(reqwest::Method::PATCH, &path, Some(&app.admin), Some(patch), None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        let late = xdr(party, "c-1", "2025-05-20T12:00:00Z");
+        let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [late]})).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        let expected = [
+            ("2025-02-09T23:00:00Z", "2025-02-28T23:00:00Z"),
+            ("2025-02-28T23:00:00Z", "2025-03-31T22:00:00Z"),
+            ("2025-03-31T22:00:00Z", "2025-04-30T22:00:00Z"),
+            ("2025-04-30T22:00:00Z", "2025-05-30T22:00:00Z"),
+        ];
+        let expected: Vec<(String, String)> =
+            expected.iter().map(|(s, e)| ((*s).to_owned(), (*e).to_owned())).collect();
+        assert_eq!(bounds(&periods_of(app, party).await), expected, "{}", app.backend);
+
+        // Moving to Tokyo on 06-10: the period running then ends in Berlin time; the next one counts 30 days
+        // from its start's date in Tokyo (06-30) to 07-30 00:00 Tokyo.
+        let patch = json!({"time_zone": "Asia/Tokyo", "as_of": "2025-06-10T00:00:00Z"});
+        let answer = app.send(reqwest::Method::PATCH, &path, Some(&app.admin), Some(patch), None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        let answer = app
+            .post("/api/v1/xdrs", &app.admin, json!({"xdrs": [xdr(party, "c-2", "2025-07-01T00:00:00Z")]}))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        let all = bounds(&periods_of(app, party).await);
+        assert_eq!(
+            all[all.len() - 2..].to_vec(),
+            vec![
+                ("2025-05-30T22:00:00Z".to_owned(), "2025-06-29T22:00:00Z".to_owned()),
+                ("2025-06-29T22:00:00Z".to_owned(), "2025-07-29T15:00:00Z".to_owned()),
+            ]
+        );
+        let bad = app
+            .send(reqwest::Method::PATCH, &path, Some(&app.admin), Some(json!({"as_of": "soon"})), None)
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    }
+}

@@ -27,11 +27,13 @@ pub struct PartyRow {
     pub overrides: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Where the schedule of the current `billing_period` and `time_zone` starts, after a change (§5.2 rule 4).
+    pub period_anchor: Option<i64>,
 }
 
 const PARTY_COLUMNS: &str = "id, kind, owner_reseller_id, name, currency, class_id, billing_period, time_zone, \
     activated_at, prepaid, country, email, phone, tax_id, tax_registered, tax_exempt, tax_exemption_reason, status, \
-    blocked, custom_fields, overrides, created_at, updated_at";
+    blocked, custom_fields, overrides, created_at, updated_at, period_anchor";
 
 /// How many ids one `IN (...)` list carries; well below the bound-parameter limits of both backends.
 pub const ID_BATCH: usize = 500;
@@ -200,6 +202,16 @@ pub async fn set_custom_fields(
     tx.execute(
         "UPDATE parties SET custom_fields = $1, updated_at = $2 WHERE id = $3",
         args![custom_fields.to_string(), at_us, id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records where the schedule of a changed `billing_period` or `time_zone` starts.
+pub async fn set_period_anchor(tx: &mut Tx, id: i64, anchor_us: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE parties SET period_anchor = $1 WHERE id = $2",
+        args![anchor_us, id],
     )
     .await?;
     Ok(())

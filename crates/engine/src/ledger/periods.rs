@@ -58,7 +58,15 @@ pub(crate) fn schedule_of(party: &PartyRow) -> EngineResult<PeriodSchedule> {
     let kind =
         BillingPeriodKind::from_str(&party.billing_period).map_err(|e| corrupt(format!("party {}: {e}", party.id)))?;
     let activated_at = instants::from_micros(party.activated_at)?;
-    PeriodSchedule::new(kind, &party.time_zone, activated_at).map_err(|e| corrupt(format!("party {}: {e}", party.id)))
+    let schedule = PeriodSchedule::new(kind, &party.time_zone, activated_at)
+        .map_err(|e| corrupt(format!("party {}: {e}", party.id)))?;
+    match party.period_anchor {
+        // §5.2 rule 4: after a change, periods run from the end of the period current at the change.
+        Some(anchor) => schedule
+            .after_change(instants::from_micros(anchor)?, kind, &party.time_zone)
+            .map_err(|e| corrupt(format!("party {}: {e}", party.id))),
+        None => Ok(schedule),
+    }
 }
 
 fn period_of(row: &PeriodRow) -> EngineResult<Period> {

@@ -110,6 +110,14 @@ impl crate::Engine {
                 "expected a JSON Merge Patch object",
             ));
         };
+        // The instant a period change is measured from (interfaces: `as_of`, absent = now).
+        let acting_at = match patch.get("as_of") {
+            None | Some(Value::Null) => now,
+            Some(value) => value
+                .as_str()
+                .and_then(|text| text.parse::<Timestamp>().ok())
+                .ok_or_else(|| EngineError::invalid("as_of", "invalid", "must be an RFC 3339 instant"))?,
+        };
         let mut tx = self.store.write().await?;
         let row = load_visible(&mut tx, actor, kind, id).await?;
         let errors = check_fixed(kind, &row, &patch);
@@ -157,6 +165,17 @@ impl crate::Engine {
         }
         if changed.is_empty() && settled.fields.custom_fields == serde_json::from_str::<Value>(&row.custom_fields)? {
             return Ok(());
+        }
+        let schedule_changed =
+            settled.fields.billing_period != row.billing_period || settled.fields.time_zone != row.time_zone;
+        if schedule_changed {
+            // §5.2 rule 4: the period current at the change keeps the old setting; the new one starts at its end.
+            let old_schedule = crate::ledger::schedule_of(&row)?;
+            let through = acting_at.max(instants::from_micros(row.activated_at)?);
+            crate::ledger::ensure_through(&mut tx, &row, &old_schedule, through, now).await?;
+            if let Some(current) = classbill_store::periods::last_of_party(&mut tx, id).await? {
+                parties::set_period_anchor(&mut tx, id, current.end_at).await?;
+            }
         }
         parties::update(&mut tx, id, &settled.fields, instants::to_micros(now)).await?;
         audit::record(
