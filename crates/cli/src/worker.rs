@@ -1,5 +1,5 @@
-//! Outbox delivery on the real clock: `classbill worker`, and in-process in `serve` and `demo` unless
-//! `--no-worker` is given.
+//! Outbox delivery and queued invoice PDFs on the real clock: `classbill worker`, and in-process in `serve` and
+//! `demo` unless `--no-worker` is given.
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use jiff::Timestamp;
 /// Pause between delivery passes; a pass itself sends everything that is due.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Delivers due outbox messages until the task is dropped.
+/// Delivers due outbox messages and renders ready PDFs until the task is dropped.
 pub(crate) async fn deliver_forever(engine: Engine, config: DeliveryConfig) {
     loop {
         match engine.deliver_outbox(&config, Timestamp::now()).await {
@@ -22,6 +22,11 @@ pub(crate) async fn deliver_forever(engine: Engine, config: DeliveryConfig) {
             ),
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "notification delivery pass failed"),
+        }
+        match engine.render_queued_pdfs(Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(rendered) => tracing::info!(rendered, "invoice PDFs rendered"),
+            Err(error) => tracing::error!(%error, "PDF rendering pass failed"),
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }

@@ -237,3 +237,46 @@ on_both_backends! {
         }
     }
 }
+
+/// A §7.1 customer of a class whose invoices render their PDF by `mode`, with March closed; answers the invoice.
+async fn march_invoice_rendered(app: &TestApp, mode: &str) -> i64 {
+    let template = app.standard_template().await;
+    let class = app
+        .class(
+            &app.admin,
+            json!({"name": format!("PDF {mode}"), "currency": "EUR",
+                   "regular_invoices": {"enabled": true, "template_id": template, "pdf_generation": mode}}),
+        )
+        .await;
+    let answer = app
+        .post(
+            "/api/v1/customers",
+            &app.admin,
+            json!({"name": "Berlin Dental GmbH", "currency": "EUR", "class_id": class["id"],
+                   "time_zone": "Europe/Berlin", "activated_at": "2025-03-01T00:00:00+01:00"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    let party = answer.body["id"].as_i64().expect("customer id");
+    app.section_7_1_march_charges(party).await;
+    close_march(app, party).await
+}
+
+on_both_backends! {
+    async fn end_of_period_and_postponed_pdfs_are_queued_by_the_run_and_on_demand_ones_wait_for_a_download(app) {
+        let now = jiff::Timestamp::now();
+        for mode in ["end_of_period", "postponed"] {
+            let invoice = march_invoice_rendered(app, mode).await;
+            assert_eq!(app.engine.render_queued_pdfs(now).await.expect("a rendering pass"), 1, "{mode}");
+            assert_eq!(app.engine.render_queued_pdfs(now).await.expect("a rendering pass"), 0, "{mode}: once");
+            let (status, _, pdf) = download(app, &format!("/api/v1/invoices/{invoice}/pdf"), &app.admin).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(pdf_text(&pdf).contains("66.35"), "{mode}: untaxed March total");
+        }
+        let invoice = march_invoice_rendered(app, "on_demand").await;
+        assert_eq!(app.engine.render_queued_pdfs(now).await.expect("a rendering pass"), 0);
+        let (status, _, pdf) = download(app, &format!("/api/v1/invoices/{invoice}/pdf"), &app.admin).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(pdf.starts_with(b"%PDF-"));
+    }
+}

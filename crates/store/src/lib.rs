@@ -18,6 +18,7 @@ pub mod measurements;
 pub mod oot;
 pub mod outbox;
 pub mod parties;
+pub mod pdf_jobs;
 pub mod periods;
 pub mod reports;
 pub mod settings;

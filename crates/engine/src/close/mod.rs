@@ -16,16 +16,17 @@ mod runs;
 mod statistics;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use classbill_domain::Money;
-use classbill_domain::class::{ClassSettings, EmailDelivery, TaxMethod};
+use classbill_domain::class::{ClassSettings, EmailDelivery, PdfGeneration, TaxMethod};
 use classbill_domain::party::PartyOverrides;
 use classbill_domain::tax::{CustomTax, VatRateRow};
 use classbill_store::close::{self as store_close};
 use classbill_store::invoices::{self as store_invoices, NewInvoice};
 use classbill_store::parties::{self, PartyRow};
 use classbill_store::periods::PeriodRow;
-use classbill_store::{Tx, catalog, instants};
+use classbill_store::{Tx, catalog, instants, pdf_jobs};
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
@@ -109,6 +110,8 @@ impl Frozen {
 /// An invoice planned in a batch, waiting for its number.
 struct Pending {
     invoice: NewInvoice,
+    /// When the invoice's PDF is rendered (§2.4).
+    pdf: PdfGeneration,
     xdr_ids: Vec<i64>,
     /// The close instant: credit is applied to the invoice at it (§5.7 rule 3).
     close_us: i64,
@@ -116,6 +119,10 @@ struct Pending {
 
 /// Installation-wide inputs of a run.
 struct RunContext {
+    /// Names this pass's postponed PDF jobs, released when it ends.
+    pass_key: String,
+    /// When this pass started: postponed jobs queued before it belong to passes that ended or crashed.
+    started_us: i64,
     close_delay_hours: i64,
     /// `tax.retry_base_ms`: the back-off base of the external tax engine.
     tax_retry_base_ms: i64,
@@ -123,7 +130,10 @@ struct RunContext {
     custom_taxes: HashMap<i64, CustomTax>,
 }
 
-async fn run_context(tx: &mut Tx) -> EngineResult<RunContext> {
+/// Tells the passes of one process apart when they start in the same microsecond.
+static PASSES: AtomicU64 = AtomicU64::new(0);
+
+async fn run_context(tx: &mut Tx, now: Timestamp) -> EngineResult<RunContext> {
     let settings = InstallationSettings::load(tx).await?;
     let vat_table = crate::catalog::vat_rate_table(tx).await?;
     let mut custom_taxes = HashMap::new();
@@ -138,12 +148,28 @@ async fn run_context(tx: &mut Tx) -> EngineResult<RunContext> {
             },
         );
     }
+    let started_us = instants::to_micros(now);
     Ok(RunContext {
+        pass_key: format!(
+            "{}:{started_us}:{}",
+            std::process::id(),
+            PASSES.fetch_add(1, Ordering::Relaxed)
+        ),
+        started_us,
         close_delay_hours: settings.close_delay_hours,
         tax_retry_base_ms: settings.tax_retry_base_ms,
         vat_table,
         custom_taxes,
     })
+}
+
+/// Ends a pass: its postponed PDFs, and those of passes that started before it and were interrupted, may be
+/// rendered now.
+async fn release_postponed(store: &classbill_store::Store, context: &RunContext) -> EngineResult<()> {
+    let mut tx = store.write().await?;
+    pdf_jobs::release(&mut tx, &context.pass_key, context.started_us).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// S2–S12 for every period of these parties left `closing` (frozen by `batch_id`'s S1 just before, or by an
@@ -262,6 +288,10 @@ async fn finish_batch(
             let id = store_invoices::insert(tx, &item.invoice).await?;
             store_invoices::attach_xdrs(tx, id, &item.xdr_ids).await?;
             crate::collections::after_issue(tx, id, item.close_us, now).await?;
+            if item.pdf != PdfGeneration::OnDemand {
+                let ready = item.pdf == PdfGeneration::EndOfPeriod;
+                pdf_jobs::enqueue(tx, id, &context.pass_key, ready, created_us).await?;
+            }
             summary.invoices_issued += 1;
         }
     }
@@ -392,6 +422,7 @@ async fn close_one(
         created_at: created_us,
     };
     Ok(Ok(Some(Pending {
+        pdf: frozen.class.regular_invoices.pdf_generation,
         invoice,
         xdr_ids,
         close_us,

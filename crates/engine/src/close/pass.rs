@@ -12,7 +12,7 @@ use classbill_store::periods;
 use classbill_store::{StoreError, instants};
 use jiff::Timestamp;
 
-use super::{BillingRunSummary, finish_batch, freeze, run_context};
+use super::{BillingRunSummary, finish_batch, freeze, release_postponed, run_context};
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 use crate::ledger::PeriodView;
@@ -123,7 +123,7 @@ impl crate::Engine {
             let mut tx = self.store.read().await?;
             (
                 store_close::count_parties_active_at(&mut tx, as_of_us).await?,
-                run_context(&mut tx).await?,
+                run_context(&mut tx, now).await?,
             )
         };
         let mut pass = Pass::new(options, total);
@@ -145,6 +145,7 @@ impl crate::Engine {
             tx.commit().await?;
             pass.committed(CloseStage::Closed);
         }
+        release_postponed(&self.store, &context).await?;
         Ok(summary)
     }
 
@@ -164,7 +165,7 @@ impl crate::Engine {
             let mut tx = self.store.read().await?;
             (
                 store_close::count_parties_closing(&mut tx).await?,
-                run_context(&mut tx).await?,
+                run_context(&mut tx, now).await?,
             )
         };
         let mut pass = Pass::new(options, total);
@@ -180,6 +181,7 @@ impl crate::Engine {
             tx.commit().await?;
             pass.committed(CloseStage::Closed);
         }
+        release_postponed(&self.store, &context).await?;
         Ok(summary)
     }
 
@@ -195,7 +197,7 @@ impl crate::Engine {
     ) -> EngineResult<PeriodView> {
         let as_of_us = instants::to_micros(as_of);
         let not_found = || EngineError::NotFound(format!("period {id} not found"));
-        let context = run_context(&mut self.store.read().await?).await?;
+        let context = run_context(&mut self.store.read().await?, now).await?;
 
         let mut tx = self.store.write().await?;
         let period = periods::get(&mut tx, id).await?.ok_or_else(not_found)?;
@@ -253,6 +255,7 @@ impl crate::Engine {
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("period {id} vanished")))?;
         tx.commit().await?;
+        release_postponed(&self.store, &context).await?;
         PeriodView::from_row(&period)
     }
 }

@@ -7,7 +7,7 @@ mod content;
 use classbill_render::{InvoiceDocument, RenderError};
 use classbill_store::catalog;
 use classbill_store::invoice_documents::{self, InvoiceDocumentRow};
-use classbill_store::{Tx, instants};
+use classbill_store::{Tx, instants, pdf_jobs};
 use jiff::Timestamp;
 
 use crate::actor::Actor;
@@ -77,7 +77,40 @@ async fn render_pdf(
     })
 }
 
+/// Renders failed this often stay in the queue with their last error and are not tried again; the PDF is then
+/// rendered on its first download, where the error shows.
+const MAX_RENDER_ATTEMPTS: i64 = 5;
+/// Jobs taken by one call; the worker calls again on its next poll.
+const RENDER_BATCH: i64 = 100;
+
 impl crate::Engine {
+    /// Renders the queued invoice PDFs that are ready (`end_of_period` at once, `postponed` once their run has
+    /// finished) and keeps them; answers how many were rendered. A failure is recorded on the job and retried
+    /// by a later pass, up to a limit.
+    pub async fn render_queued_pdfs(&self, now: Timestamp) -> EngineResult<u64> {
+        let ready = {
+            let mut tx = self.store.read().await?;
+            pdf_jobs::ready(&mut tx, MAX_RENDER_ATTEMPTS, RENDER_BATCH).await?
+        };
+        let mut rendered = 0;
+        for invoice_id in ready {
+            let outcome = self.invoice_pdf(&Actor::system(), invoice_id, now).await;
+            let mut tx = self.store.write().await?;
+            match outcome {
+                Ok(_) => {
+                    pdf_jobs::done(&mut tx, invoice_id).await?;
+                    rendered += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(invoice = invoice_id, %error, "invoice PDF not rendered");
+                    pdf_jobs::failed(&mut tx, invoice_id, &error.to_string()).await?;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(rendered)
+    }
+
     /// `GET /invoices/{id}/pdf`: the kept PDF, or rendered now from the invoice's snapshot and kept. Visible
     /// when the invoice is.
     pub async fn invoice_pdf(&self, actor: &Actor, id: i64, now: Timestamp) -> EngineResult<InvoicePdf> {

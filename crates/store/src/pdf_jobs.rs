@@ -1,0 +1,56 @@
+//! The queue of invoice PDFs to render (`pdf_jobs`).
+
+use crate::{StoreError, Tx, args};
+
+/// Queues the invoice's PDF; `ready` = renderable at once (`end_of_period`), else held until `release`.
+pub async fn enqueue(tx: &mut Tx, invoice_id: i64, pass_key: &str, ready: bool, at_us: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO pdf_jobs (invoice_id, pass_key, ready, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (invoice_id) DO NOTHING",
+        args![invoice_id, pass_key, ready, at_us],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Makes the postponed jobs of a finished pass renderable, and those queued before `before_us` by passes that
+/// never finished.
+pub async fn release(tx: &mut Tx, pass_key: &str, before_us: i64) -> Result<u64, StoreError> {
+    tx.execute(
+        "UPDATE pdf_jobs SET ready = TRUE WHERE NOT ready AND (pass_key = $1 OR created_at < $2)",
+        args![pass_key, before_us],
+    )
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    invoice_id: i64,
+}
+
+/// Up to `limit` ready jobs that have failed fewer than `max_attempts` times, oldest invoice first. Two workers
+/// may pick the same job; the first PDF kept wins and the other is discarded.
+pub async fn ready(tx: &mut Tx, max_attempts: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<JobRow> = tx
+        .fetch_all(
+            "SELECT invoice_id FROM pdf_jobs WHERE ready AND attempts < $1 ORDER BY invoice_id LIMIT $2",
+            args![max_attempts, limit],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.invoice_id).collect())
+}
+
+pub async fn done(tx: &mut Tx, invoice_id: i64) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM pdf_jobs WHERE invoice_id = $1", args![invoice_id])
+        .await?;
+    Ok(())
+}
+
+pub async fn failed(tx: &mut Tx, invoice_id: i64, error: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE pdf_jobs SET attempts = attempts + 1, last_error = $1 WHERE invoice_id = $2",
+        args![error, invoice_id],
+    )
+    .await?;
+    Ok(())
+}
