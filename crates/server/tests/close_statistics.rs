@@ -321,3 +321,29 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    async fn statistics_ready_is_mailed_when_the_class_or_the_party_asks_for_it(app) {
+        let class = app
+            .class(&app.admin, json!({"name": "Stats by mail", "currency": "EUR",
+                                      "general_info": {"statistics_email": "summary"}}))
+            .await;
+        let mailed = customer(app, json!({"name": "Mailed", "currency": "EUR", "class_id": class["id"],
+                                          "email": "stats@mailed.example", "activated_at": "2025-03-01T00:00:00Z"}))
+            .await;
+        let opted_out = customer(app, json!({"name": "Opted out", "currency": "EUR", "class_id": class["id"],
+                                             "email": "stats@out.example", "activated_at": "2025-03-01T00:00:00Z",
+                                             "statistics_email": "none"}))
+            .await;
+        bill(app, "2025-04-01T06:00:00Z").await;
+        let log = |party: &Value| {
+            let path = format!("/api/v1/notifications?party_id={}&event=statistics_ready", party["id"]);
+            async move { app.get(&path, &app.admin).await.body["items"].as_array().cloned().unwrap_or_default() }
+        };
+        let sent = log(&mailed).await;
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0]["channel"], json!("email"));
+        assert_eq!(sent[0]["recipient"], json!("stats@mailed.example"));
+        assert!(log(&opted_out).await.is_empty());
+    }
+}

@@ -312,6 +312,14 @@ impl Tx {
     }
 }
 
+/// `$first, $first+1, …`: the placeholders of an `IN (…)` list of `count` bound values.
+pub(crate) fn in_list(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;
@@ -325,12 +333,4 @@ mod tests {
         assert_eq!(redact("postgres://bill@db/cb"), "postgres://bill@db/cb");
         assert_eq!(redact("sqlite://classbill.db"), "sqlite://classbill.db");
     }
-}
-
-/// `$first, $first+1, …`: the placeholders of an `IN (…)` list of `count` bound values.
-pub(crate) fn in_list(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

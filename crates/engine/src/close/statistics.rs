@@ -12,6 +12,7 @@ use classbill_store::{StoreError, Tx, instants};
 use jiff::tz::TimeZone;
 
 use crate::actor::Actor;
+use crate::notifications::{self, Event};
 use crate::error::{EngineError, EngineResult};
 use crate::parties::owner_of;
 
@@ -67,6 +68,12 @@ pub(super) async fn write(
         let last = instants::from_micros(period.end_at - 1)?.to_zoned(zone.clone()).date();
         let names = file_names(party.id, first, last);
         let rows = by_period.remove(&period.id).unwrap_or_default();
+        // S10: the party hears of its files when its class (or its override) sends statistics by e-mail.
+        let ready = Event::new("statistics_ready", party.id, period.id)
+            .with("period_start", first.to_string())
+            .with("period_end", last.to_string())
+            .with("full_file", names.full.as_str())
+            .with("summary_file", names.summary.as_str());
         store_statistics::put(
             tx,
             &StoredFiles {
@@ -79,6 +86,7 @@ pub(super) async fn write(
             },
         )
         .await?;
+        notifications::emit(tx, &ready, instants::from_micros(created_us)?).await?;
     }
     Ok(())
 }
