@@ -69,7 +69,9 @@ async fn berlin_customer(app: &TestApp, class_id: &Value) -> i64 {
 
 /// Waits for a `/billing-runs` or `/collection-runs` run to complete; answers it.
 async fn run(app: &TestApp, kind: &str, as_of: &str) -> Value {
-    let answer = app.post(&format!("/api/v1/{kind}"), &app.admin, json!({"as_of": as_of})).await;
+    let answer = app
+        .post(&format!("/api/v1/{kind}"), &app.admin, json!({"as_of": as_of}))
+        .await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{}: {}", app.backend, answer.text);
     let id = answer.body["id"].as_i64().expect("run id");
     for _ in 0..400 {

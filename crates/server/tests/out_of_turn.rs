@@ -544,3 +544,28 @@ on_both_backends! {
         assert_eq!([&taxed["tax_total"], &taxed["total"]], [&json!("1.90000"), &json!("11.90000")]);
     }
 }
+
+on_both_backends! {
+    async fn xdrs_of_a_closed_period_are_refused(app) {
+        let class = business_eu_with(app, &app.admin, json!({}), json!({"regular_invoices": {"enabled": false}})).await;
+        let party = customer(app, &app.admin, &class["id"]).await;
+        let ids = march_usage(app, party).await;
+        bill(app, "2025-04-01T06:00:00Z").await;
+        assert_eq!(invoices_of(app, party).await.len(), 0, "no regular invoice: the xDRs stay uninvoiced");
+
+        let answer = app
+            .post(&oot_path(party), &app.admin, json!({"idempotency_key": "late", "xdr_ids": [ids[0]]}))
+            .await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {}", app.backend, answer.text);
+        assert!(answer.has_error("xdr_ids[0]", "period_frozen"), "{}", answer.text);
+        let message = answer.body["errors"][0]["message"].as_str().expect("message");
+        assert!(message.starts_with(&format!("xDR {} belongs to billing period ", ids[0])), "{message}");
+        assert!(message.contains("which is closed"), "{message}");
+
+        // Items of a later instant go to the open April period.
+        let april = issue(app, &app.admin, party, json!({"idempotency_key": "april", "as_of": "2025-04-02T10:00:00Z",
+            "items": [{"kind": "one_time", "service": "setup", "quantity": "1", "unit_price": "10"}]})).await;
+        assert_eq!(april["issue_date"], "2025-04-02");
+        assert_eq!(april["total"], "11.90000");
+    }
+}

@@ -367,59 +367,51 @@ pub(crate) struct OutOfTurnPrice {
     pub totals: InvoiceTotals,
 }
 
-impl crate::Engine {
-    /// Prices an out-of-turn invoice over its charge xDRs with the close's own S3 and S4, so both kinds of
-    /// invoice are taxed and rounded by one computation (§5.10 rule 4). The engine xDRs are made like
-    /// `template` (party, period, instant) and keyed `<template key>:S3:<n>` and `<template key>:S4:1`. An
-    /// associated function of the engine because the close's computation is private to the close module.
-    pub(crate) fn price_out_of_turn(
-        party: &PartyRow,
-        class: &ClassSettings,
-        taxation: &Taxation,
-        custom_taxes: &[CustomTax],
-        vat_table: &[VatRateRow],
-        xdrs: &[XdrRow],
-        template: &EngineXdr,
-    ) -> Result<OutOfTurnPrice, String> {
-        let taxing = Taxing {
-            party,
-            class,
-            taxation,
-            custom_taxes,
-            vat_table,
-            external_taxes: None,
-        };
-        let mut charges = Vec::with_capacity(xdrs.len());
-        for row in xdrs {
-            let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
-            charges.push(charge_of(row, kind)?);
-        }
-        let priced = price(&taxing, &charges, Vec::new(), true)?;
-        let totals = priced.totals.ok_or_else(|| "an issued invoice has totals".to_owned())?;
-        let mut booked: Vec<EngineXdr> = priced
-            .taxes
-            .iter()
-            .enumerate()
-            .map(|(n, line)| {
-                let xdr = engine_xdr_like(template, "S3", n + 1, XdrKind::Tax, TAX_SERVICE, line.amount);
-                tax_xdr(xdr, line)
-            })
-            .collect();
-        if totals.rounding != Money::ZERO {
-            booked.push(engine_xdr_like(
-                template,
-                "S4",
-                1,
-                XdrKind::Rounding,
-                ROUNDING_SERVICE,
-                totals.rounding,
-            ));
-        }
-        Ok(OutOfTurnPrice { xdrs: booked, totals })
+/// Prices an out-of-turn invoice over its charge xDRs with the close's own S3 and S4, so both kinds of
+/// invoice are taxed and rounded by one computation (§5.10 rule 4). The engine xDRs are made like
+/// `template` (party, period, instant) and keyed `<template key>:S3:<n>` and `<template key>:S4:1`.
+pub(crate) fn price_out_of_turn(
+    party: &PartyRow,
+    class: &ClassSettings,
+    taxation: &Taxation,
+    custom_taxes: &[CustomTax],
+    vat_table: &[VatRateRow],
+    xdrs: &[XdrRow],
+    template: &EngineXdr,
+) -> Result<OutOfTurnPrice, String> {
+    let taxing = Taxing {
+        party,
+        class,
+        taxation,
+        custom_taxes,
+        vat_table,
+        external_taxes: None,
+    };
+    let mut charges = Vec::with_capacity(xdrs.len());
+    for row in xdrs {
+        let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
+        charges.push(charge_of(row, kind)?);
     }
-
-    /// The issue and due dates of an invoice issued at `at_us`, computed as the close computes them.
-    pub(crate) fn invoice_dates(at_us: i64, zone: &str, net_days: i64) -> Result<(String, String), String> {
-        issue_and_due(at_us, zone, net_days)
+    let priced = price(&taxing, &charges, Vec::new(), true)?;
+    let totals = priced.totals.ok_or_else(|| "an issued invoice has totals".to_owned())?;
+    let mut booked: Vec<EngineXdr> = priced
+        .taxes
+        .iter()
+        .enumerate()
+        .map(|(n, line)| {
+            let xdr = engine_xdr_like(template, "S3", n + 1, XdrKind::Tax, TAX_SERVICE, line.amount);
+            tax_xdr(xdr, line)
+        })
+        .collect();
+    if totals.rounding != Money::ZERO {
+        booked.push(engine_xdr_like(
+            template,
+            "S4",
+            1,
+            XdrKind::Rounding,
+            ROUNDING_SERVICE,
+            totals.rounding,
+        ));
     }
+    Ok(OutOfTurnPrice { xdrs: booked, totals })
 }

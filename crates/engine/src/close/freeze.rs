@@ -115,7 +115,7 @@ async fn freeze_one(
     batch_id: i64,
     now_us: i64,
 ) -> EngineResult<()> {
-    let snapshot = crate::Engine::settings_snapshot(party, class)?;
+    let snapshot = settings_snapshot(party, class)?;
     let freeze = Freeze {
         period_id: period.id,
         revision: class.revision,
@@ -127,18 +127,15 @@ async fn freeze_one(
     Ok(())
 }
 
-impl crate::Engine {
-    /// The settings snapshot an invoice is issued under (§6): the class document and the party's overrides as
-    /// they are now, with the exemption reason the invoice prints. The close freezes it at S1; an out-of-turn
-    /// invoice takes it at issue. An associated function of the engine because the close's modules are private
-    /// to it.
-    pub(crate) fn settings_snapshot(party: &PartyRow, class: &ClassRow) -> EngineResult<String> {
-        Ok(json!({
-            "class_id": class.id,
-            "class": serde_json::from_str::<Value>(&class.document)?,
-            "overrides": serde_json::to_value(PartyOverrides::from_json(&party.overrides)?)?,
-            "tax_exemption_reason": party.tax_exempt.then(|| party.tax_exemption_reason.clone().unwrap_or_default()),
-        })
-        .to_string())
-    }
+/// The settings snapshot an invoice is issued under (§6): the class document and the party's overrides as
+/// they are now, with the exemption reason the invoice prints. The close freezes it at S1; an out-of-turn
+/// invoice takes it at issue.
+pub(crate) fn settings_snapshot(party: &PartyRow, class: &ClassRow) -> EngineResult<String> {
+    Ok(json!({
+        "class_id": class.id,
+        "class": serde_json::from_str::<Value>(&class.document)?,
+        "overrides": serde_json::to_value(PartyOverrides::from_json(&party.overrides)?)?,
+        "tax_exemption_reason": party.tax_exempt.then(|| party.tax_exemption_reason.clone().unwrap_or_default()),
+    })
+    .to_string())
 }

@@ -132,6 +132,8 @@ pub struct InvoiceListFilter {
     pub party_id: Option<i64>,
     pub status: Option<String>,
     pub kind: Option<String>,
+    /// `not_required`, `under_review`, `approved` or `auto_approved`: the review queue is `under_review`.
+    pub review_state: Option<String>,
 }
 
 /// An owner's invoice number sequence.
@@ -254,6 +256,7 @@ impl crate::Engine {
             },
             status: filter.status,
             kind: filter.kind,
+            review_state: filter.review_state,
         };
         let rows = store_invoices::list(&mut tx, &store_filter, page.cursor_id()?, page.limit + 1).await?;
         let views = rows

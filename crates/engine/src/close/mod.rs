@@ -6,9 +6,9 @@
 //! PDFs (S7), delivery (S8) and charge requests (S9) come later. S6 applies the party's unallocated credit
 //! to each invoice it issues (§5.7), which sets the invoice's `open_amount` and `status`.
 
-mod compute;
+pub(crate) mod compute;
 mod external_tax;
-mod freeze;
+pub(crate) mod freeze;
 mod invoices;
 mod measured;
 mod pass;

@@ -12,8 +12,8 @@ use classbill_store::{StoreError, Tx, instants};
 use jiff::tz::TimeZone;
 
 use crate::actor::Actor;
-use crate::notifications::{self, Event};
 use crate::error::{EngineError, EngineResult};
+use crate::notifications::{self, Event};
 use crate::parties::owner_of;
 
 /// Which of the two files.

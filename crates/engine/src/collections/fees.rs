@@ -40,7 +40,11 @@ pub(super) async fn book(tx: &mut Tx, fee: &Fee<'_>, now: Timestamp) -> EngineRe
         kind: fee.kind.to_owned(),
         service: "collections".to_owned(),
         rate_code: None,
-        description: Some(format!("{} for invoice {}", fee.kind.replace('_', " "), fee.invoice.number)),
+        description: Some(format!(
+            "{} for invoice {}",
+            fee.kind.replace('_', " "),
+            fee.invoice.number
+        )),
         quantity: Money(classbill_domain::money::MONEY_SCALE),
         amount,
         currency: Some(party.currency.clone()),

@@ -118,15 +118,30 @@ pub(super) async fn fire(
         }
         CollectionEvent::LimitationNotice => {
             let date = step_date(tx, invoice.id, CollectionEvent::Limitation).await?;
-            ladder_event("limitation_upcoming", &invoice, item, date.as_deref().unwrap_or_default())?
+            ladder_event(
+                "limitation_upcoming",
+                &invoice,
+                item,
+                date.as_deref().unwrap_or_default(),
+            )?
         }
         CollectionEvent::SuspensionNotice => {
             let date = step_date(tx, invoice.id, CollectionEvent::Suspension).await?;
-            ladder_event("suspension_upcoming", &invoice, item, date.as_deref().unwrap_or_default())?
+            ladder_event(
+                "suspension_upcoming",
+                &invoice,
+                item,
+                date.as_deref().unwrap_or_default(),
+            )?
         }
         CollectionEvent::TerminationNotice => {
             let date = step_date(tx, invoice.id, CollectionEvent::Termination).await?;
-            ladder_event("termination_upcoming", &invoice, item, date.as_deref().unwrap_or_default())?
+            ladder_event(
+                "termination_upcoming",
+                &invoice,
+                item,
+                date.as_deref().unwrap_or_default(),
+            )?
         }
         CollectionEvent::Limitation | CollectionEvent::Suspension => {
             let (action, key, name) = if event == CollectionEvent::Limitation {

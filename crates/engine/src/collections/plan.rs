@@ -2,8 +2,8 @@
 //! never change it.
 
 use classbill_domain::collections::{ScheduleInput, WorkingDays, collection_schedule};
-use classbill_store::collections::{self as store_collections, NewItem};
 use classbill_domain::period::local_midnight;
+use classbill_store::collections::{self as store_collections, NewItem};
 use classbill_store::invoices::InvoiceRow;
 use classbill_store::{Tx, parties};
 use jiff::Span;

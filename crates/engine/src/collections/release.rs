@@ -25,8 +25,8 @@ pub(crate) async fn after_allocation(
 ) -> EngineResult<()> {
     let class = class_of(invoice)?;
     let policy = policy_of(&class, invoice);
-    let releases = matches!(status, "paid" | "void")
-        || (status == "do_not_collect" && policy.restore_on_partial_within_threshold);
+    let releases =
+        matches!(status, "paid" | "void") || (status == "do_not_collect" && policy.restore_on_partial_within_threshold);
     if !releases {
         if status == "do_not_collect" {
             store_collections::cancel_invoice(tx, invoice.id).await?;

@@ -71,7 +71,10 @@ impl crate::Engine {
                     "only users of the invoice's owner approve it",
                 ));
             }
-            if classbill_store::close::claim_parties(&mut tx, &[invoice.party_id]).await?.is_empty() {
+            if classbill_store::close::claim_parties(&mut tx, &[invoice.party_id])
+                .await?
+                .is_empty()
+            {
                 return Err(crate::EngineError::conflict(
                     "being_processed",
                     "a billing or collection run is working on this party; try again when it has finished",

@@ -135,7 +135,9 @@ impl crate::Engine {
         require_administrator(actor)?;
         let mut tx = self.store.write().await?;
         let id = store_collections::insert_run(&mut tx, instants::to_micros(as_of), instants::to_micros(now)).await?;
-        let row = store_collections::get_run(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        let row = store_collections::get_run(&mut tx, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         tx.commit().await?;
         view_of(row)
     }
@@ -144,7 +146,9 @@ impl crate::Engine {
     pub async fn execute_collection_run(&self, id: i64) -> EngineResult<CollectionRunSummary> {
         let as_of = {
             let mut tx = self.store.write().await?;
-            let row = store_collections::get_run(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+            let row = store_collections::get_run(&mut tx, id)
+                .await?
+                .ok_or_else(|| not_found(id))?;
             store_collections::start_run(&mut tx, id, instants::to_micros(Timestamp::now())).await?;
             tx.commit().await?;
             instants::from_micros(row.as_of)?
@@ -175,7 +179,11 @@ impl crate::Engine {
     pub async fn get_collection_run(&self, actor: &Actor, id: i64) -> EngineResult<CollectionRunView> {
         require_administrator(actor)?;
         let mut tx = self.store.read().await?;
-        view_of(store_collections::get_run(&mut tx, id).await?.ok_or_else(|| not_found(id))?)
+        view_of(
+            store_collections::get_run(&mut tx, id)
+                .await?
+                .ok_or_else(|| not_found(id))?,
+        )
     }
 
     /// `GET /collection-runs`, in id order.

@@ -8,9 +8,10 @@ mod input;
 use std::collections::HashMap;
 
 use classbill_domain::FieldError;
-use classbill_domain::class::{AutoCharge, TaxMethod};
+use classbill_domain::class::TaxMethod;
 use classbill_domain::party::{PartyKind, PartyOverrides};
 use classbill_domain::tax::CustomTax;
+use classbill_store::allocations;
 use classbill_store::close::{self as store_close, EngineXdr};
 use classbill_store::invoices::{self as store_invoices, NewInvoice};
 use classbill_store::oot::{self as store_oot, XdrFacts};
@@ -25,7 +26,6 @@ use crate::catalog::{CustomTaxDocument, kinds};
 use crate::close::InvoiceView;
 use crate::error::{EngineError, EngineResult};
 use crate::ledger::ParsedXdr;
-use crate::notifications::{self, Event};
 use crate::parties::{load_visible, owner_of};
 
 /// Kinds that never go on an invoice as charges: the invoice makes its own taxes and rounding, and payments
@@ -234,22 +234,37 @@ async fn issue(
         reverse_charge: None,
         outside_scope: None,
     };
-    let price =
-        crate::Engine::price_out_of_turn(party, &class, &taxation, &custom_taxes, &vat_table, &charges, &template)
-            .map_err(|error| {
-                if taxation.method == TaxMethod::External {
-                    EngineError::conflict(
-                        "external_taxation",
-                        "out-of-turn invoices of parties taxed by an external engine are not supported yet",
-                    )
-                } else {
-                    EngineError::conflict("not_priced", error)
-                }
-            })?;
-    let policy = class.out_of_turn_invoices.policy();
+    let price = crate::close::compute::price_out_of_turn(
+        party,
+        &class,
+        &taxation,
+        &custom_taxes,
+        &vat_table,
+        &charges,
+        &template,
+    )
+    .map_err(|error| {
+        if taxation.method == TaxMethod::External {
+            EngineError::conflict(
+                "external_taxation",
+                "out-of-turn invoices of parties taxed by an external engine are not supported yet",
+            )
+        } else {
+            EngineError::conflict("not_priced", error)
+        }
+    })?;
+    let net_days = class.out_of_turn_invoices.payment_terms.net_days();
     let (issue_date, due_date) =
-        crate::Engine::invoice_dates(as_of_us, &party.time_zone, policy.payment_terms.net_days()).map_err(corrupt)?;
+        crate::close::compute::issue_and_due(as_of_us, &party.time_zone, net_days).map_err(corrupt)?;
     let totals = price.totals;
+    // §5.6 rule 4: the amount due is what the party's unallocated credit leaves open at issue. It is known
+    // before the credit is applied, so the announcement made at issue already carries it.
+    let credit: i64 = allocations::open_credits(tx, party.id)
+        .await?
+        .iter()
+        .map(|c| c.remaining)
+        .sum();
+    let amount_due = (totals.total.0 - credit.max(0)).max(0);
     let invoice = NewInvoice {
         id: 0,
         number: number.clone(),
@@ -258,7 +273,7 @@ async fn issue(
         owner_reseller_id: party.owner_reseller_id,
         class_id: class_row.id,
         class_revision: class_row.revision,
-        settings_snapshot: crate::Engine::settings_snapshot(party, &class_row)?,
+        settings_snapshot: crate::close::freeze::settings_snapshot(party, &class_row)?,
         period_id: None,
         issue_date,
         due_date,
@@ -270,8 +285,7 @@ async fn issue(
         previous_balance: 0,
         payments: 0,
         out_of_turn: 0,
-        // Provisional: the party's credit is applied below, then the amount due follows the open amount.
-        amount_due: totals.total.0.max(0),
+        amount_due,
         credit_carried: 0,
         open_amount: totals.total.0.max(0),
         status: if totals.total.0 <= 0 { "nothing_due" } else { "unpaid" }.to_owned(),
@@ -283,15 +297,11 @@ async fn issue(
     xdr_ids.extend(store_close::insert_engine_xdrs(tx, &price.xdrs, now_us).await?);
     // Rule 5: on this invoice, so the period's regular invoice leaves them out.
     store_invoices::attach_xdrs(tx, invoice_id, &xdr_ids).await?;
+    // Applies the credit, freezes the schedule from the OOT policy and announces the invoice:
+    // `oot_invoice_issued` and, with `auto_charge` = `on_issue`, the first charge request (§5.8 rule 5).
     crate::collections::after_issue(tx, invoice_id, as_of_us, now).await?;
+    // The amount due follows the credit actually applied.
     store_oot::settle_amount_due(tx, invoice_id).await?;
-    let row = store_invoices::get(tx, invoice_id)
-        .await?
-        .ok_or_else(|| corrupt(format!("invoice {invoice_id} vanished")))?;
-    notifications::emit(tx, &Event::for_invoice("oot_invoice_issued", &row), now).await?;
-    if policy.auto_charge == AutoCharge::OnIssue {
-        crate::charges::request_charge(tx, &row, 1, now).await?;
-    }
     match store_oot::insert(
         tx,
         party.id,

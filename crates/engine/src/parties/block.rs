@@ -6,9 +6,9 @@ use serde_json::json;
 
 use super::read::{CustomerView, ResellerView, Viewer};
 use super::{PartyKind, load_visible, owner_of};
-use crate::collections::{Cause, refresh_status};
 use crate::actor::Actor;
 use crate::audit::{self, Change};
+use crate::collections::{Cause, refresh_status};
 use crate::error::{EngineError, EngineResult};
 
 impl crate::Engine {

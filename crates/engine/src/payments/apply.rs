@@ -1,9 +1,9 @@
 //! Applying credit to invoices (customer-classes §5.7 rules 1–5) and the status an invoice has afterwards.
 
 use classbill_domain::Money;
-use classbill_store::{Tx, instants};
 use classbill_store::allocations::{self, NewAllocation};
 use classbill_store::invoices::{self as store_invoices, InvoiceRow};
+use classbill_store::{Tx, instants};
 use serde_json::Value;
 
 use crate::error::{EngineError, EngineResult};

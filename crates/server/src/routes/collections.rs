@@ -1,10 +1,10 @@
 //! `/collection-runs`, `/invoices/{id}/collection-schedule` and the parties' status histories (customer-classes
 //! §5.8, §5.9): collection runs requested over HTTP and run in the background, and what they did.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use classbill_engine::collections::{CollectionRunView, CollectionScheduleView, StatusChangeView};
-use axum::body::Bytes;
 use classbill_engine::{EngineError, InvoiceView, Page};
 use jiff::Timestamp;
 use utoipa_axum::router::OpenApiRouter;
@@ -106,7 +106,9 @@ async fn approve_invoice(
     body: Bytes,
 ) -> ApiResult<axum::Json<InvoiceView>> {
     let at = acting_instant(&body)?;
-    Ok(axum::Json(state.engine.approve_invoice(&actor, id, at, Timestamp::now()).await?))
+    Ok(axum::Json(
+        state.engine.approve_invoice(&actor, id, at, Timestamp::now()).await?,
+    ))
 }
 
 /// A customer's status changes (limitation, suspension, release, block, termination), oldest first.
