@@ -237,7 +237,7 @@ on_both_backends! {
 }
 
 on_both_backends! {
-    async fn csv_format_visibility_and_bad_parameters(app) {
+    async fn csv_format_reseller_visibility_and_bad_parameters(app) {
         billed_and_paid(app).await;
         let answer = app.get("/api/v1/reports/invoice-journal?from=2025-01-01&to=2025-12-31&format=csv", &app.admin).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
@@ -262,11 +262,45 @@ on_both_backends! {
              TOTAL,EUR,1,0.00000,63.96000,0.00000,0.00000,0.00000,63.96000\n"
         );
 
-        // A reseller user sees only its own parties' rows: none here.
-        let (_, reseller) = app.reseller_with_user("Alpha").await;
-        for query in ["invoice-journal?from=2025-01-01&to=2025-12-31", "payments?from=2025-01-01&to=2025-12-31",
-                      "ageing?to=2025-12-31", "tax?from=2025-01-01&to=2025-12-31"] {
-            let seen = report(app, &reseller, query).await;
+        // A reseller user sees only its own parties' rows; the administrator sees them beside its own.
+        let (reseller, token) = app.reseller_with_user("Alpha").await;
+        let template = app.standard_template().await;
+        let class = app
+            .class(&token, json!({"name": "Alpha Gold", "currency": "EUR",
+                "regular_invoices": {"enabled": true, "template_id": template,
+                                     "payment_terms": {"type": "net", "days": 15}}}))
+            .await;
+        let answer = app
+            .post("/api/v1/customers", &token, json!({"name": "Alpha 1", "currency": "EUR", "class_id": class["id"],
+                "activated_at": "2025-03-01T00:00:00Z"}))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        let usage = json!({"party_id": answer.body["id"], "external_id": "a", "occurred_at": "2025-03-05T00:00:00Z",
+            "kind": "usage", "service": "voice", "quantity": "1", "amount": "1.5"});
+        let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [usage]})).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        bill(app, "2025-04-01T06:00:00Z").await;
+
+        let year = "from=2025-01-01&to=2025-12-31";
+        let theirs = report(app, &token, &format!("invoice-journal?{year}")).await;
+        let rows = theirs["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 1, "{theirs}");
+        assert_eq!(rows[0]["party_name"], json!("Alpha 1"));
+        assert_eq!(theirs["totals"], json!({"EUR": {"invoices": 1, "net_total": "1.50000", "tax_total": "0.00000",
+                                                     "total": "1.50000"}}));
+        let all = report(app, &app.admin, &format!("invoice-journal?{year}")).await;
+        assert_eq!(all["rows"].as_array().map(Vec::len), Some(3));
+        assert_eq!(all["totals"]["EUR"]["total"], json!("130.46000"));
+        let ageing = report(app, &token, "ageing?to=2025-04-20").await;
+        assert_eq!(ageing["rows"].as_array().map(Vec::len), Some(1), "{ageing}");
+        assert_eq!(ageing["rows"][0]["owner"], json!(reseller.to_string()));
+        assert_eq!(ageing["rows"][0]["days_1_30"], json!("1.50000"));
+        let every_owner = report(app, &app.admin, "ageing?to=2025-04-20").await;
+        let owners: Vec<&Value> = every_owner["rows"].as_array().expect("rows").iter().map(|r| &r["owner"]).collect();
+        assert_eq!(owners, [&json!("administrator"), &json!(reseller.to_string())]);
+        assert_eq!(every_owner["totals"]["EUR"]["total"], json!("65.46000"));
+        for query in [format!("payments?{year}"), format!("tax?{year}")] {
+            let seen = report(app, &token, &query).await;
             assert_eq!((seen["rows"].clone(), seen["totals"].clone()), (json!([]), json!({})), "{query}");
         }
 

@@ -46,6 +46,17 @@ on_both_backends! {
         assert_eq!(created["disabled"], json!(false));
         assert!(created.get("password").is_none(), "a chosen password is never echoed");
 
+        let again = app.post("/api/v1/users", &app.admin, json!({"login": "ops", "role": "admin"})).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+        assert!(again.has_error("login", "login_taken"), "{}", again.text);
+        let bad = app
+            .post("/api/v1/users", &app.admin, json!({"login": "x", "password": "short", "role": "owner"}))
+            .await;
+        assert!(bad.has_error("role", "invalid"), "{}", bad.text);
+        let bad = app.post("/api/v1/users", &app.admin, json!({"login": "x", "password": "short", "role": "reseller",
+                                                                "reseller_id": 999})).await;
+        assert!(bad.has_error("password", "too_short"), "{}", bad.text);
+
         let list = app.get("/api/v1/users", &app.admin).await;
         let logins: Vec<&Value> = list.body["items"].as_array().expect("items").iter().map(|u| &u["login"]).collect();
         assert_eq!(logins, [&json!("admin"), &json!("ops")]);
@@ -54,8 +65,12 @@ on_both_backends! {
         // Disabling refuses the user's token on the very next request; enabling lets it in again.
         let token = app.engine.create_token("ops", Timestamp::now()).await.expect("token");
         assert_eq!(app.get("/api/v1/users", &token).await.status, StatusCode::OK);
+        let ops = app.engine.authenticate_token(&token).await.expect("ops");
+        let session = app.engine.open_web_session(&ops, Timestamp::now()).await.expect("session");
+        assert!(app.engine.web_session(&session.id, Timestamp::now()).await.is_ok());
         assert_eq!(patch(app, &app.admin, &id, json!({"disabled": true})).await, StatusCode::OK);
         assert_eq!(app.get("/api/v1/users", &token).await.status, StatusCode::UNAUTHORIZED);
+        assert!(app.engine.web_session(&session.id, Timestamp::now()).await.is_err());
         assert!(app.engine.authenticate_password("ops", "first password").await.is_err());
         assert_eq!(patch(app, &app.admin, &id, json!({"disabled": false})).await, StatusCode::OK);
         assert_eq!(app.get("/api/v1/users", &token).await.status, StatusCode::OK);
