@@ -28,6 +28,7 @@ fn defaults() -> Value {
         "time_zone": default(json!("UTC")),
         "smtp_url": default(Value::Null),
         "public_base_url": default(Value::Null),
+        "sms_gateway_url": default(Value::Null),
         "tax.retry_base_ms": default(json!(30000)),
         "outbox.retry_base_ms": default(json!(60000)),
     })
@@ -74,6 +75,7 @@ on_both_backends! {
                 "time_zone": "Europe/Berlin",
                 "smtp_url": "smtp://mail.example.com:2525",
                 "public_base_url": "https://billing.example.com",
+                "sms_gateway_url": "https://sms.example.com/send",
                 "tax.retry_base_ms": 1,
                 "outbox.retry_base_ms": 3600000,
             }),
@@ -88,6 +90,7 @@ on_both_backends! {
             "time_zone": database(json!("Europe/Berlin")),
             "smtp_url": database(json!("smtp://mail.example.com:2525")),
             "public_base_url": database(json!("https://billing.example.com")),
+            "sms_gateway_url": database(json!("https://sms.example.com/send")),
             "tax.retry_base_ms": database(json!(1)),
             "outbox.retry_base_ms": database(json!(3600000)),
         });

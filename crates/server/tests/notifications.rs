@@ -359,3 +359,34 @@ on_both_backends! {
         assert!(patched.has_error("events.payment_received.sms", "template_syntax"), "{}", patched.text);
     }
 }
+
+on_both_backends! {
+    async fn sms_messages_are_posted_to_the_gateway(app) {
+        let hooks = Hooks::default();
+        let url = webhook_receiver(&hooks).await;
+        settings(app, json!({"sms_gateway_url": url})).await;
+        let class = app
+            .class(&app.admin, json!({"name": "Texted", "currency": "EUR",
+                   "notifications": {"events": {"payment_received": {"sms": true}}}}))
+            .await;
+        let answer = app
+            .post("/api/v1/customers", &app.admin,
+                  json!({"name": "Customer 1003", "class_id": class["id"], "phone": "+4915112345678",
+                         "activated_at": "2025-01-01T00:00:00Z"}))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        let party = answer.body["id"].as_i64().expect("customer id");
+        pay(app, &app.admin, party, "12.5").await;
+        let report = deliver(app, None, soon()).await;
+        assert_eq!(report.sent, 1, "{} {report:?}", app.backend);
+        let received = hooks.received.lock().expect("lock").clone();
+        assert_eq!(received.len(), 1);
+        let body: Value = serde_json::from_slice(&received[0].1).expect("JSON");
+        assert_eq!(body["to"], json!("+4915112345678"));
+        assert!(body["text"].as_str().is_some_and(|text| !text.is_empty()), "{body}");
+        let bad = app
+            .send(Method::PATCH, "/api/v1/settings", Some(&app.admin), Some(json!({"sms_gateway_url": "ftp://x"})), None)
+            .await;
+        assert!(bad.has_error("sms_gateway_url", "invalid"), "{}", bad.text);
+    }
+}

@@ -11,18 +11,20 @@ pub(super) enum Key {
     TimeZone,
     SmtpUrl,
     PublicBaseUrl,
+    SmsGatewayUrl,
     TaxRetryBaseMs,
     OutboxRetryBaseMs,
 }
 
 impl Key {
-    pub(super) const ALL: [Key; 8] = [
+    pub(super) const ALL: [Key; 9] = [
         Key::EnabledCurrencies,
         Key::CloseDelayHours,
         Key::DefaultSender,
         Key::TimeZone,
         Key::SmtpUrl,
         Key::PublicBaseUrl,
+        Key::SmsGatewayUrl,
         Key::TaxRetryBaseMs,
         Key::OutboxRetryBaseMs,
     ];
@@ -35,6 +37,7 @@ impl Key {
             Key::TimeZone => "time_zone",
             Key::SmtpUrl => "smtp_url",
             Key::PublicBaseUrl => "public_base_url",
+            Key::SmsGatewayUrl => "sms_gateway_url",
             Key::TaxRetryBaseMs => "tax.retry_base_ms",
             Key::OutboxRetryBaseMs => "outbox.retry_base_ms",
         }
@@ -89,7 +92,7 @@ impl Key {
                     }
                 }
             }
-            Key::PublicBaseUrl => {
+            Key::PublicBaseUrl | Key::SmsGatewayUrl => {
                 let Some(url) = value.as_str() else {
                     errors.push(type_error(field, "an absolute http:// or https:// URL, or null", value));
                     return None;
@@ -247,6 +250,8 @@ pub struct InstallationSettings {
     /// [`redact_smtp_url`]). `--smtp-url` takes precedence, see [`InstallationSettings::smtp_url_for_delivery`].
     pub smtp_url: Option<String>,
     pub public_base_url: Option<String>,
+    /// `sms_gateway_url`: where SMS messages are POSTed as JSON.
+    pub sms_gateway_url: Option<String>,
     /// `tax.retry_base_ms`
     pub tax_retry_base_ms: i64,
     /// `outbox.retry_base_ms`
@@ -288,6 +293,7 @@ impl InstallationSettings {
             time_zone: text(Key::TimeZone).unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned()),
             smtp_url: text(Key::SmtpUrl),
             public_base_url: text(Key::PublicBaseUrl),
+            sms_gateway_url: text(Key::SmsGatewayUrl),
             tax_retry_base_ms: integer(Key::TaxRetryBaseMs, DEFAULT_TAX_RETRY_BASE_MS),
             outbox_retry_base_ms: integer(Key::OutboxRetryBaseMs, DEFAULT_OUTBOX_RETRY_BASE_MS),
             configured,
@@ -322,6 +328,7 @@ impl InstallationSettings {
             Key::TimeZone => json!(self.time_zone),
             Key::SmtpUrl => json!(self.smtp_url.as_deref().map(redact_smtp_url)),
             Key::PublicBaseUrl => json!(self.public_base_url),
+            Key::SmsGatewayUrl => json!(self.sms_gateway_url),
             Key::TaxRetryBaseMs => json!(self.tax_retry_base_ms),
             Key::OutboxRetryBaseMs => json!(self.outbox_retry_base_ms),
         }
@@ -340,6 +347,7 @@ impl InstallationSettings {
             time_zone: shown(Key::TimeZone),
             smtp_url: shown(Key::SmtpUrl),
             public_base_url: shown(Key::PublicBaseUrl),
+            sms_gateway_url: shown(Key::SmsGatewayUrl),
             tax_retry_base_ms: shown(Key::TaxRetryBaseMs),
             outbox_retry_base_ms: shown(Key::OutboxRetryBaseMs),
         }
@@ -438,6 +446,9 @@ pub struct SettingsView {
     pub smtp_url: Sourced,
     /// Absolute http(s) URL the installation is reached at; null by default.
     pub public_base_url: Sourced,
+    /// Absolute http(s) URL of the SMS gateway: each SMS is POSTed to it as `{"to", "text", "sender"}`; null
+    /// (the default) means SMS messages cannot be sent and become dead letters saying so.
+    pub sms_gateway_url: Sourced,
     /// 1–3,600,000 (default 30000).
     #[serde(rename = "tax.retry_base_ms")]
     pub tax_retry_base_ms: Sourced,

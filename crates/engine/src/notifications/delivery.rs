@@ -13,6 +13,7 @@ use std::time::Duration;
 use classbill_store::outbox::{self, AttemptOutcome, MessageRow};
 use classbill_store::{StoreError, instants, webhooks};
 use jiff::Timestamp;
+use serde_json::json;
 
 use super::smtp::Mailer;
 use crate::Actor;
@@ -80,6 +81,30 @@ fn outcome_of(result: Result<(), Failure>, attempt: i64, base_ms: i64, now_us: i
 struct Channels {
     mailer: Result<Mailer, String>,
     http: reqwest::Client,
+    sms_gateway: Option<String>,
+}
+
+/// Hands one SMS to the gateway: `{"to", "text", "sender"}` as JSON; any 2xx answer accepts it.
+async fn post_sms(http: &reqwest::Client, url: &str, message: &MessageRow) -> Result<(), Failure> {
+    let body = json!({
+        "to": message.recipient,
+        "text": message.sms_text,
+        "sender": message.sender,
+    });
+    let response = http
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| Failure::Transient(format!("SMS gateway POST failed: {e}")))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(Failure::Transient(format!(
+            "SMS gateway answered HTTP {}",
+            response.status()
+        )))
+    }
 }
 
 impl crate::Engine {
@@ -99,6 +124,7 @@ impl crate::Engine {
                 .timeout(WEBHOOK_TIMEOUT)
                 .build()
                 .unwrap_or_default(),
+            sms_gateway: settings.sms_gateway_url.clone(),
         };
         let now_us = instants::to_micros(now);
         let lease_end = now_us.saturating_add(CLAIM_LEASE_US);
@@ -153,8 +179,12 @@ impl crate::Engine {
                 Err(reason) => Err(Failure::Transient(reason.clone())),
             },
             "webhook" => self.post_webhook(&channels.http, message, now).await,
-            // No SMS gateway exists in this version; the message is kept as a dead letter saying so.
-            _ => Err(Failure::Permanent("no SMS gateway configured".to_owned())),
+            _ => match &channels.sms_gateway {
+                Some(url) => post_sms(&channels.http, url, message).await,
+                None => Err(Failure::Permanent(
+                    "no SMS gateway configured: set the sms_gateway_url setting".to_owned(),
+                )),
+            },
         }
     }
 
