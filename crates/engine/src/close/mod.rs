@@ -78,6 +78,8 @@ struct Frozen {
     snapshot: String,
     class: ClassSettings,
     overrides: PartyOverrides,
+    /// The party's `tax_exempt` at S1: the snapshot holds an exemption reason exactly when it was exempt.
+    tax_exempt: bool,
 }
 
 impl Frozen {
@@ -100,6 +102,7 @@ impl Frozen {
         Ok(Frozen {
             class_id,
             revision,
+            tax_exempt: value["tax_exemption_reason"].is_string(),
             snapshot,
             class,
             overrides,
@@ -357,6 +360,11 @@ async fn close_one(
         }
     }
     let previous_balance = Money(store_close::balance_before(tx, party.id, period.start_at).await?);
+    // S3 taxes the party as S1 froze it: a later change of its exemption waits for the next period.
+    let party = &PartyRow {
+        tax_exempt: frozen.tax_exempt,
+        ..party.clone()
+    };
     let mut input = compute::CloseInput {
         party,
         period,
