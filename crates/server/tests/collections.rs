@@ -519,3 +519,41 @@ on_both_backends! {
         assert_eq!(deliver(app).await, 0, "nothing is sent twice");
     }
 }
+
+on_both_backends! {
+    async fn voiding_an_invoice_returns_its_credit_and_ends_its_ladder(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({})).await;
+        let (party, march) = with_march_invoice(app, &class).await;
+        run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        assert_eq!(party_status(app, party).await, "suspended");
+
+        let path = format!("/api/v1/invoices/{march}/void");
+        let (_, reseller) = app.reseller_with_user("Mu").await;
+        assert_eq!(app.post(&path, &reseller, json!({"reason": "x"})).await.status, StatusCode::NOT_FOUND);
+        let blank = app.post(&path, &app.admin, json!({"reason": " "})).await;
+        assert!(blank.has_error("reason", "required"), "{}", blank.text);
+
+        let voided = app
+            .post(&path, &app.admin, json!({"reason": "Billed twice", "as_of": "2025-04-29T08:15:00Z"}))
+            .await;
+        assert_eq!(voided.status, StatusCode::OK, "{}", voided.text);
+        assert_eq!(voided.body["status"], json!("void"));
+        assert_eq!(voided.body["allocations"], json!([]), "the 10.00 of credit is free again");
+        // Void releases like payment does (§5.9 rule 3): the suspension ends with its fee, the rest is cancelled.
+        assert_eq!(party_status(app, party).await, "open");
+        let fee = xdrs_of_kind(app, party, "reactivation_fee").await;
+        assert_eq!(fee[0]["occurred_at"], json!("2025-04-29T08:15:00Z"));
+        assert!(schedule(app, march).await.iter().all(|i| i["state"] != json!("pending")));
+        let again = app.post(&path, &app.admin, json!({"reason": "Twice"})).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+
+        // The returned credit pays the next invoice.
+        pay(app, party, "1.00", "2025-04-30T10:00:00+02:00").await;
+        run(app, "billing-runs", "2025-05-01T04:00:00Z").await;
+        let april = invoices_of(app, party).await[2]["id"].as_i64().expect("id");
+        let credit: Vec<Value> = invoice(app, april).await["allocations"].as_array().expect("list").clone();
+        let amounts: Vec<Value> = credit.iter().map(|a| a["amount"].clone()).collect();
+        assert!(amounts.contains(&json!("10.00000")), "{credit:?}");
+    }
+}

@@ -61,6 +61,7 @@ const EXPECTED_OPERATIONS: &[(&str, &[&str])] = &[
     ("/invoices/{id}/html", &["get"]),
     ("/invoices/{id}/collection-schedule", &["get"]),
     ("/invoices/{id}/approve", &["post"]),
+    ("/invoices/{id}/void", &["post"]),
     ("/collection-runs", &["get", "post"]),
     ("/collection-runs/{id}", &["get"]),
     ("/customers/{id}/status-history", &["get"]),

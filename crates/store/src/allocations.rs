@@ -148,3 +148,24 @@ pub async fn lock_invoice(tx: &mut Tx, invoice_id: i64) -> Result<(), StoreError
     .await?;
     Ok(())
 }
+
+/// Removes every allocation made to the invoice (void, §5.7): their credit is unallocated again. Answers the
+/// removed rows, which the caller records in the audit log.
+pub async fn remove_to_invoice(tx: &mut Tx, invoice_id: i64) -> Result<Vec<AllocationRow>, StoreError> {
+    let rows = of_invoice(tx, invoice_id).await?;
+    tx.execute("DELETE FROM allocations WHERE invoice_id = $1", args![invoice_id])
+        .await?;
+    Ok(rows)
+}
+
+/// Whether credit of this (negative) invoice was allocated to other invoices.
+pub async fn credit_used(tx: &mut Tx, invoice_id: i64) -> Result<bool, StoreError> {
+    let rows: Vec<AllocationRow> = tx
+        .fetch_all(
+            "SELECT id, source_xdr_id, source_invoice_id, invoice_id, amount, at FROM allocations
+             WHERE source_invoice_id = $1 LIMIT 1",
+            args![invoice_id],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}

@@ -4,6 +4,7 @@
 mod apply;
 mod at_payment_tax;
 mod input;
+mod void;
 
 use std::collections::HashMap;
 

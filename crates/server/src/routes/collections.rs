@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use classbill_engine::collections::{CollectionRunView, CollectionScheduleView, StatusChangeView};
 use classbill_engine::{EngineError, InvoiceView, Page};
 use jiff::Timestamp;
+use serde::Deserialize;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_run))
         .routes(routes!(get_schedule))
         .routes(routes!(approve_invoice))
+        .routes(routes!(void_invoice))
         .routes(routes!(customer_status_history))
         .routes(routes!(reseller_status_history))
 }
@@ -109,6 +112,38 @@ async fn approve_invoice(
     Ok(axum::Json(
         state.engine.approve_invoice(&actor, id, at, Timestamp::now()).await?,
     ))
+}
+
+/// `POST /invoices/{id}/void` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the body; the handler reads it as JSON to report every error
+struct VoidRequest {
+    /// Why the invoice is cancelled (1–500 characters); kept in the audit log.
+    reason: String,
+    /// The instant of the void; absent = the server clock.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    as_of: Option<String>,
+}
+
+/// Void an invoice (customer-classes §5.7): collection stops, the credit allocated to it becomes unallocated
+/// again, its xDRs stay. Users of the invoice's owner only.
+#[utoipa::path(post, path = "/invoices/{id}/void", tag = "invoices", params(("id" = i64, Path)),
+    request_body = VoidRequest,
+    responses((status = 200, body = InvoiceView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn void_invoice(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+    JsonValue(body): JsonValue,
+) -> ApiResult<axum::Json<InvoiceView>> {
+    let now = Timestamp::now();
+    let at = match body.get("as_of") {
+        None | Some(serde_json::Value::Null) => now,
+        Some(_) => instant_field(&body, "as_of")?,
+    };
+    let reason = body.get("reason").and_then(serde_json::Value::as_str).unwrap_or_default();
+    Ok(axum::Json(state.engine.void_invoice(&actor, id, reason, at, now).await?))
 }
 
 /// A customer's status changes (limitation, suspension, release, block, termination), oldest first.
