@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use classbill_engine::notifications::DeliveryConfig;
 use classbill_testkit::SmtpReceiver;
 use jiff::Timestamp;
@@ -65,25 +63,6 @@ async fn berlin_customer(app: &TestApp, class_id: &Value) -> i64 {
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", app.backend, answer.text);
     answer.body["id"].as_i64().expect("customer id")
-}
-
-/// Waits for a `/billing-runs` or `/collection-runs` run to complete; answers it.
-async fn run(app: &TestApp, kind: &str, as_of: &str) -> Value {
-    let answer = app
-        .post(&format!("/api/v1/{kind}"), &app.admin, json!({"as_of": as_of}))
-        .await;
-    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}: {}", app.backend, answer.text);
-    let id = answer.body["id"].as_i64().expect("run id");
-    for _ in 0..400 {
-        let run = app.get(&format!("/api/v1/{kind}/{id}"), &app.admin).await;
-        assert_eq!(run.status, StatusCode::OK, "{}", run.text);
-        if run.body["status"] == json!("completed") {
-            return run.body;
-        }
-        assert_ne!(run.body["status"], json!("failed"), "{}", run.text);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{}: {kind} {id} did not finish", app.backend);
 }
 
 async fn pay(app: &TestApp, party: i64, amount: &str, received_at: &str) {
@@ -160,9 +139,9 @@ async fn with_march_invoice(app: &TestApp, class: &Value) -> (i64, i64) {
     let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [february]})).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     app.section_7_1_march_charges(party).await;
-    run(app, "billing-runs", "2025-03-01T05:00:00Z").await;
+    app.run_to_completion("billing-runs", "2025-03-01T05:00:00Z").await;
     pay(app, party, "60.00", "2025-03-10T09:00:00+01:00").await;
-    run(app, "billing-runs", "2025-04-01T04:00:00Z").await;
+    app.run_to_completion("billing-runs", "2025-04-01T04:00:00Z").await;
     let list = invoices_of(app, party).await;
     assert_eq!(list.len(), 2, "{list:?}");
     assert_eq!(list[0]["status"], json!("paid"));
@@ -209,7 +188,7 @@ on_both_backends! {
         assert!(schedule(app, february).await.iter().all(|i| i["state"] == json!("cancelled")));
 
         // Item 6: overdue and the late fee at 2025-04-17 00:00 local.
-        let first = run(app, "collection-runs", "2025-04-16T22:00:00Z").await;
+        let first = app.run_to_completion("collection-runs", "2025-04-16T22:00:00Z").await;
         assert_eq!(first["events_fired"], json!(5), "{first}");
         assert_eq!(invoice(app, march).await["status"], json!("overdue"));
         let fees = xdrs_of_kind(app, party, "late_fee").await;
@@ -220,7 +199,7 @@ on_both_backends! {
         let items = schedule(app, march).await;
         assert!(items[..5].iter().all(|i| i["state"] == json!("fired") && i["fired_at"] == json!("2025-04-16T22:00:00Z")));
         // A repeated run fires nothing twice.
-        let again = run(app, "collection-runs", "2025-04-16T22:00:00Z").await;
+        let again = app.run_to_completion("collection-runs", "2025-04-16T22:00:00Z").await;
         assert_eq!(again["events_due"], json!(0), "{again}");
         assert_eq!(xdrs_of_kind(app, party, "late_fee").await.len(), 1);
 
@@ -229,9 +208,9 @@ on_both_backends! {
         let paid_part = invoice(app, march).await;
         assert_eq!(paid_part["open_amount"], json!("38.96000"));
         assert_eq!(paid_part["status"], json!("overdue"));
-        run(app, "collection-runs", "2025-04-21T22:00:00Z").await;
+        app.run_to_completion("collection-runs", "2025-04-21T22:00:00Z").await;
         assert_eq!(party_status(app, party).await, "limited");
-        run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        app.run_to_completion("collection-runs", "2025-04-27T22:00:00Z").await;
         assert_eq!(party_status(app, party).await, "suspended");
 
         // Item 9: paying the rest releases both, costs the reactivation fee and cancels termination.
@@ -265,7 +244,7 @@ on_both_backends! {
         ]);
 
         // The April close: the late fee untaxed, the reactivation fee taxed (VAT 1.90000).
-        run(app, "billing-runs", "2025-05-01T04:00:00Z").await;
+        app.run_to_completion("billing-runs", "2025-05-01T04:00:00Z").await;
         let april_id = invoices_of(app, party).await[2]["id"].as_i64().expect("id");
         let april = invoice(app, april_id).await;
         assert_eq!(april["net_total"], json!("15.00000"), "{april}");
@@ -283,7 +262,7 @@ on_both_backends! {
         let class = business_eu(app, json!({})).await;
         let (party, march) = with_march_invoice(app, &class).await;
         // Nothing paid and no run until after the termination date: one run fires the whole ladder.
-        let late = run(app, "collection-runs", "2025-06-01T00:00:00Z").await;
+        let late = app.run_to_completion("collection-runs", "2025-06-01T00:00:00Z").await;
         assert_eq!(late["events_due"], json!(11), "{late}");
         assert_eq!(party_status(app, party).await, "closed");
         let fee = xdrs_of_kind(app, party, "late_fee").await;
@@ -305,7 +284,7 @@ on_both_backends! {
         let ends: Vec<Value> = periods.body["items"].as_array().expect("items").iter().map(|p| p["end"].clone()).collect();
         assert_eq!(ends.last(), Some(&json!("2025-05-15T22:00:00Z")), "{ends:?}");
         // The final period closes like any other, and no period follows it.
-        run(app, "billing-runs", "2025-06-01T04:00:00Z").await;
+        app.run_to_completion("billing-runs", "2025-06-01T04:00:00Z").await;
         let periods = app.get(&format!("/api/v1/periods?party_id={party}"), &app.admin).await;
         let last = periods.body["items"].as_array().expect("items").last().cloned().expect("a period");
         assert_eq!(last["end"], json!("2025-05-15T22:00:00Z"));
@@ -322,7 +301,7 @@ on_both_backends! {
         )
         .await;
         let (party, march) = with_march_invoice(app, &class).await;
-        run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        app.run_to_completion("collection-runs", "2025-04-27T22:00:00Z").await;
         assert_eq!(party_status(app, party).await, "suspended");
         // 68.46 of 68.96 leaves 0.50 open: within the threshold, so the invoice is not collected any more
         // and, with restore_on_partial_within_threshold, the suspension ends with its fee.
@@ -342,13 +321,13 @@ on_both_backends! {
         section_7_1_calendar(app).await;
         let class = business_eu(app, json!({"collection_threshold": "1.00"})).await;
         let (party, march) = with_march_invoice(app, &class).await;
-        run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        app.run_to_completion("collection-runs", "2025-04-27T22:00:00Z").await;
         pay(app, party, "68.46", "2025-04-29T10:15:00+02:00").await;
         assert_eq!(invoice(app, march).await["status"], json!("do_not_collect"));
         assert_eq!(party_status(app, party).await, "suspended");
         assert!(xdrs_of_kind(app, party, "reactivation_fee").await.is_empty());
         // The termination was cancelled with the rest of the schedule: a late run changes nothing.
-        let late = run(app, "collection-runs", "2025-06-01T00:00:00Z").await;
+        let late = app.run_to_completion("collection-runs", "2025-06-01T00:00:00Z").await;
         assert_eq!(late["events_due"], json!(0), "{late}");
         assert_eq!(party_status(app, party).await, "suspended");
     }
@@ -359,7 +338,7 @@ on_both_backends! {
         section_7_1_calendar(app).await;
         let class = business_eu(app, json!({})).await;
         let (party, _) = with_march_invoice(app, &class).await;
-        run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        app.run_to_completion("collection-runs", "2025-04-27T22:00:00Z").await;
         let block = app.post(&format!("/api/v1/customers/{party}/block"), &app.admin, json!({})).await;
         assert!(block.status.is_success(), "{}", block.text);
         assert_eq!(party_status(app, party).await, "blocked");
@@ -395,7 +374,7 @@ on_both_backends! {
         let class = business_eu(app, json!({"email_delivery": "after_review"})).await;
         let (party, march) = with_march_invoice(app, &class).await;
         assert_eq!(invoice(app, march).await["review_state"], json!("under_review"));
-        let held = run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        let held = app.run_to_completion("collection-runs", "2025-04-27T22:00:00Z").await;
         assert_eq!(held["events_due"], json!(0), "{held}");
         assert_eq!(party_status(app, party).await, "open");
 
@@ -435,10 +414,10 @@ on_both_backends! {
         let (_, march) = with_march_invoice(app, &class).await;
         // Issued 2025-04-01: approved automatically at 2025-04-04 00:00 Berlin, before any reminder was due.
         // A second before, only the February invoice (issued 2025-03-01) is approved.
-        let early = run(app, "collection-runs", "2025-04-03T21:59:59Z").await;
+        let early = app.run_to_completion("collection-runs", "2025-04-03T21:59:59Z").await;
         assert_eq!(early["approvals"], json!(1), "{early}");
         assert_eq!(invoice(app, march).await["review_state"], json!("under_review"));
-        let due = run(app, "collection-runs", "2025-04-12T22:00:00Z").await;
+        let due = app.run_to_completion("collection-runs", "2025-04-12T22:00:00Z").await;
         assert_eq!(due["approvals"], json!(1), "{due}");
         assert_eq!(due["events_fired"], json!(2), "both reminders: {due}");
         assert_eq!(invoice(app, march).await["review_state"], json!("auto_approved"));
@@ -457,7 +436,7 @@ on_both_backends! {
                                             "at": "2025-04-16T09:00:00Z", "reason": "card declined"});
         let early = app.post("/api/v1/charge-results", &app.admin, request(1)).await;
         assert_eq!(early.status, StatusCode::NOT_FOUND, "not requested before the due date: {}", early.text);
-        run(app, "collection-runs", "2025-04-15T22:00:00Z").await;
+        app.run_to_completion("collection-runs", "2025-04-15T22:00:00Z").await;
         // The charge succeeds: the retries find the payment made and are cancelled.
         let result = app
             .post("/api/v1/charge-results", &app.admin,
@@ -465,7 +444,7 @@ on_both_backends! {
             .await;
         assert!(result.status.is_success(), "{}", result.text);
         assert_eq!(invoice(app, march).await["status"], json!("paid"));
-        run(app, "collection-runs", "2025-04-30T22:00:00Z").await;
+        app.run_to_completion("collection-runs", "2025-04-30T22:00:00Z").await;
         let retry = app.post("/api/v1/charge-results", &app.admin, request(2)).await;
         assert_eq!(retry.status, StatusCode::NOT_FOUND, "{}", retry.text);
         assert_eq!(party_status(app, party).await, "open");
@@ -505,7 +484,7 @@ on_both_backends! {
         assert!(march_mail.data.contains("JVBERi0"), "the attachment is a PDF (base64 of %PDF-)");
 
         // By 04-17: both reminders, the resend (with the PDF again), the overdue notice and the late fee.
-        run(app, "collection-runs", "2025-04-16T22:00:00Z").await;
+        app.run_to_completion("collection-runs", "2025-04-16T22:00:00Z").await;
         assert_eq!(deliver(app).await, 5);
         let log = app.get("/api/v1/notifications?status=sent", &app.admin).await;
         let mut events: Vec<String> = log.body["items"].as_array().expect("items").iter()
@@ -525,7 +504,7 @@ on_both_backends! {
         section_7_1_calendar(app).await;
         let class = business_eu(app, json!({})).await;
         let (party, march) = with_march_invoice(app, &class).await;
-        run(app, "collection-runs", "2025-04-27T22:00:00Z").await;
+        app.run_to_completion("collection-runs", "2025-04-27T22:00:00Z").await;
         assert_eq!(party_status(app, party).await, "suspended");
 
         let path = format!("/api/v1/invoices/{march}/void");
@@ -550,7 +529,7 @@ on_both_backends! {
 
         // The returned credit pays the next invoice.
         pay(app, party, "1.00", "2025-04-30T10:00:00+02:00").await;
-        run(app, "billing-runs", "2025-05-01T04:00:00Z").await;
+        app.run_to_completion("billing-runs", "2025-05-01T04:00:00Z").await;
         let april = invoices_of(app, party).await[2]["id"].as_i64().expect("id");
         let credit: Vec<Value> = invoice(app, april).await["allocations"].as_array().expect("list").clone();
         let amounts: Vec<Value> = credit.iter().map(|a| a["amount"].clone()).collect();

@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestApp;
@@ -97,25 +95,6 @@ async fn issue(app: &TestApp, token: &str, party: i64, body: Value) -> Value {
     answer.body
 }
 
-/// Starts a billing run and waits for it to complete.
-async fn bill(app: &TestApp, as_of: &str) {
-    let answer = app
-        .post("/api/v1/billing-runs", &app.admin, json!({"as_of": as_of}))
-        .await;
-    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}: {}", app.backend, answer.text);
-    let id = answer.body["id"].as_i64().expect("run id");
-    for _ in 0..200 {
-        let run = app.get(&format!("/api/v1/billing-runs/{id}"), &app.admin).await;
-        if run.body["status"] == json!("completed") {
-            assert_eq!(run.body["failures"], json!([]), "{}", run.text);
-            return;
-        }
-        assert_ne!(run.body["status"], json!("failed"), "{}", run.text);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{}: billing run {id} did not finish", app.backend);
-}
-
 async fn invoices_of(app: &TestApp, party: i64) -> Vec<Value> {
     let answer = app.get(&format!("/api/v1/invoices?party_id={party}"), &app.admin).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
@@ -195,7 +174,7 @@ on_both_backends! {
         assert_eq!(items.body["items"][0]["occurred_at"], "2025-03-20T10:00:00Z");
 
         // The March close bills only xDR 5; the OOT amounts count in the balance, not on the invoice.
-        bill(app, "2025-04-01T06:00:00Z").await;
+        app.bill("2025-04-01T06:00:00Z").await;
         let regular = invoices_of(app, party).await.into_iter().find(|i| i["kind"] == "regular").expect("regular");
         let regular = invoice(app, &regular["id"]).await;
         // 5.11244 + VAT 0.97136 = 6.0838 → 6.09.
@@ -550,7 +529,7 @@ on_both_backends! {
         let class = business_eu_with(app, &app.admin, json!({}), json!({"regular_invoices": {"enabled": false}})).await;
         let party = customer(app, &app.admin, &class["id"]).await;
         let ids = march_usage(app, party).await;
-        bill(app, "2025-04-01T06:00:00Z").await;
+        app.bill("2025-04-01T06:00:00Z").await;
         assert_eq!(invoices_of(app, party).await.len(), 0, "no regular invoice: the xDRs stay uninvoiced");
 
         let answer = app

@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::TestApp;
@@ -67,25 +65,6 @@ async fn february_charges(app: &TestApp, party: i64) {
     .await;
 }
 
-/// Starts a billing run and waits for it to complete.
-async fn bill(app: &TestApp, as_of: &str) {
-    let answer = app
-        .post("/api/v1/billing-runs", &app.admin, json!({"as_of": as_of}))
-        .await;
-    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}: {}", app.backend, answer.text);
-    let id = answer.body["id"].as_i64().expect("run id");
-    for _ in 0..200 {
-        let run = app.get(&format!("/api/v1/billing-runs/{id}"), &app.admin).await;
-        if run.body["status"] == json!("completed") {
-            assert_eq!(run.body["failures"], json!([]), "{}", run.text);
-            return;
-        }
-        assert_ne!(run.body["status"], json!("failed"), "{}", run.text);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{}: billing run {id} did not finish", app.backend);
-}
-
 async fn invoices_of(app: &TestApp, party: i64) -> Vec<Value> {
     let answer = app.get(&format!("/api/v1/invoices?party_id={party}"), &app.admin).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
@@ -122,7 +101,7 @@ async fn with_february_invoice(app: &TestApp) -> (i64, Value) {
     let party = berlin_customer(app, &class["id"]).await;
     february_charges(app, party).await;
     app.section_7_1_march_charges(party).await;
-    bill(app, "2025-03-01T05:00:00Z").await;
+    app.bill("2025-03-01T05:00:00Z").await;
     let list = invoices_of(app, party).await;
     assert_eq!(list.len(), 1, "{list:?}");
     let february = invoice(app, &list[0]["id"]).await;
@@ -156,7 +135,7 @@ on_both_backends! {
         assert_eq!(booked[0]["late"], json!(false));
 
         // §7.1 item 4: the March close consumes the 10.00 credit.
-        bill(app, "2025-04-01T04:00:00Z").await;
+        app.bill("2025-04-01T04:00:00Z").await;
         let list = invoices_of(app, party).await;
         assert_eq!(list.len(), 2);
         let march = invoice(app, &list[1]["id"]).await;
@@ -186,7 +165,7 @@ on_both_backends! {
 on_both_backends! {
     async fn named_invoice_first_then_oldest_first(app) {
         let (party, february) = with_february_invoice(app).await;
-        bill(app, "2025-04-01T04:00:00Z").await;
+        app.bill("2025-04-01T04:00:00Z").await;
         let list = invoices_of(app, party).await;
         let march = invoice(app, &list[1]["id"]).await;
         assert_eq!(march["open_amount"], json!("78.96000"));
@@ -228,7 +207,7 @@ on_both_backends! {
 on_both_backends! {
     async fn unnamed_payments_go_oldest_first(app) {
         let (party, february) = with_february_invoice(app).await;
-        bill(app, "2025-04-01T04:00:00Z").await;
+        app.bill("2025-04-01T04:00:00Z").await;
         let march = invoices_of(app, party).await[1].clone();
         let result = pay(app, &app.admin, payment(party, "100", "2025-04-02T10:00:00Z")).await;
         assert_eq!(
@@ -277,7 +256,7 @@ on_both_backends! {
         let (party, february) = with_february_invoice(app).await;
         let other_party = berlin_customer(app, &february["class_id"]).await;
         february_charges(app, other_party).await;
-        bill(app, "2025-03-01T05:00:00Z").await;
+        app.bill("2025-03-01T05:00:00Z").await;
         let foreign = invoices_of(app, other_party).await[0].clone();
 
         let cases = [
@@ -337,7 +316,7 @@ on_both_backends! {
             vec![xdr(party, "m2", "2025-03-06T00:00:00+01:00", "credit", "voice", "GOODWILL", "1", "-66.34812")],
         )
         .await;
-        bill(app, "2025-04-01T04:00:00Z").await;
+        app.bill("2025-04-01T04:00:00Z").await;
         let march = invoice(app, &invoices_of(app, party).await[1]["id"]).await;
         assert_eq!(march["total"], json!("-100.00000"), "{march}");
         assert_eq!(march["open_amount"], json!("0.00000"));
@@ -362,7 +341,7 @@ on_both_backends! {
             vec![xdr(party, "a1", "2025-04-01T00:00:00+02:00", "recurring", "sip_trunk", "TRUNK-M", "1", "42.01681")],
         )
         .await;
-        bill(app, "2025-05-01T04:00:00Z").await;
+        app.bill("2025-05-01T04:00:00Z").await;
         let april = invoice(app, &invoices_of(app, party).await[2]["id"]).await;
         assert_eq!(april["total"], json!("50.00000"));
         assert_eq!(april["open_amount"], json!("0.00000"));
@@ -388,7 +367,7 @@ on_both_backends! {
             .await;
         let party = berlin_customer(app, &class["id"]).await;
         february_charges(app, party).await;
-        bill(app, "2025-03-01T05:00:00Z").await;
+        app.bill("2025-03-01T05:00:00Z").await;
         let february = invoices_of(app, party).await[0].clone();
         assert_eq!(february["status"], json!("unpaid"));
 

@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::TestApp;
@@ -34,24 +32,6 @@ async fn business_eu(app: &TestApp) -> Value {
         }),
     )
     .await
-}
-
-async fn bill(app: &TestApp, as_of: &str) {
-    let answer = app
-        .post("/api/v1/billing-runs", &app.admin, json!({"as_of": as_of}))
-        .await;
-    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}: {}", app.backend, answer.text);
-    let id = answer.body["id"].as_i64().expect("run id");
-    for _ in 0..200 {
-        let run = app.get(&format!("/api/v1/billing-runs/{id}"), &app.admin).await;
-        if run.body["status"] == json!("completed") {
-            assert_eq!(run.body["failures"], json!([]), "{}", run.text);
-            return;
-        }
-        assert_ne!(run.body["status"], json!("failed"), "{}", run.text);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{}: billing run {id} did not finish", app.backend);
 }
 
 async fn pay(app: &TestApp, party: i64, amount: &str, received_at: &str) -> Value {
@@ -86,9 +66,9 @@ async fn billed_and_paid(app: &TestApp) -> (i64, Value, Value) {
     let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [february]})).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     app.section_7_1_march_charges(party).await;
-    bill(app, "2025-03-01T05:00:00Z").await;
+    app.bill("2025-03-01T05:00:00Z").await;
     let first = pay(app, party, "60.00", "2025-03-10T11:00:00+01:00").await;
-    bill(app, "2025-04-01T04:00:00Z").await;
+    app.bill("2025-04-01T04:00:00Z").await;
     let second = pay(app, party, "5.00", "2025-03-31T22:30:00Z").await;
     (party, first, second)
 }
@@ -279,7 +259,7 @@ on_both_backends! {
             "kind": "usage", "service": "voice", "quantity": "1", "amount": "1.5"});
         let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [usage]})).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
-        bill(app, "2025-04-01T06:00:00Z").await;
+        app.bill("2025-04-01T06:00:00Z").await;
 
         let year = "from=2025-01-01&to=2025-12-31";
         let theirs = report(app, &token, &format!("invoice-journal?{year}")).await;

@@ -294,6 +294,32 @@ impl TestApp {
         assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", self.backend, answer.text);
     }
 
+    /// Starts a `/billing-runs` or `/collection-runs` run (`kind`) at `as_of` and waits for it to complete;
+    /// answers the finished run.
+    pub async fn run_to_completion(&self, kind: &str, as_of: &str) -> Value {
+        let answer = self
+            .post(&format!("/api/v1/{kind}"), &self.admin, json!({"as_of": as_of}))
+            .await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{}: {}", self.backend, answer.text);
+        let id = answer.body["id"].as_i64().expect("run id");
+        for _ in 0..400 {
+            let run = self.get(&format!("/api/v1/{kind}/{id}"), &self.admin).await;
+            assert_eq!(run.status, StatusCode::OK, "{}", run.text);
+            if run.body["status"] == json!("completed") {
+                return run.body;
+            }
+            assert_ne!(run.body["status"], json!("failed"), "{}", run.text);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{}: {kind} {id} did not finish", self.backend);
+    }
+
+    /// A billing run at `as_of` that closes every due period without a failure.
+    pub async fn bill(&self, as_of: &str) {
+        let run = self.run_to_completion("billing-runs", as_of).await;
+        assert_eq!(run["failures"], json!([]), "{run}");
+    }
+
     /// The id of the built-in Standard template.
     pub async fn standard_template(&self) -> i64 {
         let list = self.get("/api/v1/invoice-templates", &self.admin).await;
