@@ -44,6 +44,7 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::ledger::router())
         .merge(routes::billing::router())
         .merge(routes::collections::router())
+        .merge(routes::retention::router())
         .merge(routes::documents::router())
         .merge(routes::measurements::router())
         .merge(routes::payments::router())

@@ -536,3 +536,27 @@ on_both_backends! {
         assert!(amounts.contains(&json!("10.00000")), "{credit:?}");
     }
 }
+
+on_both_backends! {
+    async fn a_terminated_party_can_be_erased_and_keeps_its_invoices(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({})).await;
+        let (party, _) = with_march_invoice(app, &class).await;
+        let path = format!("/api/v1/customers/{party}/erase");
+        let open = app.post(&path, &app.admin, json!({})).await;
+        assert_eq!(open.status, StatusCode::CONFLICT, "only a terminated party: {}", open.text);
+
+        app.run_to_completion("collection-runs", "2025-06-01T00:00:00Z").await;
+        let erased = app.post(&path, &app.admin, json!({})).await;
+        assert_eq!(erased.status, StatusCode::OK, "{}", erased.text);
+        let customer = app.get(&format!("/api/v1/customers/{party}"), &app.admin).await.body;
+        assert_eq!(customer["name"], json!(format!("Erased customer {party}")));
+        assert_eq!(customer["email"], Value::Null);
+        assert_eq!(customer["status"], json!("closed"));
+        let invoices = invoices_of(app, party).await;
+        assert_eq!(invoices.len(), 2);
+        assert_eq!(invoices[1]["total"], json!("78.96000"));
+        let audit = app.get("/api/v1/audit-log?object_type=customer", &app.admin).await;
+        assert!(audit.text.contains("\"erase\""), "{}", audit.text);
+    }
+}

@@ -65,6 +65,8 @@ const EXPECTED_OPERATIONS: &[(&str, &[&str])] = &[
     ("/collection-runs", &["get", "post"]),
     ("/collection-runs/{id}", &["get"]),
     ("/customers/{id}/status-history", &["get"]),
+    ("/customers/{id}/erase", &["post"]),
+    ("/resellers/{id}/erase", &["post"]),
     ("/resellers/{id}/status-history", &["get"]),
     ("/invoice-sequences/{owner}", &["get", "patch"]),
     ("/payments", &["post"]),

@@ -323,3 +323,21 @@ pub async fn member_facts(tx: &mut Tx, class_id: i64) -> Result<Vec<MemberFacts>
     )
     .await
 }
+
+/// Replaces a party's personal data (erasure): its name, contacts and tax id, and its custom values.
+pub async fn erase_personal(
+    tx: &mut Tx,
+    id: i64,
+    name: &str,
+    custom_fields: &str,
+    at_us: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE parties SET name = $1, name_key = $2, email = NULL, phone = NULL, tax_id = NULL,
+             custom_fields = $3, updated_at = $4
+         WHERE id = $5",
+        args![name, name_key(name), custom_fields, at_us, id],
+    )
+    .await?;
+    Ok(())
+}

@@ -7,6 +7,7 @@ mod block;
 mod create;
 mod custom_values;
 mod document;
+mod erase;
 mod members;
 mod overrides;
 mod read;

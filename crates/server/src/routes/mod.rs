@@ -14,4 +14,5 @@ pub mod oot;
 pub mod parties;
 pub mod payments;
 pub mod reports;
+pub mod retention;
 pub mod users;
