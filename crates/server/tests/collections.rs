@@ -560,3 +560,55 @@ on_both_backends! {
         assert!(audit.text.contains("\"erase\""), "{}", audit.text);
     }
 }
+
+on_both_backends! {
+    async fn recurring_fees_go_on_their_own_card_only_invoice_just_before_the_regular_one(app) {
+        let template = app.standard_template().await;
+        let class = app
+            .class(&app.admin, json!({
+                "name": "Split fees", "currency": "EUR",
+                "regular_invoices": {"enabled": true, "template_id": template, "payment_terms": {"type": "net", "days": 15}},
+                "out_of_turn_invoices": {"enabled": true, "template_id": template, "separate_recurring_fee_invoice": true,
+                                         "auto_charge": "on_issue", "payment_terms": {"type": "net", "days": 5}},
+                "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}},
+            }))
+            .await;
+        let answer = app
+            .post("/api/v1/customers", &app.admin,
+                  json!({"name": "Split", "currency": "EUR", "class_id": class["id"], "time_zone": "Europe/Berlin",
+                         "activated_at": "2025-03-01T00:00:00+01:00"}))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        let party = answer.body["id"].as_i64().expect("id");
+        app.section_7_1_march_charges(party).await;
+        pay(app, party, "20.00", "2025-03-10T09:00:00+01:00").await;
+        app.bill("2025-04-01T04:00:00Z").await;
+
+        let list = invoices_of(app, party).await;
+        assert_eq!(list.len(), 2, "{list:?}");
+        let fees = invoice(app, list[0]["id"].as_i64().expect("id")).await;
+        let regular = invoice(app, list[1]["id"].as_i64().expect("id")).await;
+        assert_eq!((fees["kind"].clone(), regular["kind"].clone()), (json!("recurring_fees"), json!("regular")));
+        assert!(fees["number"].as_str() < regular["number"].as_str(), "numbered just before the regular invoice");
+        assert_eq!(fees["card_only"], json!(true));
+        assert_eq!(fees["due_date"], json!("2025-04-06"), "the out-of-turn payment terms");
+        // 29.90 + VAT 5.68100 = 35.581, rounded to 35.59; the unallocated 20.00 is not spent on it.
+        assert_eq!(fees["tax_total"], json!("5.68100"));
+        assert_eq!(fees["total"], json!("35.59000"));
+        assert_eq!(fees["open_amount"], json!("35.59000"));
+        let fee_lines: Vec<Value> = fees["lines"].as_array().expect("lines").iter()
+            .filter(|l| l["kind"] != json!("tax") && l["kind"] != json!("rounding")).map(|l| l["rate_code"].clone()).collect();
+        assert_eq!(fee_lines, vec![json!("TRUNK-M")]);
+        let regular_codes: Vec<Value> = regular["lines"].as_array().expect("lines").iter().map(|l| l["rate_code"].clone()).collect();
+        assert!(!regular_codes.contains(&json!("TRUNK-M")), "{regular_codes:?}");
+        assert_eq!(regular["out_of_turn"], json!("35.59000"));
+        assert_eq!(regular["net_total"], json!("36.44812"));
+        // The charge connector was asked at issue; its success pays the fee invoice.
+        let result = app
+            .post("/api/v1/charge-results", &app.admin,
+                  json!({"request_id": format!("chr_{}_1", fees["id"]), "outcome": "succeeded", "at": "2025-04-01T09:00:00Z"}))
+            .await;
+        assert!(result.status.is_success(), "{}", result.text);
+        assert_eq!(invoice(app, fees["id"].as_i64().expect("id")).await["status"], json!("paid"));
+    }
+}

@@ -51,6 +51,17 @@ pub struct ClosePlan {
     /// The uninvoiced xDRs of the period that go on the invoice (the booked tax and rounding xDRs join them).
     pub invoiced_xdr_ids: Vec<i64>,
     pub invoice: Option<InvoicePlan>,
+    /// The separate recurring-fee invoice issued just before the regular one (§5.10 rule 6).
+    pub recurring_fees: Option<RecurringFeesPlan>,
+}
+
+/// The period's `recurring` xDRs on their own invoice, with their own taxes and rounding.
+pub struct RecurringFeesPlan {
+    /// Its tax and rounding xDRs, booked with the close.
+    pub xdrs: Vec<EngineXdr>,
+    /// The recurring xDRs it invoices.
+    pub invoiced_xdr_ids: Vec<i64>,
+    pub totals: InvoiceTotals,
 }
 
 fn is_postpaid(party: &PartyRow) -> bool {
@@ -263,10 +274,18 @@ pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
     let mut payments = Vec::new();
     let mut taxes = Vec::new();
     let mut out_of_turn = Vec::new();
+    let issues_invoice = class.regular_invoices.enabled && !(postpaid && class.general_info.billed_externally);
+    let separate_fees = issues_invoice && class.out_of_turn_invoices.separate_recurring_fee_invoice;
+    let mut recurring_charges = Vec::new();
+    let mut recurring_ids = Vec::new();
     for row in xdrs {
         let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
         match kind {
             XdrKind::Payment => payments.push(Money(row.amount)),
+            XdrKind::Recurring if separate_fees && row.invoice_id.is_none() => {
+                recurring_ids.push(row.id);
+                recurring_charges.push(charge_of(row, kind)?);
+            }
             // Nothing of an unclosed period is on its regular invoice yet, so an invoiced xDR is on an
             // out-of-turn invoice (§5.10 rule 5): left out of this invoice, counted in its balance.
             _ if row.invoice_id.is_some() => out_of_turn.push(Money(row.amount)),
@@ -284,9 +303,45 @@ pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
             }
         }
     }
-    let issues_invoice = class.regular_invoices.enabled && !(postpaid && class.general_info.billed_externally);
     let priced = price(&input.taxing(), &charges, taxes, issues_invoice)?;
     let mut booked = Vec::new();
+
+    // §5.10 rule 6: recurring fees taxed and rounded on their own invoice, counted in the regular invoice's
+    // balance like any out-of-turn invoice.
+    let mut recurring_fees = None;
+    if !recurring_charges.is_empty() {
+        let fees = price(&input.taxing(), &recurring_charges, Vec::new(), true)?;
+        let totals = fees
+            .totals
+            .ok_or_else(|| "the recurring-fee invoice has no totals".to_owned())?;
+        let mut fee_xdrs: Vec<EngineXdr> = fees
+            .taxes
+            .iter()
+            .enumerate()
+            .map(|(n, line)| {
+                tax_xdr(
+                    engine_xdr(input, "S6R-tax", n + 1, XdrKind::Tax, TAX_SERVICE, line.amount),
+                    line,
+                )
+            })
+            .collect();
+        if totals.rounding != Money::ZERO {
+            fee_xdrs.push(engine_xdr(
+                input,
+                "S6R-rounding",
+                1,
+                XdrKind::Rounding,
+                ROUNDING_SERVICE,
+                totals.rounding,
+            ));
+        }
+        out_of_turn.push(totals.total);
+        recurring_fees = Some(RecurringFeesPlan {
+            xdrs: fee_xdrs,
+            invoiced_xdr_ids: recurring_ids,
+            totals,
+        });
+    }
 
     // S3 taxes.
     for (n, line) in priced.taxes.iter().enumerate() {
@@ -340,6 +395,7 @@ pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
         xdrs: booked,
         invoiced_xdr_ids,
         invoice,
+        recurring_fees,
     })
 }
 

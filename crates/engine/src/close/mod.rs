@@ -284,7 +284,8 @@ async fn finish_batch(
     owners.sort_unstable();
     for owner in owners {
         let mut items = by_owner.remove(&owner).unwrap_or_default();
-        items.sort_by_key(|p| (p.invoice.party_id, p.invoice.period_id));
+        // A recurring-fee invoice takes its number just before the regular invoice of its period.
+        items.sort_by_key(|p| (p.invoice.party_id, p.invoice.period_id, p.invoice.kind == "regular"));
         let (prefix, first) = store_invoices::reserve_numbers(tx, owner, items.len() as i64).await?;
         for (n, mut item) in items.into_iter().enumerate() {
             item.invoice.number = format!("{prefix}{:06}", first + n as i64);
@@ -339,7 +340,7 @@ async fn close_one(
     frozen: Option<Result<Frozen, String>>,
     xdrs_by_period: &HashMap<i64, Vec<classbill_store::xdrs::XdrRow>>,
     created_us: i64,
-) -> EngineResult<Result<Option<Pending>, String>> {
+) -> EngineResult<Result<Vec<Pending>, String>> {
     let frozen = match frozen {
         Some(Ok(frozen)) => frozen,
         Some(Err(error)) => return Ok(Err(error)),
@@ -392,8 +393,57 @@ async fn close_one(
         Err(error) => return Ok(Err(error)),
     };
     let booked = store_close::insert_engine_xdrs(tx, &plan.xdrs, created_us).await?;
+    let mut issued = Vec::new();
+    if let Some(fees) = plan.recurring_fees {
+        let fee_dates = match compute::issue_and_due(
+            close_us,
+            &party.time_zone,
+            frozen.class.out_of_turn_invoices.payment_terms.net_days(),
+        ) {
+            Ok(dates) => dates,
+            Err(error) => return Ok(Err(error)),
+        };
+        let mut xdr_ids = fees.invoiced_xdr_ids;
+        xdr_ids.extend(store_close::insert_engine_xdrs(tx, &fees.xdrs, created_us).await?);
+        let totals = fees.totals;
+        issued.push(Pending {
+            // Rendered at issue like every out-of-turn invoice (§2.5).
+            pdf: PdfGeneration::EndOfPeriod,
+            invoice: NewInvoice {
+                id: 0,
+                number: String::new(),
+                kind: "recurring_fees".to_owned(),
+                party_id: party.id,
+                owner_reseller_id: party.owner_reseller_id,
+                class_id: frozen.class_id,
+                class_revision: frozen.revision,
+                settings_snapshot: frozen.snapshot.clone(),
+                period_id: Some(period.id),
+                issue_date: fee_dates.0,
+                due_date: fee_dates.1,
+                net_total: totals.net_total.0,
+                tax_total: totals.tax_total.0,
+                rounding: totals.rounding.0,
+                total: totals.total.0,
+                // Not balance-aware: the regular invoice counts it among the period's out-of-turn amounts.
+                previous_balance: 0,
+                payments: 0,
+                out_of_turn: 0,
+                amount_due: totals.total.0.max(0),
+                credit_carried: 0,
+                open_amount: totals.total.0.max(0),
+                status: if totals.total.0 <= 0 { "nothing_due" } else { "unpaid" }.to_owned(),
+                review_state: "not_required".to_owned(),
+                // Payable only by the charge connector (§5.10 rule 6).
+                card_only: true,
+                created_at: created_us,
+            },
+            xdr_ids,
+            close_us,
+        });
+    }
     let Some(amounts) = plan.invoice else {
-        return Ok(Ok(None));
+        return Ok(Ok(issued));
     };
     let mut xdr_ids = plan.invoiced_xdr_ids;
     // A balance reset is only booked when no invoice is issued, so every booked xDR belongs on it.
@@ -429,10 +479,11 @@ async fn close_one(
         card_only: false,
         created_at: created_us,
     };
-    Ok(Ok(Some(Pending {
+    issued.push(Pending {
         pdf: frozen.class.regular_invoices.pdf_generation,
         invoice,
         xdr_ids,
         close_us,
-    })))
+    });
+    Ok(Ok(issued))
 }
