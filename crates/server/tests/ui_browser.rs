@@ -367,6 +367,103 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     second.goto(&format!("{}/classes/{class_id}", app.base)).await.unwrap();
     assert!(text(&second, "h1").await.contains("Not found"));
 
+    // An invoice held in review: its page shows the timeline, and Approve releases it.
+    let invoice = invoice_held_in_review(&app).await;
+    first
+        .goto(&format!("{}/invoices?review_state=under_review", app.base))
+        .await
+        .unwrap();
+    first
+        .find(Locator::Css(&format!("tr[data-invoice-id='{invoice}'] a")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    first.wait().for_element(Locator::Id("approve")).await.unwrap();
+    assert!(text(&first, "#timeline").await.contains("pending"));
+    // The invoice document is framed into the page under its own headers, and renders there.
+    first
+        .find(Locator::Id("document"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+    let document = first
+        .wait()
+        .for_element(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(document.contains("Reviewed customer"), "{document}");
+    first.enter_parent_frame().await.unwrap();
+    screenshot(&first, "invoice").await;
+    tick(&first, "approve").await;
+    first.wait().for_element(Locator::Css("h1")).await.unwrap();
+    assert!(text(&first, ".heading .meta").await.contains("review: approved"));
+    assert!(text(&first, "#approved").await.contains("Approved"));
+    assert!(
+        first.find(Locator::Id("approve")).await.is_err(),
+        "nothing left to approve"
+    );
+    let stored = app.get(&format!("/api/v1/invoices/{invoice}"), &app.admin).await;
+    assert_eq!(stored.body["review_state"], json!("approved"));
+
     first.close().await.unwrap();
     second.close().await.unwrap();
+}
+
+/// A customer of a class whose invoices wait for review, and its February invoice from a billing run on
+/// 2025-03-01; answers the invoice id.
+async fn invoice_held_in_review(app: &TestApp) -> i64 {
+    let template = app.standard_template().await;
+    let class = app
+        .class(
+            &app.admin,
+            json!({"name": "Reviewed", "currency": "EUR",
+                   "regular_invoices": {"enabled": true, "template_id": template, "email_delivery": "after_review",
+                                        "payment_terms": {"type": "net", "days": 15}, "due_reminder_days": [3]}}),
+        )
+        .await;
+    let customer = app
+        .post(
+            "/api/v1/customers",
+            &app.admin,
+            json!({"name": "Reviewed customer", "currency": "EUR", "class_id": class["id"],
+                   "billing_period": "monthly", "time_zone": "Europe/Berlin", "activated_at": "2025-02-01T00:00:00+01:00"}),
+        )
+        .await;
+    assert_eq!(customer.status, reqwest::StatusCode::CREATED, "{}", customer.text);
+    let party = customer.body["id"].as_i64().expect("customer id");
+    let xdr = json!({"party_id": party, "external_id": "r1", "occurred_at": "2025-02-01T00:00:00+01:00",
+                     "kind": "recurring", "service": "sip_trunk", "rate_code": "TRUNK-M", "quantity": "1",
+                     "amount": "10"});
+    assert!(
+        app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [xdr]}))
+            .await
+            .status
+            .is_success()
+    );
+    let run = app
+        .post(
+            "/api/v1/billing-runs",
+            &app.admin,
+            json!({"as_of": "2025-03-01T05:00:00Z"}),
+        )
+        .await;
+    let run_id = run.body["id"].as_i64().expect("run id");
+    for _ in 0..400 {
+        let state = app.get(&format!("/api/v1/billing-runs/{run_id}"), &app.admin).await;
+        if state.body["status"] == json!("completed") {
+            assert_eq!(state.body["failures"], json!([]), "{}", state.text);
+            break;
+        }
+        assert_ne!(state.body["status"], json!("failed"), "{}", state.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let list = app.get(&format!("/api/v1/invoices?party_id={party}"), &app.admin).await;
+    list.body["items"][0]["id"].as_i64().expect("the February invoice")
 }

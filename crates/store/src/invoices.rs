@@ -101,6 +101,8 @@ pub struct InvoiceFilter {
     pub owner: Option<Option<i64>>,
     pub status: Option<String>,
     pub kind: Option<String>,
+    /// `not_required`, `under_review`, `approved` or `auto_approved`.
+    pub review_state: Option<String>,
 }
 
 /// Invoices in id order after `after_id`.
@@ -122,6 +124,7 @@ pub async fn list(
                AND ($4 IS NULL OR status = $4)
                AND ($5 IS NULL OR kind = $5)
                AND ($6 IS NULL OR id > $6)
+               AND ($8 IS NULL OR review_state = $8)
              ORDER BY id LIMIT $7"
         )),
         args![
@@ -131,7 +134,8 @@ pub async fn list(
             f.status.clone(),
             f.kind.clone(),
             after_id,
-            limit
+            limit,
+            f.review_state.clone()
         ],
     )
     .await

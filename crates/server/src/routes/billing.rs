@@ -126,6 +126,8 @@ struct InvoiceListParams {
     status: Option<String>,
     /// `regular`, `oot` or `recurring_fees`.
     kind: Option<String>,
+    /// `not_required`, `under_review`, `approved` or `auto_approved`; `under_review` is the review queue.
+    review_state: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
 }
@@ -147,6 +149,7 @@ async fn list_invoices(
         party_id: p.party_id,
         status: p.status,
         kind: p.kind,
+        review_state: p.review_state,
     };
     Ok(axum::Json(state.engine.list_invoices(&actor, filter, page).await?))
 }

@@ -2,10 +2,12 @@
 //! over the same engine methods as `/api/v1`, behind login sessions with CSRF tokens.
 
 mod account;
+mod calendar;
 mod class_fields;
 mod class_form;
 mod class_list;
 mod form;
+mod invoices;
 mod pages;
 mod parties;
 mod session;
@@ -53,6 +55,19 @@ pub fn router(engine: Engine) -> Router {
         .route("/classes/{id}/preview", post(class_form::preview))
         .nest("/customers", party_routes(PartyKind::Customer))
         .nest("/resellers", party_routes(PartyKind::Reseller))
+        .route("/invoices", get(invoices::list))
+        .route("/invoices/{id}", get(invoices::detail))
+        .route("/invoices/{id}/approve", post(invoices::approve))
+        .route("/invoices/{id}/pdf", get(invoices::pdf))
+        .route("/calendar", get(calendar::show).post(calendar::save))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::require_session,
+        ));
+    // The invoice document sets its own headers (it needs inline styles and is shown in a frame), so it is
+    // merged after the layer that sets them for every other page.
+    let document = Router::new()
+        .route("/invoices/{id}/document", get(invoices::document))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::require_session,
@@ -63,5 +78,6 @@ pub fn router(engine: Engine) -> Router {
         .merge(signed_in)
         .layer(DefaultBodyLimit::max(crate::BODY_LIMIT_BYTES))
         .layer(axum::middleware::from_fn(pages::security_headers))
+        .merge(document)
         .with_state(state)
 }

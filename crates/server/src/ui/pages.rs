@@ -23,6 +23,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("parties.html", include_str!("../../templates/parties.html")),
     ("party_form.html", include_str!("../../templates/party_form.html")),
     ("effective.html", include_str!("../../templates/effective.html")),
+    ("invoices.html", include_str!("../../templates/invoices.html")),
+    ("invoice.html", include_str!("../../templates/invoice.html")),
+    ("calendar.html", include_str!("../../templates/calendar.html")),
 ];
 
 pub struct Pages {

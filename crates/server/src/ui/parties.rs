@@ -214,6 +214,13 @@ async fn render_form(
         Ok(classes) => classes,
         Err(e) => return state.pages.error(session, e),
     };
+    let history = match id {
+        Some(id) => match state.engine.status_history(&session.actor, id).await {
+            Ok(history) => history,
+            Err(e) => return state.pages.error(session, e),
+        },
+        None => Vec::new(),
+    };
     let mut by_field: Map<String, Value> = Map::new();
     for error in &errors {
         let entry = by_field.entry(error.field.clone()).or_insert_with(|| json!([]));
@@ -234,7 +241,7 @@ async fn render_form(
         "party_form.html",
         Some(session),
         json!({"nav": nav, "title": title, "id": id, "fields": fields, "values": values, "classes": classes,
-               "errors": by_field, "other_errors": other}),
+               "errors": by_field, "other_errors": other, "history": history}),
     )
 }
 
