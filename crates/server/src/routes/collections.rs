@@ -142,8 +142,13 @@ async fn void_invoice(
         None | Some(serde_json::Value::Null) => now,
         Some(_) => instant_field(&body, "as_of")?,
     };
-    let reason = body.get("reason").and_then(serde_json::Value::as_str).unwrap_or_default();
-    Ok(axum::Json(state.engine.void_invoice(&actor, id, reason, at, now).await?))
+    let reason = body
+        .get("reason")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    Ok(axum::Json(
+        state.engine.void_invoice(&actor, id, reason, at, now).await?,
+    ))
 }
 
 /// A customer's status changes (limitation, suspension, release, block, termination), oldest first.
