@@ -6,12 +6,13 @@
 #
 # Installs cargo-deny with `cargo install --locked` when it is missing (about 6 minutes on 2 cores, once per
 # machine). Advisories are checked too, but only when a local copy of the RustSec advisory database is
-# present (the database cannot be fetched on the build machines): put it at
-# $CARGO_HOME/advisory-dbs/ or point CLASSBILL_ADVISORY_DB at it.
+# present (the database cannot be fetched on the build machines): a directory laid out like cargo-deny's own
+# $CARGO_HOME/advisory-dbs/ (one clone per database, named as cargo-deny names it), there or at
+# CLASSBILL_ADVISORY_DB.
 #
 # Environment:
 #   CARGO_DENY_VERSION      version to install when missing (default: the one this policy was written with)
-#   CLASSBILL_ADVISORY_DB   a local clone of the advisory database (optional)
+#   CLASSBILL_ADVISORY_DB   directory of local advisory database clones (optional)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,19 +32,20 @@ if ! cargo deny --version >/dev/null 2>&1; then
 fi
 
 log "cargo deny check bans licenses sources"
-cargo deny --all-features check bans licenses sources
+cargo deny check bans licenses sources
 
 advisory_db="${CLASSBILL_ADVISORY_DB:-}"
 if [ -z "$advisory_db" ] && [ -d "$CARGO_HOME/advisory-dbs" ]; then
     advisory_db="$CARGO_HOME/advisory-dbs"
 fi
-if [ -n "$advisory_db" ] && [ -d "$advisory_db" ]; then
+# Only a directory that holds a database clone counts; cargo-deny leaves an empty one behind after a failed fetch.
+if [ -n "$advisory_db" ] && [ -n "$(find "$advisory_db" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -1)" ]; then
     log "cargo deny check advisories (local database at $advisory_db, not fetched)"
     config=$(mktemp)
     trap 'rm -f "$config"' EXIT
     cat deny.toml >"$config"
     printf '\n[advisories]\ndb-path = "%s"\n' "$advisory_db" >>"$config"
-    cargo deny --all-features check --config "$config" --disable-fetch advisories
+    cargo deny --config "$config" --offline check advisories
 else
     log "advisories skipped: no local advisory database (set CLASSBILL_ADVISORY_DB to check them)"
 fi

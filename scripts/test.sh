@@ -3,9 +3,9 @@
 #
 #   bash scripts/test.sh [extra arguments for cargo test]
 #
-# It installs what the tests need when it is missing, checks formatting and
-# lints, starts a private PostgreSQL server for the run and runs every test
-# of the workspace. Storage tests run against SQLite and that server; they
+# It installs what the tests need when it is missing, checks formatting,
+# lints and the dependency policy, starts a private PostgreSQL server for the
+# run and runs every test of the workspace. Storage tests run against SQLite and that server; they
 # never skip PostgreSQL.
 #
 # Environment:
@@ -224,6 +224,9 @@ cargo fmt --all -- --check
 
 log "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings
+
+log "dependency policy (cargo deny: bans, licenses, sources)"
+bash scripts/deny.sh
 
 start_postgres
 

@@ -2,7 +2,8 @@
 //!
 //! A JSON input goes through the domain's reading, normalisation, validation (with an empty and with a
 //! stored-class context) and revision diff, and then through the engine exactly as the routes call it: as a
-//! create body and as a merge patch previewed against a stored class.
+//! create body and as a merge patch previewed against a stored class. Inputs that are not JSON edit a seed
+//! document (see [`structured`]).
 
 use classbill_domain::Owner;
 use classbill_domain::class::{
@@ -12,11 +13,19 @@ use classbill_engine::Actor;
 use serde_json::Value;
 
 use crate::installation::{self, Installation};
+use crate::structured;
+
+/// The seed documents that non-JSON inputs edit (the corpus's valid ones).
+const SEEDS: &[&str] = &[
+    include_str!("../corpus/class_document/business_eu.json"),
+    include_str!("../corpus/class_document/retail_at.json"),
+    include_str!("../corpus/class_document/cloud_pbx.json"),
+    include_str!("../corpus/class_document/taxes_and_owner.json"),
+    include_str!("../corpus/class_document/prepaid_generic_vat.json"),
+];
 
 pub fn check(data: &[u8]) {
-    let Ok(body) = serde_json::from_slice::<Value>(data) else {
-        return;
-    };
+    let body = structured::document(data, SEEDS);
     check_domain(&body);
     installation::with(|installation| {
         installation.runtime.block_on(async {

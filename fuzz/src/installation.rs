@@ -1,10 +1,12 @@
 //! One throwaway installation per thread for the targets whose input path needs the store: a SQLite file in a
-//! temporary directory with a customer that xDRs can name (party 1, as the seed corpus does), created on first use and reused by every input.
+//! temporary directory with a customer that xDRs can name (party 1, as the seed corpus does), created on first
+//! use and reused by every input.
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
 
-use classbill_engine::{Actor, Engine, NewCustomer};
+use classbill_engine::catalog::InvoiceTemplateKind;
+use classbill_engine::{Actor, Engine, NewCustomer, PageRequest};
 use jiff::Timestamp;
 use tempfile::TempDir;
 
@@ -42,9 +44,21 @@ impl Installation {
         let (engine, class_id) = runtime.block_on(async {
             let store = classbill_store::Store::connect(&url).await.expect("the database opens");
             let engine = Engine::new(store);
-            engine.initialize(Installation::now()).await.expect("the schema is created");
+            engine
+                .initialize(Installation::now())
+                .await
+                .expect("the schema is created");
+            let template_id = engine
+                .list_catalog::<InvoiceTemplateKind>(&Actor::system(), PageRequest::new(None, None).expect("a page"))
+                .await
+                .expect("templates are listed")
+                .items
+                .into_iter()
+                .find(|t| t.builtin)
+                .expect("the built-in template exists")
+                .id;
             let class = serde_json::json!({"name": "Fuzz base", "currency": "EUR",
-                "regular_invoices": {"enabled": true},
+                "regular_invoices": {"enabled": true, "template_id": template_id},
                 "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19"}}});
             let class_id = engine
                 .create_class(&Actor::system(), class, Installation::now())

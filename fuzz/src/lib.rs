@@ -11,6 +11,7 @@ pub mod notification_template;
 pub mod xdr_csv;
 
 mod installation;
+mod structured;
 
 /// A target: its name (also its corpus directory) and its entry point.
 pub struct Target {

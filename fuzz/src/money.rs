@@ -26,7 +26,11 @@ pub fn check(data: &[u8]) {
         }
         if let Ok(percent) = Percent::parse(token) {
             let printed = percent.to_string();
-            assert_eq!(Percent::parse(&printed), Ok(percent), "{token:?} printed as {printed:?}");
+            assert_eq!(
+                Percent::parse(&printed),
+                Ok(percent),
+                "{token:?} printed as {printed:?}"
+            );
         }
     }
     for &amount in &amounts {

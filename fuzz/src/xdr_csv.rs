@@ -9,7 +9,10 @@ use serde_json::Value;
 
 use crate::installation::{self, Installation};
 
-#[allow(dead_code, reason = "the binary's module; the fuzz target calls only its entry point")]
+#[allow(
+    dead_code,
+    reason = "the binary's module; the fuzz target calls only its entry point"
+)]
 #[path = "../../crates/cli/src/import.rs"]
 mod import;
 
@@ -17,9 +20,10 @@ pub fn check(data: &[u8]) {
     installation::with(|installation| {
         let file = installation.scratch("input.csv");
         std::fs::write(&file, data).expect("the input file is written");
-        let outcome = installation
-            .runtime
-            .block_on(import::import_xdrs(&installation.engine, &file, Installation::now()));
+        let outcome =
+            installation
+                .runtime
+                .block_on(import::import_xdrs(&installation.engine, &file, Installation::now()));
         if let Ok(summary) = outcome {
             // Every record is either stored or written to the rejects file with its reason.
             let rejects = std::fs::read(&summary.rejects_file).expect("the rejects file exists");

@@ -357,6 +357,8 @@ on_both_backends! {
         let bad = app.post("/api/v1/collection-runs", &app.admin, json!({"as_of": "yesterday"})).await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
         assert!(bad.has_error("as_of", "invalid"), "{}", bad.text);
+        let far = app.post("/api/v1/billing-runs", &app.admin, json!({"as_of": "2395-01-01T00:00:00Z"})).await;
+        assert!(far.has_error("as_of", "out_of_range"), "{}", far.text);
 
         section_7_1_calendar(app).await;
         let class = business_eu(app, json!({})).await;
@@ -610,5 +612,39 @@ on_both_backends! {
             .await;
         assert!(result.status.is_success(), "{}", result.text);
         assert_eq!(invoice(app, fees["id"].as_i64().expect("id")).await["status"], json!("paid"));
+    }
+}
+
+on_both_backends! {
+    async fn concurrent_collection_runs_fire_every_event_once(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({})).await;
+        let mut parties = Vec::new();
+        for n in 0..12 {
+            let answer = app
+                .post("/api/v1/customers", &app.admin,
+                      json!({"name": format!("Parallel {n}"), "currency": "EUR", "class_id": class["id"],
+                             "time_zone": "Europe/Berlin", "activated_at": "2025-03-01T00:00:00+01:00"}))
+                .await;
+            assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+            let party = answer.body["id"].as_i64().expect("id");
+            let fee = json!({"party_id": party, "external_id": "m1", "occurred_at": "2025-03-01T00:00:00+01:00",
+                             "kind": "recurring", "service": "sip_trunk", "quantity": "1", "amount": "29.9"});
+            let posted = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [fee]})).await;
+            assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text);
+            parties.push(party);
+        }
+        app.bill("2025-04-01T04:00:00Z").await;
+
+        // Two runs at once, as two workers on one database would: every event settles exactly once.
+        let as_of: Timestamp = "2025-06-01T00:00:00Z".parse().expect("instant");
+        let now = Timestamp::now();
+        let (a, b) = tokio::join!(app.engine.run_collections(as_of, now), app.engine.run_collections(as_of, now));
+        let (a, b) = (a.expect("first run"), b.expect("second run"));
+        assert_eq!(a.events_due + b.events_due, 12 * 11, "{a:?} {b:?}");
+        for party in parties {
+            assert_eq!(xdrs_of_kind(app, party, "late_fee").await.len(), 1);
+            assert_eq!(party_status(app, party).await, "closed");
+        }
     }
 }

@@ -28,6 +28,7 @@ const SLOW_LIMIT: Duration = Duration::from_secs(2);
 const MAX_LEN: usize = 8 * 1024;
 
 /// Byte strings that the parsers treat specially, spliced into inputs to reach deeper branches.
+#[rustfmt::skip]
 const DICTIONARY: &[&[u8]] = &[
     b"{", b"}", b"[", b"]", b"\"", b",", b":", b"null", b"true", b"false", b"-", b".", b"0", b"-0", b"1e400",
     b"99999999999999999999", b"92233720368547758079", b"0.000001", b"\n", b"\r\n", b"\"\"", b"{{", b"}}",
@@ -48,11 +49,7 @@ impl Rng {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
+        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
     }
 
     fn byte(&mut self) -> u8 {
@@ -175,7 +172,9 @@ struct Running {
 
 impl Running {
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX).max(1)
+        u64::try_from(self.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 }
 
@@ -218,7 +217,11 @@ fn execute(target: &Target, running: &Running, data: &[u8]) -> (Option<String>, 
     match outcome {
         Ok(()) => (None, elapsed),
         Err(_) => (
-            Some(LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "panic".to_owned())),
+            Some(
+                LAST_PANIC
+                    .with(|p| p.borrow_mut().take())
+                    .unwrap_or_else(|| "panic".to_owned()),
+            ),
             elapsed,
         ),
     }
@@ -259,7 +262,10 @@ fn fuzz(target: &Target, running: &Running, seconds: u64, seed: u64) -> Report {
         let (panicked, elapsed) = execute(target, running, &input);
         report.executed += 1;
         if let Some(message) = panicked {
-            report.crashes.entry(message).or_insert_with(|| save(target.name, "crash", &input));
+            report
+                .crashes
+                .entry(message)
+                .or_insert_with(|| save(target.name, "crash", &input));
         }
         if elapsed > report.slowest {
             report.slowest = elapsed;

@@ -41,6 +41,23 @@ pub(crate) struct RunAccepted {
     pub(crate) status: String,
 }
 
+/// How far past the server clock a run may be asked to act: a run far in the future would create every
+/// billing period up to it for every party, holding the database for a long time.
+const MAX_RUN_AHEAD: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 366);
+
+/// The `as_of` of a billing or collection run: an instant at most a year ahead of the server clock.
+pub(crate) fn run_instant(body: &Value, now: Timestamp) -> Result<Timestamp, ApiError> {
+    let as_of = instant_field(body, "as_of")?;
+    if as_of.duration_since(now) > MAX_RUN_AHEAD {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "as_of",
+            "out_of_range",
+            "a run may act at most one year ahead of now",
+        )]));
+    }
+    Ok(as_of)
+}
+
 pub(crate) fn instant_field(body: &Value, field: &str) -> Result<Timestamp, ApiError> {
     body.get(field)
         .and_then(Value::as_str)
@@ -59,11 +76,9 @@ async fn post_run(
     if !actor.is_administrator() {
         return Err(classbill_engine::EngineError::forbidden("billing runs are managed by administrators only").into());
     }
-    let as_of = instant_field(&body, "as_of")?;
-    let run = state
-        .engine
-        .request_billing_run(&actor, as_of, Timestamp::now())
-        .await?;
+    let now = Timestamp::now();
+    let as_of = run_instant(&body, now)?;
+    let run = state.engine.request_billing_run(&actor, as_of, now).await?;
     let engine = state.engine.clone();
     let id = run.id;
     tokio::spawn(async move {

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::billing::{RunAccepted, RunListParams, RunRequest, instant_field};
+use super::billing::{RunAccepted, RunListParams, RunRequest, instant_field, run_instant};
 use super::parties::{ActAt, acting_instant};
 use crate::AppState;
 use crate::extract::{Caller, JsonValue, Query};
@@ -41,11 +41,9 @@ async fn post_run(
     if !actor.is_administrator() {
         return Err(EngineError::forbidden("collection runs are managed by administrators only").into());
     }
-    let as_of = instant_field(&body, "as_of")?;
-    let run = state
-        .engine
-        .request_collection_run(&actor, as_of, Timestamp::now())
-        .await?;
+    let now = Timestamp::now();
+    let as_of = run_instant(&body, now)?;
+    let run = state.engine.request_collection_run(&actor, as_of, now).await?;
     let engine = state.engine.clone();
     let id = run.id;
     tokio::spawn(async move {
