@@ -71,12 +71,12 @@ fn classes(template_id: i64) -> [Value; 2] {
     [
         json!({"name": "Bench VAT", "currency": "EUR", "business_model": "sip_trunking",
                "description": "Benchmark customers with a fixed 19 % VAT",
-               "regular_invoices": {"enabled": true, "template_id": template_id,
+               "regular_invoices": {"enabled": true, "template_id": template_id, "pdf_generation": "postponed",
                    "payment_terms": {"type": "net", "days": 15}},
                "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}}}),
         json!({"name": "Bench untaxed", "currency": "EUR", "business_model": "universal",
                "description": "Benchmark customers billed without taxes",
-               "regular_invoices": {"enabled": true, "template_id": template_id},
+               "regular_invoices": {"enabled": true, "template_id": template_id, "pdf_generation": "postponed"},
                "taxation": {"method": "none"}}),
     ]
 }

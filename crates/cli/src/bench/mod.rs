@@ -47,10 +47,18 @@ pub enum Phase {
     Import,
     BillFloor,
     BillRun,
+    /// The invoice PDFs the bill run queued in postponed mode, rendered by one worker (one core).
+    PdfRender,
 }
 
 impl Phase {
-    const ALL: [Phase; 4] = [Phase::RawLoad, Phase::Import, Phase::BillFloor, Phase::BillRun];
+    const ALL: [Phase; 5] = [
+        Phase::RawLoad,
+        Phase::Import,
+        Phase::BillFloor,
+        Phase::BillRun,
+        Phase::PdfRender,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -58,6 +66,7 @@ impl Phase {
             Phase::Import => "import",
             Phase::BillFloor => "bill-floor",
             Phase::BillRun => "bill-run",
+            Phase::PdfRender => "pdf-render",
         }
     }
 }
@@ -197,6 +206,18 @@ async fn run_phase(database: &str, phase: Phase, file: &Path) -> anyhow::Result<
                 seconds,
             )
         }
+        Phase::PdfRender => {
+            let started = Instant::now();
+            let mut rendered = 0;
+            loop {
+                let pass = engine.render_queued_pdfs(run_at).await.map_err(crate::explain)?;
+                if pass == 0 {
+                    break;
+                }
+                rendered += pass;
+            }
+            (rendered, 0, started.elapsed().as_secs_f64())
+        }
     };
     engine.store.close().await;
     Ok(Measurement {
@@ -232,6 +253,7 @@ async fn check_counts(database: &str, report: &Report, written: u64, scale: Scal
     expect(Phase::Import, written)?;
     expect(Phase::BillFloor, scale.customers)?;
     expect(Phase::BillRun, scale.customers)?;
+    expect(Phase::PdfRender, scale.customers)?;
     ensure!(
         u64::try_from(stored)? == written && u64::try_from(invoices)? == scale.customers,
         "the database holds {stored} usage xDRs and {invoices} invoices, expected {written} and {}",

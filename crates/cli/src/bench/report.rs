@@ -66,6 +66,11 @@ impl Report {
         let pair = |a: &str, b: &str| self.get(a).zip(self.get(b));
         let ingest = pair("import", "raw-load").map(|(import, raw)| import.rate() / raw.rate());
         let bill = pair("bill-run", "bill-floor").map(|(run, floor)| run.seconds / floor.seconds);
+        // One worker renders on one core; two workers share the machine's two cores.
+        let pdf_hours = self
+            .get("pdf-render")
+            .filter(|m| m.rate() > 0.0)
+            .map(|m| 1_000_000.0 / (2.0 * m.rate()) / 3600.0);
         vec![
             Ratio {
                 name: "import rate / raw load rate",
@@ -78,6 +83,12 @@ impl Report {
                 value: bill,
                 target: "<= 3",
                 met: bill.map(|r| r <= 3.0),
+            },
+            Ratio {
+                name: "hours for 1M PDFs on 2 cores",
+                value: pdf_hours,
+                target: "< 2",
+                met: pdf_hours.map(|h| h < 2.0),
             },
         ]
     }
