@@ -50,10 +50,11 @@ fn bench_reports_every_phase_with_matching_counts(backend: Backend) {
     assert_eq!(report["scale"]["xdrs"], CUSTOMERS * XDRS_PER_CUSTOMER);
     let phases = report["phases"].as_array().expect("phases");
     let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().expect("name")).collect();
-    assert_eq!(names, ["raw-load", "import", "bill-floor", "bill-run"]);
+    assert_eq!(names, ["raw-load", "import", "bill-floor", "bill-run", "pdf-render"]);
     let expected_rows = [
         CUSTOMERS * XDRS_PER_CUSTOMER,
         CUSTOMERS * XDRS_PER_CUSTOMER,
+        CUSTOMERS,
         CUSTOMERS,
         CUSTOMERS,
     ];
@@ -63,7 +64,7 @@ fn bench_reports_every_phase_with_matching_counts(backend: Backend) {
         assert!(phase["peak_memory_kib"].as_u64().expect("memory") > 0, "{phase}");
     }
     let ratios = report["ratios"].as_array().expect("ratios");
-    assert_eq!(ratios.len(), 2);
+    assert_eq!(ratios.len(), 3);
     assert!(ratios.iter().all(|r| r["value"].is_number()), "{ratios:?}");
 
     // The same scale on a used database is refused rather than mixed with what is there.
@@ -97,8 +98,10 @@ fn bench_table_names_every_phase_and_ratio() {
         "import",
         "bill-floor",
         "bill-run",
+        "pdf-render",
         "import rate / raw load rate",
         "bill run time / SQL floor time",
+        "hours for 1M PDFs on 2 cores",
     ] {
         assert!(table.contains(row), "{row} missing from\n{table}");
     }
