@@ -2,26 +2,27 @@
 //!
 //! For crash tests, `CLASSBILL_TEST_ABORT_AFTER_COMMITS=N` makes the process abort (as a `kill -9` would stop
 //! it) right after the close has committed its N-th transaction; unset, it does nothing. Each batch commits
-//! twice (S1, then the other steps of §5.3), so N picks an exact point between two commits.
+//! twice (S1, then the other steps of §5.3), so N picks an exact point between two commits. `classbill
+//! collections` honours the same hook, counting one commit per batch of parties.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::bail;
-use classbill_engine::{BillingRunSummary, CloseOptions, CloseProgress, Engine};
+use classbill_engine::{BillingRunSummary, CloseOptions, CloseProgress, Engine, EngineError};
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
 /// The environment variable of the crash-test hook.
 pub const ABORT_AFTER_COMMITS_ENV: &str = "CLASSBILL_TEST_ABORT_AFTER_COMMITS";
 
-/// Counts the commits of a whole `bill-run` and aborts after the one the hook names.
-struct AbortHook {
+/// Counts the commits of a whole `bill-run` or `collections` run and aborts after the one the hook names.
+pub(crate) struct AbortHook {
     after: Option<u64>,
     commits: AtomicU64,
 }
 
 impl AbortHook {
-    fn from_env() -> anyhow::Result<AbortHook> {
+    pub(crate) fn from_env() -> anyhow::Result<AbortHook> {
         let after = match std::env::var(ABORT_AFTER_COMMITS_ENV) {
             Ok(text) => match text.trim().parse::<u64>() {
                 Ok(n) => Some(n),
@@ -35,7 +36,7 @@ impl AbortHook {
         })
     }
 
-    fn committed(&self) {
+    pub(crate) fn committed(&self) {
         let commits = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
         if self.after == Some(commits) {
             std::process::abort();
@@ -74,6 +75,12 @@ fn report(label: &str, summary: &BillingRunSummary) -> i64 {
     summary.periods_failed
 }
 
+/// A pass that ended in an error (the database went away, say) may have left its batch `closing`: say how to
+/// finish the run rather than only why it stopped.
+fn stopped(e: EngineError) -> anyhow::Error {
+    crate::explain(e).context("the bill run stopped; run it again with --retry and the same --as-of to finish it")
+}
+
 /// `--retry` first resumes the periods left `closing`, then `--as-of` closes the due ones; fails when a period
 /// is left `closing`.
 pub async fn run(engine: &Engine, as_of: Option<Timestamp>, retry: bool, batch_size: usize) -> anyhow::Result<()> {
@@ -91,7 +98,7 @@ pub async fn run(engine: &Engine, as_of: Option<Timestamp>, retry: bool, batch_s
         };
         let summary = engine.retry_closing_with(Timestamp::now(), options).await;
         bar.finish_and_clear();
-        left_closing = report("retried", &summary.map_err(crate::explain)?);
+        left_closing = report("retried", &summary.map_err(stopped)?);
     }
     if let Some(as_of) = as_of {
         let bar = progress_bar("closing");
@@ -105,7 +112,7 @@ pub async fn run(engine: &Engine, as_of: Option<Timestamp>, retry: bool, batch_s
         };
         let summary = engine.run_billing_with(as_of, Timestamp::now(), options).await;
         bar.finish_and_clear();
-        left_closing = report("periods", &summary.map_err(crate::explain)?);
+        left_closing = report("periods", &summary.map_err(stopped)?);
     }
     if left_closing > 0 {
         bail!("{left_closing} period(s) are left closing");

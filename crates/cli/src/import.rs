@@ -148,7 +148,13 @@ async fn flush(
         let outcome = engine
             .import_xdrs(&Actor::system(), &batch.rows, as_of, Timestamp::now())
             .await
-            .map_err(|e| anyhow::anyhow!("the import stopped in the batch starting at line {}: {e}", first.line))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the import stopped in the batch starting at line {}: {e} (nothing of this batch was stored; \
+                     importing the file again adds only what is missing)",
+                    first.line
+                )
+            })?;
         summary.accepted += outcome.accepted;
         for rejected in outcome.rejected {
             if let Ok(i) = batch.rows.binary_search_by_key(&rejected.line, |row| row.line) {

@@ -5,6 +5,7 @@ mod bench;
 mod bill_run;
 mod demo;
 mod import;
+mod purge;
 mod report;
 mod scheduler;
 mod worker;
@@ -101,6 +102,9 @@ enum Command {
         /// The instant the run acts at (RFC 3339); every event fires with its own date.
         #[arg(long)]
         as_of: Timestamp,
+        /// Parties per transaction.
+        #[arg(long, default_value_t = classbill_engine::collections::DEFAULT_COLLECTION_BATCH)]
+        batch_size: usize,
     },
     /// Generate a seeded dataset in an empty database and measure import and bill run beside their floors.
     Bench(bench::BenchArgs),
@@ -110,6 +114,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Restore a backup into a new SQLite file or an empty PostgreSQL database.
     Restore(backup::RestoreArgs),
+    /// Replace the xDR detail of closed, fully paid periods by summary records, keeping every total.
+    Purge(purge::PurgeArgs),
 }
 
 /// `--smtp-url` of the commands that deliver notifications.
@@ -232,6 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report::run(&open(&cli.database).await?, args).await?,
         Command::Backup(args) => backup::backup(&cli.database, args).await?,
         Command::Restore(args) => backup::restore(&cli.database, args).await?,
+        Command::Purge(args) => purge::run(&open(&cli.database).await?, args).await?,
         Command::Users {
             command:
                 UsersCommand::Add {
@@ -284,9 +291,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             retry,
             batch_size,
         } => bill_run::run(&open(&cli.database).await?, as_of, retry, batch_size).await?,
-        Command::Collections { as_of } => {
+        Command::Collections { as_of, batch_size } => {
             let engine = open(&cli.database).await?;
-            let summary = engine.run_collections(as_of, Timestamp::now()).await.map_err(explain)?;
+            let hook = bill_run::AbortHook::from_env()?;
+            let on_commit = || hook.committed();
+            let options = classbill_engine::collections::CollectionOptions {
+                batch_size,
+                on_commit: Some(&on_commit),
+            };
+            let summary = engine
+                .run_collections_with(as_of, Timestamp::now(), options)
+                .await
+                .map_err(explain)?;
             println!(
                 "events due {}, fired {}, dropped {}",
                 summary.events_due, summary.events_fired, summary.events_dropped

@@ -102,6 +102,18 @@ pub struct WebSession {
 /// Verified against when a login is unknown.
 static UNKNOWN_LOGIN_HASH: LazyLock<Option<String>> = LazyLock::new(|| hash_password("no such user").ok());
 
+/// A pre-session for the login form: a random id for a cookie, before anyone has signed in.
+pub fn new_login_form_id() -> EngineResult<String> {
+    random_hex()
+}
+
+/// The CSRF token of the login form, bound to its pre-session cookie: a page on another site can neither read
+/// the cookie nor compute the token, so it cannot sign a browser in under the attacker's account. Derived
+/// instead of stored, so showing the login page writes nothing and works on every server process.
+pub fn login_form_token(login_form_id: &str) -> String {
+    token_hash(&format!("classbill login form\n{login_form_id}"))
+}
+
 pub(crate) fn random_hex() -> EngineResult<String> {
     let mut raw = [0u8; 32];
     getrandom::fill(&mut raw).map_err(|e| EngineError::forbidden(format!("no randomness available: {e}")))?;
@@ -110,6 +122,8 @@ pub(crate) fn random_hex() -> EngineResult<String> {
 
 impl Engine {
     /// The actor behind a login and password; a wrong password and an unknown or disabled login look alike.
+    /// This is the bare check: sign-ins from outside go through [`Engine::password_login`], which adds the
+    /// limits on guessing.
     pub async fn authenticate_password(&self, login: &str, password: &str) -> EngineResult<Actor> {
         let mut tx = self.store.read().await?;
         let user = users::by_login(&mut tx, login.trim()).await?;

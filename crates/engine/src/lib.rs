@@ -5,17 +5,20 @@ mod actor;
 mod assignment;
 mod audit;
 mod auth;
+mod body;
 mod bootstrap;
 pub mod catalog;
 pub mod charges;
 pub mod classes;
 pub mod close;
 pub mod collections;
+pub mod credit_notes;
 pub mod documents;
 pub mod effective;
 mod error;
 pub mod installation;
 pub mod ledger;
+mod login_limits;
 pub mod measurements;
 pub mod notifications;
 mod oot;
@@ -23,12 +26,14 @@ mod page;
 pub mod parties;
 pub mod payments;
 pub mod reports;
+pub mod retention;
 mod secrets;
 pub mod users;
 
 pub use actor::{Actor, Role};
 pub use audit::AuditEntry;
-pub use auth::{NewUserRole, WEB_SESSION_HOURS, WebSession};
+pub use auth::{NewUserRole, WEB_SESSION_HOURS, WebSession, login_form_token, new_login_form_id};
+pub use classbill_store::invoices::Series;
 pub use close::{
     BillingRunSummary, BillingRunView, CloseOptions, CloseProgress, CloseStage, DEFAULT_BATCH_SIZE, InvoiceListFilter,
     InvoiceView, SequenceView,
@@ -36,6 +41,7 @@ pub use close::{
 pub use documents::InvoicePdf;
 pub use error::{EngineError, EngineResult};
 pub use ledger::{ImportOutcome, ImportRow, PeriodView, RejectedRow, XdrListFilter, XdrText, XdrView};
+pub use login_limits::PasswordLogin;
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
 pub use parties::{
     CustomerView, MemberItem, MemberOutcome, MemberOutcomeKind, NewCustomer, NewReseller, PartyListFilter,

@@ -216,7 +216,7 @@ fn visible(actor: &Actor, user: &UserRow) -> bool {
     }
 }
 
-async fn visible_user(tx: &mut Tx, actor: &Actor, id: i64) -> EngineResult<UserRow> {
+pub(crate) async fn visible_user(tx: &mut Tx, actor: &Actor, id: i64) -> EngineResult<UserRow> {
     users::get(tx, id)
         .await?
         .filter(|user| visible(actor, user))

@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceDocument {
     pub number: String,
-    /// `regular`, `oot` (out of turn) or `recurring_fees`.
+    /// `regular`, `oot` (out of turn), `recurring_fees` or `credit_note`.
     pub kind: String,
     /// `YYYY-MM-DD` on the customer's calendar.
     pub issue_date: String,
     pub due_date: String,
+    /// On a credit note: the number of the invoice it corrects.
+    pub credited_invoice: Option<String>,
     /// The billing period of a regular or recurring-fee invoice.
     pub period: Option<PeriodDates>,
     /// ISO 4217 code.
@@ -123,6 +125,7 @@ pub fn sample_invoice() -> InvoiceDocument {
         kind: text("regular"),
         issue_date: text("2025-04-01"),
         due_date: text("2025-04-16"),
+        credited_invoice: None,
         period: Some(PeriodDates {
             start: text("2025-03-01"),
             end: text("2025-03-31"),

@@ -1,6 +1,7 @@
 //! The HTTP edge: `/api/v1` (bearer tokens, problem documents, an OpenAPI 3.1 document generated from the
 //! handlers), `/healthz`, `/metrics`, and the web UI at `/`.
 
+mod clock;
 mod extract;
 mod observability;
 mod openapi;
@@ -21,6 +22,7 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use clock::Clock;
 pub use openapi::openapi_document;
 pub use problem::{ApiError, Problem};
 
@@ -30,6 +32,8 @@ pub const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    /// "Now" for requests that name no instant; see [`Clock`].
+    pub(crate) clock: Clock,
     openapi: Arc<String>,
     metrics: Arc<observability::Metrics>,
 }
@@ -62,13 +66,19 @@ async fn method_not_allowed() -> ApiError {
 }
 
 pub fn router(engine: Engine) -> Router {
+    router_with_clock(engine, Clock::default())
+}
+
+/// The router with `clock` as the source of "now" where a request names no instant.
+pub fn router_with_clock(engine: Engine, clock: Clock) -> Router {
     // The UI answers HTML, not problem documents, so it is merged outside the API's layers.
-    let ui = ui::router(engine.clone());
+    let ui = ui::router(engine.clone(), clock.clone());
     let (api, _) = openapi::api();
     let openapi = openapi_document().to_json().unwrap_or_default();
     let metrics = Arc::new(observability::Metrics::default());
     let state = AppState {
         engine,
+        clock,
         openapi: Arc::new(openapi),
         metrics: metrics.clone(),
     };
@@ -102,7 +112,17 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(engine))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with_clock(engine, Clock::default(), listener, shutdown).await
+}
+
+/// Serves with `clock` as the source of "now" until `shutdown` resolves. Each request carries its peer address,
+/// which the login limits count failures by.
+pub async fn serve_with_clock(
+    engine: Engine,
+    clock: Clock,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router_with_clock(engine, clock).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -26,6 +26,8 @@ pub struct ApiError {
     status: StatusCode,
     /// Boxed so that `Result<_, ApiError>` stays small on the success path.
     problem: Box<Problem>,
+    /// Seconds for a `Retry-After` header, for refusals that pass by themselves.
+    retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -40,6 +42,7 @@ impl ApiError {
                 code: None,
                 errors: Vec::new(),
             }),
+            retry_after: None,
         }
     }
 
@@ -112,6 +115,18 @@ impl From<EngineError> for ApiError {
                 "Authentication required",
                 "send Authorization: Bearer <token>",
             ),
+            EngineError::Store(e) if e.is_pool_timeout() => {
+                tracing::warn!(error = %e, "no database connection free in time");
+                let mut error = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "the database is busy; try again in a moment",
+                )
+                .with_code("unavailable");
+                error.retry_after = Some(1);
+                error
+            }
             EngineError::Store(e) => {
                 tracing::error!(error = %e, "storage failure");
                 ApiError::new(
@@ -136,6 +151,9 @@ impl IntoResponse for ApiError {
         );
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

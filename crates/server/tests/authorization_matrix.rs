@@ -70,6 +70,18 @@ async fn world(app: &TestApp) -> (Vec<Caller>, Objects) {
         });
     }
     let mut objects = Objects::new();
+    // One user per owner: the administrator and the users of R, Q and S.
+    let users = app.get("/api/v1/users?limit=1000", &app.admin).await;
+    for user in users.body["items"].as_array().expect("users") {
+        let owner = user["reseller_id"]
+            .as_i64()
+            .map_or(Owner::Administrator, Owner::Reseller);
+        objects
+            .entry("users")
+            .or_default()
+            .push((owner, user["id"].as_i64().expect("user id")));
+    }
+    assert_eq!(objects["users"].len(), 4, "{}", users.text);
     let owners = [
         (Owner::Administrator, 0usize),
         (Owner::Reseller(r), 1),
@@ -186,6 +198,7 @@ fn concrete(template: &str, id: i64) -> String {
     template
         .replace("{id}", &id.to_string())
         .replace("{revision}", "1")
+        .replace("{token_id}", "1")
         .replace("{name}", "matrix-secret")
 }
 
@@ -201,6 +214,7 @@ fn owner_of_item(kind: &str, item: &Value) -> Option<(Owner, bool)> {
             Some((reseller(&item["owner"]["reseller_id"]), item["shared"] == json!(true)))
         }
         "audit-log" => Some((reseller(&item["owner_reseller_id"]), false)),
+        "users" => Some((reseller(&item["reseller_id"]), false)),
         _ => None,
     }
 }

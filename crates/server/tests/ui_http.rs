@@ -134,18 +134,21 @@ on_both_backends! {
 on_both_backends! {
     async fn ui_wrong_password_keeps_the_login_page(app) {
         let client = reqwest::Client::new();
+        let (form_cookie, csrf) = ui_support::login_form(&client, &app.base).await;
         let answer = client
             .post(format!("{}/login", app.base))
-            .form(&[("login", "admin"), ("password", "not the password")])
+            .header("cookie", &form_cookie)
+            .form(&[("login", "admin"), ("password", "not the password"), ("csrf", &csrf)])
             .send()
             .await
             .expect("sent");
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
-        assert!(answer.headers().get("set-cookie").is_none());
+        assert!(ui_support::set_cookie(answer.headers(), "classbill_session").is_none());
         assert!(answer.text().await.expect("body").contains("Wrong login or password."));
         let unknown = client
             .post(format!("{}/login", app.base))
-            .form(&[("login", "nobody"), ("password", "not the password")])
+            .header("cookie", &form_cookie)
+            .form(&[("login", "nobody"), ("password", "not the password"), ("csrf", &csrf)])
             .send()
             .await
             .expect("sent");
@@ -367,4 +370,369 @@ on_both_backends! {
         let no_token = ui.post("/calendar", &[("non_working_weekdays", "monday"), ("holidays", "")]).await;
         assert_eq!(no_token.status, StatusCode::FORBIDDEN);
     }
+}
+
+/// The number of rows of the notification log on a page.
+fn log_rows(html: &str) -> usize {
+    html.matches("data-notification-id=").count()
+}
+
+/// A class of `token`'s owner sending `payment_received` by e-mail and SMS, its customer `name` with an e-mail
+/// address and no phone, and a payment: two messages, an e-mail waiting for delivery and a skipped SMS.
+async fn paid_customer(app: &support::TestApp, token: &str, name: &str) -> i64 {
+    use serde_json::json;
+    let class = app
+        .class(
+            token,
+            json!({"name": format!("Notified {name}"), "currency": "EUR",
+               "notifications": {"events": {"payment_received": {"email": true, "sms": true}}}}),
+        )
+        .await;
+    let customer = app
+        .post(
+            "/api/v1/customers",
+            token,
+            json!({"name": name, "class_id": class["id"],
+               "email": "someone@example.com", "activated_at": "2025-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(customer.status, StatusCode::CREATED, "{}", customer.text);
+    let party = customer.body["id"].as_i64().expect("customer id");
+    let paid = app
+        .post(
+            "/api/v1/payments",
+            token,
+            json!({"party_id": party, "amount": "5", "currency": "EUR",
+               "received_at": "2025-04-20T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.text);
+    party
+}
+
+on_both_backends! {
+    async fn ui_notification_log_filters_and_shows_a_reseller_only_its_own_messages(app) {
+        let operator = paid_customer(app, &app.admin, "<b>Operator</b> customer").await;
+        let (_, token) = app.reseller_with_user("Alpha").await;
+        let own = paid_customer(app, &token, "Alpha customer").await;
+
+        let ui = UiClient::login(app, "admin").await;
+        let all = ui.get("/notifications").await;
+        assert_eq!(all.status, StatusCode::OK, "{}", all.html);
+        assert!(all.html.contains("href=\"/notifications\" aria-current=\"page\""), "linked in the navigation");
+        assert_eq!(log_rows(&all.html), 4, "{}", all.html);
+        assert!(all.html.contains("&lt;b&gt;Operator&lt;&#x2f;b&gt; customer") && !all.html.contains("<b>Operator"));
+        assert!(all.html.contains(&format!("party {operator} has no phone number")), "{}", all.html);
+        let ids: Vec<i64> = all.html.split("data-notification-id=\"").skip(1)
+            .map(|rest| rest[..rest.find('"').expect("id ends")].parse().expect("an id")).collect();
+        assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+        let api = app.get("/api/v1/notifications", &app.admin).await;
+        assert_eq!(api.body["items"][0]["id"].as_i64(), Some(ids[0]), "the same log as the API");
+
+        let sms = ui.get("/notifications?channel=sms").await;
+        assert_eq!(log_rows(&sms.html), 2);
+        assert_eq!(sms.html.matches("data-status=\"skipped\"").count(), 2, "{}", sms.html);
+        let pending = ui.get("/notifications?status=pending&channel=email").await;
+        assert_eq!(log_rows(&pending.html), 2);
+        assert!(pending.html.contains("someone@example.com"));
+        let of_party = ui.get(&format!("/notifications?event=payment_received&party_id={operator}")).await;
+        assert_eq!(log_rows(&of_party.html), 2);
+        assert!(!of_party.html.contains("Alpha customer"));
+        assert_eq!(log_rows(&ui.get("/notifications?event=invoice_issued").await.html), 0);
+        let refused = ui.get("/notifications?event=nonsense&channel=fax").await;
+        assert_eq!(refused.status, StatusCode::OK);
+        assert!(refused.html.contains("not a notification event") && refused.html.contains("must be one of email"));
+        assert_eq!(log_rows(&refused.html), 0);
+
+        let reseller = UiClient::login(app, "alpha-user").await;
+        let mine = reseller.get("/notifications").await;
+        assert_eq!(mine.status, StatusCode::OK);
+        assert_eq!(log_rows(&mine.html), 2, "{}", mine.html);
+        assert!(mine.html.contains(&format!("&#x2f;customers&#x2f;{own}\">Alpha customer</a>")), "{}", mine.html);
+        assert!(!mine.html.contains("Operator"), "{}", mine.html);
+        assert!(!mine.html.contains(&format!("party {operator} ")));
+        assert_eq!(log_rows(&reseller.get("/notifications?status=skipped").await.html), 1);
+        let foreign = reseller.get(&format!("/notifications?party_id={operator}")).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND, "as GET /api/v1/notifications answers");
+        assert!(!foreign.html.contains("Operator"));
+    }
+}
+
+/// A class of `token`'s owner with out-of-turn invoices (`oot_enabled`), its monthly Berlin customer activated
+/// 2025-03-01, and three March usage xDRs; answers (customer id, xDR ids).
+async fn customer_with_usage(app: &support::TestApp, token: &str, oot_enabled: bool) -> (i64, Vec<i64>) {
+    use serde_json::json;
+    let template = app.standard_template().await;
+    let class = app
+        .class(token, json!({"name": format!("OOT {oot_enabled}"), "currency": "EUR",
+            "regular_invoices": {"enabled": true, "template_id": template, "payment_terms": {"type": "net", "days": 15}},
+            "out_of_turn_invoices": {"enabled": oot_enabled, "template_id": template,
+                                     "payment_terms": {"type": "net", "days": 14}},
+            "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}}}))
+        .await;
+    let customer = app
+        .post(
+            "/api/v1/customers",
+            token,
+            json!({"name": "Customer 1001", "currency": "EUR", "class_id": class["id"],
+               "time_zone": "Europe/Berlin", "billing_period": "monthly",
+               "activated_at": "2025-03-01T00:00:00+01:00"}),
+        )
+        .await;
+    assert_eq!(customer.status, StatusCode::CREATED, "{}", customer.text);
+    let party = customer.body["id"].as_i64().expect("customer id");
+    let xdrs: Vec<serde_json::Value> = [
+        ("x2", "DE-FIX", "12.34567"),
+        ("x4", "DE-MOB", "20.00001"),
+        ("x5", "INTL-AT", "5.11244"),
+    ]
+    .iter()
+    .map(|(key, rate, amount)| {
+        json!({"party_id": party, "external_id": key, "occurred_at": "2025-03-11T17:40:00+01:00",
+                 "kind": "usage", "service": "voice", "rate_code": rate, "quantity": "60", "amount": amount})
+    })
+    .collect();
+    let posted = app.post("/api/v1/xdrs", &app.admin, json!({ "xdrs": xdrs })).await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text);
+    let ids = posted.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|x| x["id"].as_i64().expect("id"))
+        .collect();
+    (party, ids)
+}
+
+/// The value of the hidden field `name` in `html`.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no field {name}: {html}")) + marker.len();
+    html[start..start + html[start..].find('"').expect("value ends")].to_owned()
+}
+
+on_both_backends! {
+    async fn ui_out_of_turn_invoice_from_the_customer_page_is_issued_once(app) {
+        let (party, xdrs) = customer_with_usage(app, &app.admin, true).await;
+        let ui = UiClient::login(app, "admin").await;
+        let page = ui.get(&format!("/customers/{party}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        assert!(page.html.contains("id=\"oot-form\""), "{}", page.html);
+        for id in &xdrs {
+            assert!(page.html.contains(&format!("name=\"xdr_id\" value=\"{id}\"")), "xDR {id} offered");
+            assert!(page.html.contains(&format!("<label for=\"oot-xdr-{id}\">")), "each checkbox is labelled");
+        }
+        assert!(page.html.contains("<label for=\"item2_unit_price\">"), "three item rows");
+        let csrf = page.csrf();
+        let key = hidden(&page.html, "idempotency_key");
+        let path = format!("/customers/{party}/out-of-turn");
+
+        let (x0, x1) = (xdrs[0].to_string(), xdrs[1].to_string());
+        let bad = [("csrf", csrf.as_str()), ("idempotency_key", key.as_str()), ("xdr_id", x0.as_str()),
+                   ("item0_kind", "one_time"), ("item0_service", "setup"), ("item0_quantity", "two"),
+                   ("item0_unit_price", "7.50"), ("item1_kind", "credit"), ("item1_description", "<i>Goodwill</i>")];
+        let refused = ui.post(&path, &bad).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.html);
+        assert!(refused.html.contains("id=\"item0_quantity-error\""), "{}", refused.html);
+        assert!(refused.html.contains("id=\"item1_service-error\""), "the second row lacks its service");
+        assert!(refused.html.contains("value=\"&lt;i&gt;Goodwill&lt;&#x2f;i&gt;\""), "kept and escaped");
+        assert!(refused.html.contains(&format!("value=\"{x0}\" id=\"oot-xdr-{x0}\" checked")), "still ticked");
+        assert_eq!(hidden(&refused.html, "idempotency_key"), key, "the same request when sent again");
+        let oot = app.get(&format!("/api/v1/invoices?party_id={party}&kind=oot"), &app.admin).await;
+        assert_eq!(oot.body["items"], serde_json::json!([]), "nothing written");
+
+        let good = [("csrf", csrf.as_str()), ("idempotency_key", key.as_str()), ("xdr_id", x0.as_str()),
+                    ("xdr_id", x1.as_str()), ("item0_kind", "one_time"), ("item0_description", "Installation"),
+                    ("item0_service", "setup"), ("item0_rate_code", "SETUP"), ("item0_quantity", "2"),
+                    ("item0_unit_price", "7.50"), ("item1_kind", "one_time")];
+        let issued = ui.post(&path, &good).await;
+        assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.html);
+        let location = issued.location.clone().expect("to the invoice");
+        let twice = ui.post(&path, &good).await;
+        assert_eq!(twice.location, Some(location.clone()), "a double submit answers the same invoice");
+        let oot = app.get(&format!("/api/v1/invoices?party_id={party}&kind=oot"), &app.admin).await;
+        let items = oot.body["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{}", oot.text);
+        assert_eq!(location, format!("/invoices/{}?issued=1", items[0]["id"]));
+        // 12.34567 + 20.00001 + 2 × 7.50 = 47.34568 net, 19 % VAT on top, rounded to cents.
+        assert_eq!(items[0]["net_total"], serde_json::json!("47.34568"), "{}", oot.text);
+        let shown = ui.get(&location).await;
+        assert!(shown.html.contains("id=\"issued\"") && shown.html.contains("SETUP"), "{}", shown.html);
+
+        let after = ui.get(&format!("/customers/{party}")).await;
+        assert!(!after.html.contains(&format!("name=\"xdr_id\" value=\"{x0}\"")));
+        assert!(!after.html.contains(&format!("name=\"xdr_id\" value=\"{x1}\"")), "invoiced charges are gone");
+        assert!(after.html.contains(&format!("name=\"xdr_id\" value=\"{}\"", xdrs[2])), "the third is still open");
+        assert_ne!(hidden(&after.html, "idempotency_key"), key, "a new form, a new key");
+    }
+}
+
+on_both_backends! {
+    async fn ui_out_of_turn_refusals_and_who_sees_the_action(app) {
+        let (disabled, _) = customer_with_usage(app, &app.admin, false).await;
+        let ui = UiClient::login(app, "admin").await;
+        let page = ui.get(&format!("/customers/{disabled}")).await;
+        let form = [("csrf", page.csrf()), ("idempotency_key", hidden(&page.html, "idempotency_key")),
+                    ("item0_kind", "one_time".to_owned()), ("item0_service", "setup".to_owned()),
+                    ("item0_quantity", "1".to_owned()), ("item0_unit_price", "10".to_owned())];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = ui.post(&format!("/customers/{disabled}/out-of-turn"), &form).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
+        assert!(refused.html.contains("id=\"oot-errors\"")
+            && refused.html.contains("out-of-turn invoices are disabled for class &quot;OOT false&quot;"), "{}", refused.html);
+        let none = app.get(&format!("/api/v1/invoices?party_id={disabled}"), &app.admin).await;
+        assert_eq!(none.body["items"], serde_json::json!([]));
+        let xdrs = app.get(&format!("/api/v1/xdrs?party_id={disabled}"), &app.admin).await;
+        assert_eq!(xdrs.body["items"].as_array().map(Vec::len), Some(3), "no item was booked");
+
+        let (_, token) = app.reseller_with_user("Alpha").await;
+        let (theirs, _) = customer_with_usage(app, &token, true).await;
+        let operator_view = ui.get(&format!("/customers/{theirs}")).await;
+        assert_eq!(operator_view.status, StatusCode::OK);
+        assert!(!operator_view.html.contains("id=\"oot-form\""), "only users of the owner see the action");
+        let denied = ui.post(&format!("/customers/{theirs}/out-of-turn"), &form).await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.html);
+        let reseller = UiClient::login(app, "alpha-user").await;
+        let own = reseller.get(&format!("/customers/{theirs}")).await;
+        assert!(own.html.contains("id=\"oot-form\""), "{}", own.html);
+        assert_eq!(reseller.get(&format!("/customers/{disabled}")).await.status, StatusCode::NOT_FOUND);
+        let csrf = own.csrf();
+        let foreign = reseller.post(&format!("/customers/{disabled}/out-of-turn"),
+                                    &[("csrf", csrf.as_str()), ("idempotency_key", "k")]).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    }
+}
+
+on_both_backends! {
+    async fn ui_credit_note_from_the_invoice_page(app) {
+        let (party, id) = issued_invoice(app, serde_json::json!({})).await;
+        let xdrs = app.get(&format!("/api/v1/xdrs?party_id={party}&kind=recurring"), &app.admin).await;
+        let charge = xdrs.body["items"][0]["id"].as_i64().expect("the charge").to_string();
+        let ui = UiClient::login(app, "admin").await;
+        let page = ui.get(&format!("/invoices/{id}")).await;
+        assert!(page.html.contains("id=\"credit-form\"") && page.html.contains("No credit notes issued"), "{}", page.html);
+        assert!(page.html.contains(&format!("name=\"xdr_id\" value=\"{charge}\"")), "{}", page.html);
+        assert!(page.html.contains("<label for=\"credit-reason\">Reason</label>"));
+        let csrf = page.csrf();
+        let path = format!("/invoices/{id}/credit-notes");
+
+        let no_reason = ui.post(&path, &[("csrf", csrf.as_str()), ("reason", " "), ("xdr_id", charge.as_str())]).await;
+        assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", no_reason.html);
+        assert!(no_reason.html.contains("id=\"credit-reason-error\"") && no_reason.html.contains("aria-invalid=\"true\""));
+        assert!(no_reason.html.contains(&format!("id=\"credit-xdr-{charge}\" checked")), "the choice is kept");
+        let notes = app.get(&format!("/api/v1/invoices/{id}/credit-notes"), &app.admin).await;
+        assert_eq!(notes.body, serde_json::json!([]), "nothing written: {}", notes.text);
+
+        let reason = "<script>alert(1)</script> wrong trunk";
+        let issued = ui.post(&path, &[("csrf", csrf.as_str()), ("reason", reason), ("xdr_id", charge.as_str())]).await;
+        assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.html);
+        let notes = app.get(&format!("/api/v1/invoices/{id}/credit-notes"), &app.admin).await;
+        let note = notes.body[0]["credit_note"]["id"].as_i64().expect("one credit note");
+        assert!(notes.body[0]["credit_note"]["total"].as_str().is_some_and(|t| t.starts_with('-')), "{}", notes.text);
+        assert_eq!(issued.location, Some(format!("/invoices/{id}?credited={note}")));
+        let shown = ui.get(&format!("/invoices/{id}?credited={note}")).await;
+        assert!(shown.html.contains("id=\"credited\""));
+        assert!(shown.html.contains(&format!("<a href=\"/invoices/{note}\">")), "{}", shown.html);
+        assert!(shown.html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; wrong trunk") && !shown.html.contains(reason));
+
+        let again = ui.post(&path, &[("csrf", csrf.as_str()), ("reason", "again"), ("xdr_id", charge.as_str())]).await;
+        assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", again.html);
+        assert!(again.html.contains("id=\"credit-xdr_ids-error\""), "{}", again.html);
+        let notes = app.get(&format!("/api/v1/invoices/{id}/credit-notes"), &app.admin).await;
+        assert_eq!(notes.body.as_array().map(Vec::len), Some(1), "credited once");
+        let credit_note = ui.get(&format!("/invoices/{note}")).await;
+        assert_eq!(credit_note.status, StatusCode::OK);
+        assert!(!credit_note.html.contains("id=\"credit-form\""), "a credit note is not credited again");
+
+        app.reseller_with_user("Alpha").await;
+        let reseller = UiClient::login(app, "alpha-user").await;
+        let csrf = reseller.get("/invoices").await.csrf();
+        let foreign = reseller.post(&path, &[("csrf", csrf.as_str()), ("reason", "mine")]).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    }
+}
+
+/// Signs in to the UI of the server at `base` as `login`; answers the session cookie.
+async fn session_cookie(client: &reqwest::Client, base: &str, login: &str) -> String {
+    let (form_cookie, csrf) = ui_support::login_form(client, base).await;
+    let response = client
+        .post(format!("{base}/login"))
+        .header("cookie", &form_cookie)
+        .form(&[
+            ("login", login),
+            ("password", ui_support::PASSWORD),
+            ("next", "/classes"),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .expect("login sent");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = ui_support::set_cookie(response.headers(), "classbill_session").expect("session cookie");
+    cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+/// With every database connection held, a page answers 503 "busy" (as the API does), not 500.
+async fn ui_pages_answer_503_busy_while_the_pool_is_exhausted(backend: classbill_testkit::Backend) {
+    let db = classbill_testkit::database_url(backend).await;
+    let limits = classbill_store::PoolLimits {
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_millis(300),
+    };
+    let store = classbill_store::Store::connect_with(&db.url, Some(limits))
+        .await
+        .expect("database opens");
+    let engine = classbill_engine::Engine::new(store.clone());
+    let now = jiff::Timestamp::now();
+    engine.initialize(now).await.expect("schema migrates");
+    engine
+        .add_user(
+            "admin",
+            ui_support::PASSWORD,
+            classbill_engine::NewUserRole::Administrator,
+            now,
+        )
+        .await
+        .expect("user");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        classbill_server::serve(engine, listener, std::future::pending())
+            .await
+            .expect("server runs");
+    });
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let cookie = session_cookie(&client, &base, "admin").await;
+    let get = |path: &str| client.get(format!("{base}{path}")).header("cookie", &cookie).send();
+    assert_eq!(get("/notifications").await.expect("sent").status(), StatusCode::OK);
+
+    let held = store.read().await.expect("the only connection");
+    for path in ["/notifications", "/classes"] {
+        let busy = get(path).await.expect("sent");
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE, "{backend}: {path}");
+        assert_eq!(
+            busy.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        let html = busy.text().await.expect("body");
+        assert!(html.contains("busy") && html.contains("Try again"), "{html}");
+    }
+    drop(held);
+    assert_eq!(
+        get("/notifications").await.expect("sent").status(),
+        StatusCode::OK,
+        "{backend}: served again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_pages_answer_503_busy_while_the_pool_is_exhausted_on_sqlite() {
+    ui_pages_answer_503_busy_while_the_pool_is_exhausted(classbill_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_pages_answer_503_busy_while_the_pool_is_exhausted_on_postgres() {
+    ui_pages_answer_503_busy_while_the_pool_is_exhausted(classbill_testkit::Backend::Postgres).await;
 }

@@ -10,18 +10,21 @@ pub struct OpenCredit {
     pub remaining: i64,
 }
 
-/// The party's credit sources with credit left, oldest first (FIFO by the instant they were recorded).
+/// The party's credit sources with credit left (after allocations and refunds), oldest first (FIFO by the
+/// instant they were recorded).
 pub async fn open_credits(tx: &mut Tx, party_id: i64) -> Result<Vec<OpenCredit>, StoreError> {
     tx.fetch_all(
         "SELECT source_xdr_id, source_invoice_id, remaining FROM (
              SELECT x.id AS source_xdr_id, CAST(NULL AS BIGINT) AS source_invoice_id,
                  CAST(-x.amount - COALESCE((SELECT SUM(a.amount) FROM allocations a WHERE a.source_xdr_id = x.id), 0)
+                     - COALESCE((SELECT SUM(r.amount) FROM refund_sources r WHERE r.source_xdr_id = x.id), 0)
                      AS BIGINT) AS remaining,
                  x.created_at AS at, x.id AS tie
              FROM xdrs x WHERE x.party_id = $1 AND x.kind = 'payment'
              UNION ALL
              SELECT CAST(NULL AS BIGINT), i.id,
                  CAST(-i.total - COALESCE((SELECT SUM(a.amount) FROM allocations a WHERE a.source_invoice_id = i.id), 0)
+                     - COALESCE((SELECT SUM(r.amount) FROM refund_sources r WHERE r.source_invoice_id = i.id), 0)
                      AS BIGINT),
                  i.created_at, i.id
              FROM invoices i WHERE i.party_id = $1 AND i.total < 0 AND i.status <> 'void'
@@ -91,6 +94,16 @@ pub struct AllocationRow {
     pub at: i64,
 }
 
+/// The allocations made from the credit of a (negative) invoice, in the order they were made.
+pub async fn from_invoice(tx: &mut Tx, source_invoice_id: i64) -> Result<Vec<AllocationRow>, StoreError> {
+    tx.fetch_all(
+        "SELECT id, source_xdr_id, source_invoice_id, invoice_id, amount, at FROM allocations
+         WHERE source_invoice_id = $1 ORDER BY id",
+        args![source_invoice_id],
+    )
+    .await
+}
+
 /// The allocations made to an invoice, in the order they were made.
 pub async fn of_invoice(tx: &mut Tx, invoice_id: i64) -> Result<Vec<AllocationRow>, StoreError> {
     tx.fetch_all(
@@ -158,14 +171,21 @@ pub async fn remove_to_invoice(tx: &mut Tx, invoice_id: i64) -> Result<Vec<Alloc
     Ok(rows)
 }
 
-/// Whether credit of this (negative) invoice was allocated to other invoices.
+#[derive(sqlx::FromRow)]
+struct CountRow {
+    uses: i64,
+}
+
+/// Whether credit of this (negative) invoice was allocated to other invoices or refunded.
 pub async fn credit_used(tx: &mut Tx, invoice_id: i64) -> Result<bool, StoreError> {
-    let rows: Vec<AllocationRow> = tx
-        .fetch_all(
-            "SELECT id, source_xdr_id, source_invoice_id, invoice_id, amount, at FROM allocations
-             WHERE source_invoice_id = $1 LIMIT 1",
+    let row: CountRow = tx
+        .fetch_one(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS uses FROM (
+                 SELECT id FROM allocations WHERE source_invoice_id = $1
+                 UNION ALL SELECT id FROM refund_sources WHERE source_invoice_id = $1
+             ) u",
             args![invoice_id],
         )
         .await?;
-    Ok(!rows.is_empty())
+    Ok(row.uses > 0)
 }

@@ -303,6 +303,29 @@ pub struct EngineXdr {
     pub outside_scope: Option<bool>,
 }
 
+impl EngineXdr {
+    /// A record of `party` in `period` at `occurred_at` keyed `external_id`, with no kind, amount or tax yet:
+    /// what the engine copies with `..` for each record it books.
+    pub fn template(party_id: i64, period_id: i64, occurred_at: i64, external_id: String) -> EngineXdr {
+        EngineXdr {
+            party_id,
+            period_id,
+            occurred_at,
+            kind: String::new(),
+            service: String::new(),
+            amount: 0,
+            external_id,
+            hidden: false,
+            tax_name: None,
+            tax_rate_percent: None,
+            tax_base: None,
+            tax_amount: None,
+            reverse_charge: None,
+            outside_scope: None,
+        }
+    }
+}
+
 /// Books engine xDRs (quantity 1); a key that is already stored is skipped. Answers the ids of the rows stored
 /// now.
 pub async fn insert_engine_xdrs(tx: &mut Tx, rows: &[EngineXdr], created_at: i64) -> Result<Vec<i64>, StoreError> {

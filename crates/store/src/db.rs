@@ -95,6 +95,31 @@ enum Pools {
     Postgres(PgPool),
 }
 
+/// How many connections a store pools and how long a transaction waits for a free one before failing with
+/// `PoolTimedOut` (which the API answers with 503). SQLite always writes through one connection; the limit
+/// there applies to its readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLimits {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl PoolLimits {
+    fn sqlite_default() -> Self {
+        PoolLimits {
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn postgres_default() -> Self {
+        PoolLimits {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// The database behind a URL: `sqlite://PATH` (created on first use) or `postgres://…`.
 #[derive(Clone)]
 pub struct Store {
@@ -109,15 +134,23 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Self::connect_with(url, None).await
+    }
+
+    /// [`Store::connect`] with other pool limits than the defaults (4 SQLite readers, 16 PostgreSQL
+    /// connections, 30 s to wait for one).
+    pub async fn connect_with(url: &str, limits: Option<PoolLimits>) -> Result<Store, StoreError> {
         let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
         match scheme {
-            "sqlite" => Self::connect_sqlite(url).await,
-            "postgres" | "postgresql" => Self::connect_postgres(url).await,
+            "sqlite" => Self::connect_sqlite(url, limits.unwrap_or_else(PoolLimits::sqlite_default)).await,
+            "postgres" | "postgresql" => {
+                Self::connect_postgres(url, limits.unwrap_or_else(PoolLimits::postgres_default)).await
+            }
             _ => Err(StoreError::UnsupportedUrl(redact(url))),
         }
     }
 
-    async fn connect_sqlite(url: &str) -> Result<Store, StoreError> {
+    async fn connect_sqlite(url: &str, limits: PoolLimits) -> Result<Store, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?
             .create_if_missing(true)
@@ -127,11 +160,13 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(limits.acquire_timeout)
             .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;
         let reader = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(limits.max_connections)
+            .acquire_timeout(limits.acquire_timeout)
             .connect_with(options.read_only(true))
             .await
             .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;
@@ -140,12 +175,12 @@ impl Store {
         })
     }
 
-    async fn connect_postgres(url: &str) -> Result<Store, StoreError> {
+    async fn connect_postgres(url: &str, limits: PoolLimits) -> Result<Store, StoreError> {
         let options =
             PgConnectOptions::from_str(url).map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;
         let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(limits.max_connections)
+            .acquire_timeout(limits.acquire_timeout)
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;

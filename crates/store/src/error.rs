@@ -17,6 +17,12 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
     }
+
+    /// True when every pooled connection stayed busy for the whole acquire timeout: the database is overloaded
+    /// for the moment, not broken, so the request may be retried shortly.
+    pub fn is_pool_timeout(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::PoolTimedOut))
+    }
 }
 
 impl From<serde_json::Error> for StoreError {

@@ -141,6 +141,31 @@ pub async fn list(
     .await
 }
 
+/// A gapless numbering of one owner's documents: invoices of every kind share one (§5.6 rule 5), credit notes
+/// have their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    Invoices,
+    CreditNotes,
+}
+
+impl Series {
+    fn table(self) -> &'static str {
+        match self {
+            Series::Invoices => "invoice_sequences",
+            Series::CreditNotes => "credit_note_sequences",
+        }
+    }
+
+    /// The prefix of an owner that never set one.
+    pub fn default_prefix(self) -> &'static str {
+        match self {
+            Series::Invoices => "INV-",
+            Series::CreditNotes => "CN-",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SequenceRow {
     pub owner_key: i64,
@@ -148,43 +173,52 @@ pub struct SequenceRow {
     pub next_number: i64,
 }
 
-/// The owner's sequence; a missing row reads as the default (`INV-`, next number 1).
-pub async fn sequence(tx: &mut Tx, owner_key: i64) -> Result<SequenceRow, StoreError> {
-    let row = tx
-        .fetch_optional(
-            "SELECT owner_key, prefix, next_number FROM invoice_sequences WHERE owner_key = $1",
-            args![owner_key],
-        )
-        .await?;
+/// The owner's sequence in `series`; a missing row reads as the default (its prefix, next number 1).
+pub async fn sequence(tx: &mut Tx, series: Series, owner_key: i64) -> Result<SequenceRow, StoreError> {
+    let sql = format!(
+        "SELECT owner_key, prefix, next_number FROM {} WHERE owner_key = $1",
+        series.table()
+    );
+    let row = tx.fetch_optional(AssertSqlSafe(sql), args![owner_key]).await?;
     Ok(row.unwrap_or(SequenceRow {
         owner_key,
-        prefix: "INV-".to_owned(),
+        prefix: series.default_prefix().to_owned(),
         next_number: 1,
     }))
 }
 
-/// Stores the owner's prefix and next number.
-pub async fn put_sequence(tx: &mut Tx, row: &SequenceRow) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO invoice_sequences (owner_key, prefix, next_number) VALUES ($1, $2, $3)
+/// Stores the owner's prefix and next number in `series`.
+pub async fn put_sequence(tx: &mut Tx, series: Series, row: &SequenceRow) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO {table} (owner_key, prefix, next_number) VALUES ($1, $2, $3)
          ON CONFLICT (owner_key) DO UPDATE SET prefix = excluded.prefix, next_number = excluded.next_number",
+        table = series.table()
+    );
+    tx.execute(
+        AssertSqlSafe(sql),
         args![row.owner_key, row.prefix.clone(), row.next_number],
     )
     .await?;
     Ok(())
 }
 
-/// Reserves `count` consecutive numbers of the owner's sequence with one statement and answers the prefix and
-/// the first reserved number. The row lock it takes holds until the transaction ends, so the numbers stay
-/// gapless when that transaction also stores the invoices.
-pub async fn reserve_numbers(tx: &mut Tx, owner_key: i64, count: i64) -> Result<(String, i64), StoreError> {
+/// Reserves `count` consecutive numbers of the owner's sequence in `series` with one statement and answers the
+/// prefix and the first reserved number. The row lock it takes holds until the transaction ends, so the numbers
+/// stay gapless when that transaction also stores the documents.
+pub async fn reserve_numbers(
+    tx: &mut Tx,
+    series: Series,
+    owner_key: i64,
+    count: i64,
+) -> Result<(String, i64), StoreError> {
+    let sql = format!(
+        "INSERT INTO {table} (owner_key, prefix, next_number) VALUES ($1, $2, 1 + $3)
+         ON CONFLICT (owner_key) DO UPDATE SET next_number = {table}.next_number + $3
+         RETURNING owner_key, prefix, next_number",
+        table = series.table()
+    );
     let row: SequenceRow = tx
-        .fetch_one(
-            "INSERT INTO invoice_sequences (owner_key, prefix, next_number) VALUES ($1, 'INV-', 1 + $2)
-             ON CONFLICT (owner_key) DO UPDATE SET next_number = invoice_sequences.next_number + $2
-             RETURNING owner_key, prefix, next_number",
-            args![owner_key, count],
-        )
+        .fetch_one(AssertSqlSafe(sql), args![owner_key, series.default_prefix(), count])
         .await?;
     Ok((row.prefix, row.next_number - count))
 }
@@ -199,4 +233,46 @@ pub async fn attach_xdrs(tx: &mut Tx, invoice_id: i64, xdr_ids: &[i64]) -> Resul
         tx.execute(AssertSqlSafe(sql), values).await?;
     }
     Ok(())
+}
+
+/// What a credit note corrects.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CreditNoteLink {
+    pub invoice_id: i64,
+    pub credited_invoice_id: i64,
+    pub reason: String,
+}
+
+pub async fn insert_credit_note_link(
+    tx: &mut Tx,
+    invoice_id: i64,
+    credited_invoice_id: i64,
+    reason: &str,
+    created_at: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO credit_notes (invoice_id, credited_invoice_id, reason, created_at) VALUES ($1, $2, $3, $4)",
+        args![invoice_id, credited_invoice_id, reason, created_at],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn credit_note_link(tx: &mut Tx, invoice_id: i64) -> Result<Option<CreditNoteLink>, StoreError> {
+    tx.fetch_optional(
+        "SELECT invoice_id, credited_invoice_id, reason FROM credit_notes WHERE invoice_id = $1",
+        args![invoice_id],
+    )
+    .await
+}
+
+/// The ids of the credit notes correcting an invoice, oldest first.
+pub async fn credit_notes_of(tx: &mut Tx, credited_invoice_id: i64) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<IdRow> = tx
+        .fetch_all(
+            "SELECT invoice_id AS id FROM credit_notes WHERE credited_invoice_id = $1 ORDER BY invoice_id",
+            args![credited_invoice_id],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }

@@ -178,6 +178,7 @@ pub struct LogFilter {
     pub party_id: Option<i64>,
     pub event_key: Option<String>,
     pub status: Option<String>,
+    pub channel: Option<String>,
 }
 
 /// The delivery log, newest first, before `before_id`.
@@ -198,8 +199,9 @@ pub async fn list(
                AND ($3 IS NULL OR party_id = $3)
                AND ($4 IS NULL OR event_key = $4)
                AND ($5 IS NULL OR status = $5)
-               AND ($6 IS NULL OR id < $6)
-             ORDER BY id DESC LIMIT $7"
+               AND ($6 IS NULL OR channel = $6)
+               AND ($7 IS NULL OR id < $7)
+             ORDER BY id DESC LIMIT $8"
         )),
         args![
             owner_filtered,
@@ -207,6 +209,7 @@ pub async fn list(
             filter.party_id,
             filter.event_key.clone(),
             filter.status.clone(),
+            filter.channel.clone(),
             before_id,
             limit
         ],

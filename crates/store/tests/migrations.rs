@@ -69,3 +69,97 @@ async fn migrations_run_twice_on_both_backends() {
 struct CountRow {
     n: i64,
 }
+
+/// 0018 rebuilds SQLite's `invoices` table to admit credit notes: an installation upgraded from 0017 keeps
+/// every invoice under its id, the rows that refer to invoices still match, and foreign keys stay enforced.
+#[tokio::test]
+async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use std::str::FromStr;
+
+    let db = database_url(classbill_testkit::Backend::Sqlite).await;
+    let options = SqliteConnectOptions::from_str(&db.url)
+        .expect("sqlite url")
+        .create_if_missing(true)
+        .foreign_keys(false);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .expect("opens");
+    let mut before = sqlx::migrate!("migrations/sqlite");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 18)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&pool).await.expect("migrates to 0017");
+    // The class is left out (its document is beside the point here), so foreign keys are off for the fixture.
+    for statement in [
+        "INSERT INTO parties (id, kind, name, currency, class_id, billing_period, time_zone, activated_at, created_at,
+             updated_at) VALUES (3, 'customer', 'C', 'EUR', 1, 'monthly', 'UTC', 0, 0, 0)",
+        "INSERT INTO invoices (id, number, kind, party_id, class_id, class_revision, settings_snapshot, issue_date,
+             due_date, net_total, tax_total, rounding, total, previous_balance, payments, out_of_turn, amount_due,
+             credit_carried, open_amount, status, review_state, created_at, review_due_at)
+         VALUES (7, 'INV-000007', 'regular', 3, 1, 1, '{}', '2025-04-01', '2025-04-16', 100, 19, 0, 119, 0, 0, 0,
+             119, 0, 19, 'partially_paid', 'not_required', 5, 9)",
+        "INSERT INTO invoices (id, number, kind, party_id, class_id, class_revision, settings_snapshot, issue_date,
+             due_date, net_total, tax_total, rounding, total, previous_balance, payments, out_of_turn, amount_due,
+             credit_carried, open_amount, status, review_state, created_at)
+         VALUES (8, 'INV-000008', 'oot', 3, 1, 1, '{}', '2025-04-02', '2025-04-02', -100, 0, 0, -100, 0, 0, 0, 0, 0,
+             0, 'nothing_due', 'not_required', 6)",
+        "INSERT INTO allocations (id, party_id, source_invoice_id, invoice_id, amount, at, created_at)
+         VALUES (11, 3, 8, 7, 100, 6, 6)",
+    ] {
+        sqlx::query(statement).execute(&pool).await.expect(statement);
+    }
+    pool.close().await;
+
+    let store = Store::connect(&db.url).await.expect("opens");
+    store.migrate().await.expect("upgrades through 0018");
+    drop(store);
+
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            SqliteConnectOptions::from_str(&db.url)
+                .expect("sqlite url")
+                .foreign_keys(true),
+        )
+        .await
+        .expect("opens");
+    let kept: Vec<(i64, String, i64, Option<i64>)> =
+        sqlx::query_as("SELECT id, kind, total, review_due_at FROM invoices ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .expect("invoices");
+    assert_eq!(
+        kept,
+        vec![
+            (7, "regular".to_owned(), 119, Some(9)),
+            (8, "oot".to_owned(), -100, None)
+        ]
+    );
+    let dangling: Vec<(String, i64)> =
+        sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check('allocations')")
+            .fetch_all(&pool)
+            .await
+            .expect("foreign key check");
+    assert!(dangling.is_empty(), "{dangling:?}");
+    sqlx::query(
+        "INSERT INTO invoices (number, kind, party_id, class_id, class_revision, settings_snapshot, issue_date,
+             due_date, net_total, tax_total, rounding, total, previous_balance, payments, out_of_turn, amount_due,
+             credit_carried, open_amount, status, review_state, created_at)
+         VALUES ('CN-000001', 'credit_note', 3, 1, 1, '{}', '2025-04-03', '2025-04-03', -10, 0, 0, -10, 0, 0, 0, 0,
+             0, 0, 'nothing_due', 'not_required', 7)",
+    )
+    .execute(&pool)
+    .await
+    .expect("a credit note is an invoice kind now");
+    let orphan = sqlx::query("INSERT INTO allocations (party_id, source_invoice_id, invoice_id, amount, at, created_at) VALUES (3, 8, 999, 1, 0, 0)")
+        .execute(&pool)
+        .await;
+    assert!(orphan.is_err(), "foreign keys are enforced on the rebuilt table");
+}

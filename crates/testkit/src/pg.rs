@@ -262,6 +262,26 @@ impl PgCluster {
     pub fn database_url(&self, name: &str) -> String {
         format!("postgres://{SUPERUSER}@127.0.0.1:{}/{name}", self.port)
     }
+
+    /// Stops the server the way a crash would (immediate shutdown: clients are cut off, nothing is checkpointed),
+    /// keeps it down for `down_for`, then starts it again on the same port and data directory, so that it
+    /// recovers from its write-ahead log; answers once it accepts connections again.
+    pub fn restart(&mut self, down_for: Duration) -> Result<(), PgError> {
+        stop_server(&mut self.server);
+        self.watchdog.unwatch();
+        thread::sleep(down_for);
+        let mut server = spawn_server(&self.bin_dir, self.root.path(), self.port, run_as()?)?;
+        self.watchdog.watch(server.id());
+        if let Err(StartFailure::PortTaken(err) | StartFailure::Fatal(err)) =
+            wait_until_ready(&self.bin_dir, self.root.path(), self.port, &mut server)
+        {
+            stop_server(&mut server);
+            self.watchdog.unwatch();
+            return Err(err);
+        }
+        self.server = server;
+        Ok(())
+    }
 }
 
 impl Drop for PgCluster {

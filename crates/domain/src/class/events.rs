@@ -42,7 +42,7 @@ pub const OPERATOR_EVENT_KEYS: &[&str] = &[
 ];
 
 /// Integration events that always go to the owner's webhooks; a class cannot configure them either.
-pub const INTEGRATION_EVENT_KEYS: &[&str] = &["charge_requested", "customer_status_changed"];
+pub const INTEGRATION_EVENT_KEYS: &[&str] = &["charge_requested", "customer_status_changed", "refund_requested"];
 
 pub fn is_class_event(key: &str) -> bool {
     CLASS_EVENT_KEYS.contains(&key)

@@ -172,22 +172,12 @@ fn engine_xdr_like(
 }
 
 fn engine_xdr(input: &CloseInput, step: &str, n: usize, kind: XdrKind, service: &str, amount: Money) -> EngineXdr {
-    let template = EngineXdr {
-        party_id: input.party.id,
-        period_id: input.period.id,
-        occurred_at: input.period.end_at,
-        kind: String::new(),
-        service: String::new(),
-        amount: 0,
-        external_id: format!("close:{}", input.period.id),
-        hidden: false,
-        tax_name: None,
-        tax_rate_percent: None,
-        tax_base: None,
-        tax_amount: None,
-        reverse_charge: None,
-        outside_scope: None,
-    };
+    let template = EngineXdr::template(
+        input.party.id,
+        input.period.id,
+        input.period.end_at,
+        format!("close:{}", input.period.id),
+    );
     engine_xdr_like(&template, step, n, kind, service, amount)
 }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use classbill_domain::invoice_math::{ChargeXdr, InvoiceLine, invoice_lines};
 use classbill_domain::tax::{TaxLine, XdrKind};
 use classbill_domain::{Money, Owner, Percent};
-use classbill_store::invoices::{self as store_invoices, InvoiceFilter, InvoiceRow, SequenceRow};
+use classbill_store::invoices::{self as store_invoices, InvoiceFilter, InvoiceRow, SequenceRow, Series};
 use classbill_store::{StoreError, close as store_close, instants};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -52,7 +52,7 @@ const OUTSIDE_SCOPE_NOTE: &str = "Outside the scope of the tax";
 pub struct InvoiceView {
     pub id: i64,
     pub number: String,
-    /// `regular`, `oot` or `recurring_fees`.
+    /// `regular`, `oot`, `recurring_fees` or `credit_note`.
     pub kind: String,
     pub party_id: i64,
     pub class_id: i64,
@@ -266,11 +266,12 @@ impl crate::Engine {
         Ok(Page::from_rows(views, page.limit, |v| v.id.to_string()))
     }
 
-    /// `GET /invoice-sequences/{owner}`: administrators see every sequence, a reseller user its own.
-    pub async fn get_sequence(&self, actor: &Actor, owner: &str) -> EngineResult<SequenceView> {
+    /// `GET /invoice-sequences/{owner}` and `GET /credit-note-sequences/{owner}`: administrators see every
+    /// sequence, a reseller user its own.
+    pub async fn get_sequence(&self, actor: &Actor, series: Series, owner: &str) -> EngineResult<SequenceView> {
         let key = self.sequence_key(actor, owner).await?;
         let mut tx = self.store.read().await?;
-        let row = store_invoices::sequence(&mut tx, key).await?;
+        let row = store_invoices::sequence(&mut tx, series, key).await?;
         Ok(SequenceView {
             owner: owner_text(key),
             prefix: row.prefix,
@@ -278,25 +279,37 @@ impl crate::Engine {
         })
     }
 
-    /// `PATCH /invoice-sequences/{owner}`: a new prefix and/or a larger next number (numbers never go back, so
-    /// no number is issued twice).
+    /// `PATCH /invoice-sequences/{owner}` and `PATCH /credit-note-sequences/{owner}`: a new prefix and/or a
+    /// larger next number (numbers never go back, so no number is issued twice). The two series of an owner
+    /// keep different prefixes, since invoices and credit notes share one space of numbers per owner.
     pub async fn patch_sequence(
         &self,
         actor: &Actor,
+        series: Series,
         owner: &str,
         prefix: Option<String>,
         next_number: Option<i64>,
     ) -> EngineResult<SequenceView> {
         let key = self.sequence_key(actor, owner).await?;
         let mut tx = self.store.write().await?;
-        let mut row: SequenceRow = store_invoices::sequence(&mut tx, key).await?;
+        let mut row: SequenceRow = store_invoices::sequence(&mut tx, series, key).await?;
         let mut errors = Vec::new();
         if let Some(prefix) = prefix {
+            let other = match series {
+                Series::Invoices => Series::CreditNotes,
+                Series::CreditNotes => Series::Invoices,
+            };
             if prefix.chars().count() > 20 || prefix.chars().any(char::is_control) {
                 errors.push(classbill_domain::FieldError::new(
                     "prefix",
                     "invalid",
                     "at most 20 printable characters",
+                ));
+            } else if store_invoices::sequence(&mut tx, other, key).await?.prefix == prefix {
+                errors.push(classbill_domain::FieldError::new(
+                    "prefix",
+                    "prefix_taken",
+                    format!("`{prefix}` already numbers this owner's other documents"),
                 ));
             }
             row.prefix = prefix;
@@ -314,7 +327,7 @@ impl crate::Engine {
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
-        store_invoices::put_sequence(&mut tx, &row).await?;
+        store_invoices::put_sequence(&mut tx, series, &row).await?;
         tx.commit().await?;
         Ok(SequenceView {
             owner: owner_text(key),

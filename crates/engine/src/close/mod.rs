@@ -23,7 +23,7 @@ use classbill_domain::class::{ClassSettings, EmailDelivery, PdfGeneration, TaxMe
 use classbill_domain::party::PartyOverrides;
 use classbill_domain::tax::{CustomTax, VatRateRow};
 use classbill_store::close::{self as store_close};
-use classbill_store::invoices::{self as store_invoices, NewInvoice};
+use classbill_store::invoices::{self as store_invoices, NewInvoice, Series};
 use classbill_store::parties::{self, PartyRow};
 use classbill_store::periods::PeriodRow;
 use classbill_store::{Tx, catalog, instants, pdf_jobs};
@@ -286,7 +286,7 @@ async fn finish_batch(
         let mut items = by_owner.remove(&owner).unwrap_or_default();
         // A recurring-fee invoice takes its number just before the regular invoice of its period.
         items.sort_by_key(|p| (p.invoice.party_id, p.invoice.period_id, p.invoice.kind == "regular"));
-        let (prefix, first) = store_invoices::reserve_numbers(tx, owner, items.len() as i64).await?;
+        let (prefix, first) = store_invoices::reserve_numbers(tx, Series::Invoices, owner, items.len() as i64).await?;
         for (n, mut item) in items.into_iter().enumerate() {
             item.invoice.number = format!("{prefix}{:06}", first + n as i64);
             let id = store_invoices::insert(tx, &item.invoice).await?;

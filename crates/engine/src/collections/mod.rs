@@ -23,7 +23,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::notifications::{self, Event};
 
 pub(crate) use release::after_allocation;
-pub use runs::{CollectionRunSummary, CollectionRunView};
+pub use runs::{CollectionOptions, CollectionRunSummary, CollectionRunView, DEFAULT_COLLECTION_BATCH};
 pub(crate) use status::{Cause, refresh_status};
 
 /// Everything that follows the storing of a newly issued invoice, in its transaction: the party's credit is

@@ -15,8 +15,26 @@ use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
 
-/// Parties per transaction.
-const BATCH: i64 = 200;
+/// Parties per transaction unless the caller chooses otherwise.
+pub const DEFAULT_COLLECTION_BATCH: usize = 200;
+
+/// How a collection run goes about its work.
+#[derive(Clone, Copy)]
+pub struct CollectionOptions<'a> {
+    /// Parties per transaction (at least 1).
+    pub batch_size: usize,
+    /// Told after every commit, so that crash tests can stop the process between two of them.
+    pub on_commit: Option<&'a (dyn Fn() + Send + Sync)>,
+}
+
+impl Default for CollectionOptions<'_> {
+    fn default() -> Self {
+        CollectionOptions {
+            batch_size: DEFAULT_COLLECTION_BATCH,
+            on_commit: None,
+        }
+    }
+}
 
 /// What one collection run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
@@ -82,13 +100,30 @@ fn not_found(id: i64) -> EngineError {
 impl crate::Engine {
     /// Fires every schedule event due at or before `as_of`, each with its own date.
     pub async fn run_collections(&self, as_of: Timestamp, now: Timestamp) -> EngineResult<CollectionRunSummary> {
+        self.run_collections_with(as_of, now, CollectionOptions::default())
+            .await
+    }
+
+    /// [`crate::Engine::run_collections`] in batches of `options.batch_size` parties, reporting each commit.
+    pub async fn run_collections_with(
+        &self,
+        as_of: Timestamp,
+        now: Timestamp,
+        options: CollectionOptions<'_>,
+    ) -> EngineResult<CollectionRunSummary> {
+        let batch = i64::try_from(options.batch_size.max(1)).unwrap_or(i64::MAX);
+        let committed = || {
+            if let Some(on_commit) = options.on_commit {
+                on_commit();
+            }
+        };
         let as_of_us = instants::to_micros(as_of);
         let mut summary = CollectionRunSummary::default();
         // Automatic approvals first: what they release then fires in the same run.
         let mut after = 0;
         loop {
             let mut tx = self.store.write().await?;
-            let due = store_collections::reviews_due(&mut tx, after, as_of_us, BATCH).await?;
+            let due = store_collections::reviews_due(&mut tx, after, as_of_us, batch).await?;
             let Some(last) = due.last() else {
                 break;
             };
@@ -102,11 +137,12 @@ impl crate::Engine {
                 }
             }
             tx.commit().await?;
+            committed();
         }
         let mut after = 0;
         loop {
             let mut tx = self.store.write().await?;
-            let candidates = store_collections::parties_due(&mut tx, after, as_of_us, BATCH).await?;
+            let candidates = store_collections::parties_due(&mut tx, after, as_of_us, batch).await?;
             let Some(&last) = candidates.last() else {
                 break;
             };
@@ -121,6 +157,7 @@ impl crate::Engine {
                 summary.events_due += 1;
             }
             tx.commit().await?;
+            committed();
         }
         Ok(summary)
     }

@@ -10,6 +10,7 @@ use classbill_domain::period::time_zone;
 use classbill_render::{
     ChargeLine, CustomFieldValue, InvoiceDocument, PartyDetails, PeriodDates, ServiceGroup, TaxLine, Totals,
 };
+use classbill_store::invoices as store_invoices;
 use classbill_store::parties::PartyRow;
 use classbill_store::{StoreError, Tx, close as store_close, instants, parties, periods};
 use serde_json::Value;
@@ -257,11 +258,18 @@ pub(super) async fn invoice_document(
         Some(id) => period_dates(tx, id, &party.time_zone).await?,
         None => None,
     };
+    let credited_invoice = match store_invoices::credit_note_link(tx, invoice.id).await? {
+        Some(link) => store_invoices::get(tx, link.credited_invoice_id)
+            .await?
+            .map(|credited| credited.number),
+        None => None,
+    };
     Ok(InvoiceDocument {
         number: invoice.number.clone(),
         kind: invoice.kind.clone(),
         issue_date: invoice.issue_date.clone(),
         due_date: invoice.due_date.clone(),
+        credited_invoice,
         period,
         currency: party.currency.clone(),
         seller: seller(tx, &party).await?,

@@ -50,3 +50,20 @@ impl crate::Engine {
         Ok(Page::from_rows(views, page.limit, |v| v.id.to_string()))
     }
 }
+
+impl crate::Engine {
+    /// The records an invoice carries (its charges, taxes and rounding), in id order: what a credit note may
+    /// name. Visible when the invoice is.
+    pub async fn invoice_xdrs(&self, actor: &Actor, invoice_id: i64) -> EngineResult<Vec<XdrView>> {
+        let mut tx = self.store.read().await?;
+        classbill_store::invoices::get(&mut tx, invoice_id)
+            .await?
+            .filter(|row| actor.sees(classbill_domain::Owner::from_reseller_id(row.owner_reseller_id)))
+            .ok_or_else(|| crate::EngineError::NotFound(format!("invoice {invoice_id} not found")))?;
+        classbill_store::close::xdrs_of_invoice(&mut tx, invoice_id)
+            .await?
+            .into_iter()
+            .map(XdrView::from_row)
+            .collect()
+    }
+}

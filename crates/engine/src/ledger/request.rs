@@ -19,31 +19,10 @@ pub(super) struct Body {
 /// Reads the body of `POST /xdrs`: `{"xdrs": [...], "as_of"?}`. Errors of the body itself end the request;
 /// type errors of an item are kept to be reported beside its other violations.
 pub(super) fn read_body(body: &Value) -> EngineResult<Body> {
-    let Some(object) = body.as_object() else {
-        return Err(EngineError::invalid(
-            "",
-            "invalid_type",
-            "the body must be a JSON object",
-        ));
-    };
+    let object = crate::body::object(body)?;
     let mut errors = Vec::new();
-    for key in object.keys().filter(|k| !matches!(k.as_str(), "xdrs" | "as_of")) {
-        errors.push(FieldError::new(key, "unknown_field", format!("unknown field `{key}`")));
-    }
-    let as_of = match object.get("as_of") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) => match text.parse::<Timestamp>() {
-            Ok(at) => Some(at),
-            Err(_) => {
-                errors.push(FieldError::new("as_of", "invalid_type", "must be an RFC 3339 instant"));
-                None
-            }
-        },
-        Some(_) => {
-            errors.push(FieldError::new("as_of", "invalid_type", "must be an RFC 3339 instant"));
-            None
-        }
-    };
+    crate::body::unknown_fields(object, &["xdrs", "as_of"], &mut errors);
+    let as_of = crate::body::optional_instant(object, "as_of", &mut errors);
     let items = match object.get("xdrs") {
         Some(Value::Array(items)) => items.as_slice(),
         None => {

@@ -29,8 +29,12 @@ use crate::installation::InstallationSettings;
 pub const MAX_ATTEMPTS: i64 = 6;
 /// How long a worker holds a claimed message while it sends it: five minutes, in microseconds.
 const CLAIM_LEASE_US: i64 = 5 * 60 * 1_000_000;
-/// Messages claimed per transaction.
-const CLAIM_BATCH: i64 = 50;
+/// Messages claimed per transaction: one, sent before the next is claimed. A worker that dies then leaves at
+/// most the message it was sending under its claim (to be sent again when the lease lapses), where a batch
+/// would hold back every message of the batch for the whole lease; and a slow mail server cannot make a lease
+/// lapse while the worker still has claimed messages queued behind the current one, which would let a second
+/// worker send them as well.
+const CLAIM_BATCH: i64 = 1;
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the worker is told from outside the database.

@@ -13,6 +13,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
 
 const STATUSES: &[&str] = &["pending", "sent", "dead", "skipped"];
+const CHANNELS: &[&str] = &["email", "sms", "webhook"];
 
 /// One message of the delivery log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -58,6 +59,8 @@ pub struct NotificationFilter {
     pub party_id: Option<i64>,
     pub event: Option<String>,
     pub status: Option<String>,
+    /// `email`, `sms` or `webhook`.
+    pub channel: Option<String>,
 }
 
 fn instant(us: Option<i64>) -> EngineResult<Option<Timestamp>> {
@@ -118,6 +121,13 @@ impl crate::Engine {
                 format!("must be one of {}", STATUSES.join(", ")),
             ));
         }
+        if filter.channel.as_deref().is_some_and(|c| !CHANNELS.contains(&c)) {
+            errors.push(classbill_domain::FieldError::new(
+                "channel",
+                "out_of_range",
+                format!("must be one of {}", CHANNELS.join(", ")),
+            ));
+        }
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
@@ -138,6 +148,7 @@ impl crate::Engine {
             party_id: filter.party_id,
             event_key: filter.event,
             status: filter.status,
+            channel: filter.channel,
         };
         let rows = outbox::list(&mut tx, &log_filter, page.cursor_id()?, page.limit + 1).await?;
         let views = rows.into_iter().map(view_of).collect::<EngineResult<Vec<_>>>()?;

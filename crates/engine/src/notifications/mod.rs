@@ -8,8 +8,8 @@
 //!   the party's effective settings): e-mail to the party's address, SMS to its phone, webhooks to each of the
 //!   owner's endpoints. A channel that is on but has nowhere to go (no address, no phone, no endpoint) is logged
 //!   as `skipped` with the reason, never dropped silently;
-//! * integration events (`charge_requested`, `customer_status_changed`) go to every webhook endpoint of the
-//!   party's owner, always;
+//! * integration events (`charge_requested`, `customer_status_changed`, `refund_requested`) go to every webhook
+//!   endpoint of the party's owner, always;
 //! * operator events are addressed to operator users, who have no e-mail address in this version: each is
 //!   recorded in the delivery log as `skipped` (visible to administrators) and in the process log.
 

@@ -13,7 +13,7 @@ use classbill_domain::party::{PartyKind, PartyOverrides};
 use classbill_domain::tax::CustomTax;
 use classbill_store::allocations;
 use classbill_store::close::{self as store_close, EngineXdr};
-use classbill_store::invoices::{self as store_invoices, NewInvoice};
+use classbill_store::invoices::{self as store_invoices, NewInvoice, Series};
 use classbill_store::oot::{self as store_oot, XdrFacts};
 use classbill_store::parties::PartyRow;
 use classbill_store::{StoreError, Tx, catalog, classes, instants, xdrs};
@@ -78,7 +78,7 @@ fn check_xdrs(party: &PartyRow, ids: &[i64], facts: &[XdrFacts]) -> Vec<FieldErr
 }
 
 /// The custom taxes a `custom` taxation selects, in its order.
-async fn selected_custom_taxes(tx: &mut Tx, ids: &[i64]) -> EngineResult<Vec<CustomTax>> {
+pub(crate) async fn selected_custom_taxes(tx: &mut Tx, ids: &[i64]) -> EngineResult<Vec<CustomTax>> {
     let mut taxes = Vec::with_capacity(ids.len());
     for id in ids {
         let row = catalog::get(tx, kinds::CUSTOM_TAX, *id)
@@ -216,24 +216,9 @@ async fn issue(
     let schedule = crate::ledger::schedule_of(party)?;
     let open = crate::ledger::current_open(tx, party, &schedule, as_of, now).await?;
     let owner_key = crate::close::owner_key(party.owner_reseller_id);
-    let (prefix, first) = store_invoices::reserve_numbers(tx, owner_key, 1).await?;
+    let (prefix, first) = store_invoices::reserve_numbers(tx, Series::Invoices, owner_key, 1).await?;
     let number = format!("{prefix}{first:06}");
-    let template = EngineXdr {
-        party_id: party.id,
-        period_id: open.id,
-        occurred_at: as_of_us,
-        kind: String::new(),
-        service: String::new(),
-        amount: 0,
-        external_id: format!("oot:{number}"),
-        hidden: false,
-        tax_name: None,
-        tax_rate_percent: None,
-        tax_base: None,
-        tax_amount: None,
-        reverse_charge: None,
-        outside_scope: None,
-    };
+    let template = EngineXdr::template(party.id, open.id, as_of_us, format!("oot:{number}"));
     let price = crate::close::compute::price_out_of_turn(
         party,
         &class,

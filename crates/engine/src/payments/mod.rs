@@ -4,6 +4,7 @@
 mod apply;
 mod at_payment_tax;
 mod input;
+mod refund;
 mod void;
 
 use std::collections::HashMap;
@@ -25,7 +26,8 @@ use crate::ledger::ParsedXdr;
 use crate::notifications::{self, Event};
 use crate::parties::owner_of;
 
-pub(crate) use apply::apply_credit;
+pub(crate) use apply::{Source, apply_credit, spread};
+pub use refund::{REFUND_SERVICE, RefundSourceView, RefundView};
 
 /// One allocation a payment made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -49,6 +49,24 @@ impl crate::Engine {
                 format!("invoice {} is already void", invoice.number),
             ));
         }
+        if invoice.kind == "credit_note" {
+            return Err(EngineError::conflict(
+                "not_voidable",
+                format!(
+                    "{} is a credit note, which stands once issued; bill the amount again instead",
+                    invoice.number
+                ),
+            ));
+        }
+        if crate::credit_notes::is_credited(&mut tx, id).await? {
+            return Err(EngineError::conflict(
+                "credited",
+                format!(
+                    "invoice {} is corrected by a credit note; correct what is left with another credit note",
+                    invoice.number
+                ),
+            ));
+        }
         if allocations::credit_used(&mut tx, id).await? {
             return Err(EngineError::conflict(
                 "credit_in_use",

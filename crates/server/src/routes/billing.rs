@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use classbill_domain::FieldError;
-use classbill_engine::{BillingRunView, InvoiceListFilter, InvoiceView, Page, SequenceView};
+use classbill_engine::{BillingRunView, InvoiceListFilter, InvoiceView, Page, SequenceView, Series};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,8 +25,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_sequence, patch_sequence))
 }
 
-/// `POST /billing-runs` body.
+/// `POST /billing-runs` and `POST /collection-runs` body; any other key is refused (`unknown_field`).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the body; the handler reads it as JSON to report every error
 pub(crate) struct RunRequest {
     /// Close every period due at this instant.
@@ -45,17 +46,85 @@ pub(crate) struct RunAccepted {
 /// billing period up to it for every party, holding the database for a long time.
 const MAX_RUN_AHEAD: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 366);
 
-/// The `as_of` of a billing or collection run: an instant at most a year ahead of the server clock.
-pub(crate) fn run_instant(body: &Value, now: Timestamp) -> Result<Timestamp, ApiError> {
-    let as_of = instant_field(body, "as_of")?;
-    if as_of.duration_since(now) > MAX_RUN_AHEAD {
-        return Err(ApiError::invalid(vec![FieldError::new(
-            "as_of",
-            "out_of_range",
-            "a run may act at most one year ahead of now",
-        )]));
+/// The `as_of` of a run body: an instant at most a year ahead of the server clock, and no other key (a
+/// misspelt option must not be ignored silently). Every violation is listed.
+fn run_instant(body: &Value, now: Timestamp) -> Result<Timestamp, ApiError> {
+    let mut errors: Vec<FieldError> = body
+        .as_object()
+        .into_iter()
+        .flat_map(|object| object.keys())
+        .filter(|key| key.as_str() != "as_of")
+        .map(|key| FieldError::new(key, "unknown_field", "is not a field of a run request"))
+        .collect();
+    let as_of = match instant_field(body, "as_of") {
+        Ok(as_of) if as_of.duration_since(now) > MAX_RUN_AHEAD => {
+            errors.push(FieldError::new(
+                "as_of",
+                "out_of_range",
+                "a run may act at most one year ahead of now",
+            ));
+            None
+        }
+        Ok(as_of) => Some(as_of),
+        Err(_) => {
+            errors.push(FieldError::new("as_of", "invalid", "must be an RFC 3339 instant"));
+            None
+        }
+    };
+    match as_of {
+        Some(as_of) if errors.is_empty() => Ok(as_of),
+        _ => Err(ApiError::invalid(errors)),
     }
-    Ok(as_of)
+}
+
+/// What a run POST starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RunKind {
+    Billing,
+    Collection,
+}
+
+/// `POST /billing-runs` and `POST /collection-runs`: checks the body, records the run as queued and executes it
+/// in the background (administrators only).
+pub(crate) async fn start_run(
+    state: &AppState,
+    actor: &classbill_engine::Actor,
+    body: &Value,
+    kind: RunKind,
+) -> ApiResult<(StatusCode, axum::Json<RunAccepted>)> {
+    let name = match kind {
+        RunKind::Billing => "billing",
+        RunKind::Collection => "collection",
+    };
+    if !actor.is_administrator() {
+        return Err(classbill_engine::EngineError::forbidden(format!(
+            "{name} runs are managed by administrators only"
+        ))
+        .into());
+    }
+    let now = state.clock.now();
+    let as_of = run_instant(body, now)?;
+    let engine = state.engine.clone();
+    let (id, status) = match kind {
+        RunKind::Billing => {
+            let run = engine.request_billing_run(actor, as_of, now).await?;
+            (run.id, run.status)
+        }
+        RunKind::Collection => {
+            let run = engine.request_collection_run(actor, as_of, now).await?;
+            (run.id, run.status)
+        }
+    };
+    tokio::spawn(async move {
+        let executed = match kind {
+            RunKind::Billing => engine.execute_billing_run(id).await.map(drop),
+            RunKind::Collection => engine.execute_collection_run(id).await.map(drop),
+        };
+        if let Err(error) = executed {
+            tracing::error!(run = id, kind = name, %error, "run failed");
+        }
+    });
+    Ok((StatusCode::ACCEPTED, axum::Json(RunAccepted { id, status })))
 }
 
 pub(crate) fn instant_field(body: &Value, field: &str) -> Result<Timestamp, ApiError> {
@@ -73,26 +142,7 @@ async fn post_run(
     Caller(actor): Caller,
     JsonValue(body): JsonValue,
 ) -> ApiResult<(StatusCode, axum::Json<RunAccepted>)> {
-    if !actor.is_administrator() {
-        return Err(classbill_engine::EngineError::forbidden("billing runs are managed by administrators only").into());
-    }
-    let now = Timestamp::now();
-    let as_of = run_instant(&body, now)?;
-    let run = state.engine.request_billing_run(&actor, as_of, now).await?;
-    let engine = state.engine.clone();
-    let id = run.id;
-    tokio::spawn(async move {
-        if let Err(error) = engine.execute_billing_run(id).await {
-            tracing::error!(run = id, %error, "billing run failed");
-        }
-    });
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(RunAccepted {
-            id: run.id,
-            status: run.status,
-        }),
-    ))
+    start_run(&state, &actor, &body, RunKind::Billing).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -139,7 +189,7 @@ async fn get_run(
 struct InvoiceListParams {
     party_id: Option<i64>,
     status: Option<String>,
-    /// `regular`, `oot` or `recurring_fees`.
+    /// `regular`, `oot`, `recurring_fees` or `credit_note`.
     kind: Option<String>,
     /// `not_required`, `under_review`, `approved` or `auto_approved`; `under_review` is the review queue.
     review_state: Option<String>,
@@ -188,15 +238,35 @@ async fn get_sequence(
     Caller(actor): Caller,
     Path(owner): Path<String>,
 ) -> ApiResult<axum::Json<SequenceView>> {
-    Ok(axum::Json(state.engine.get_sequence(&actor, &owner).await?))
+    Ok(axum::Json(
+        state.engine.get_sequence(&actor, Series::Invoices, &owner).await?,
+    ))
 }
 
-/// `PATCH /invoice-sequences/{owner}` body.
+/// `PATCH /invoice-sequences/{owner}` and `PATCH /credit-note-sequences/{owner}` body.
 #[derive(Debug, Deserialize, ToSchema)]
-struct SequencePatch {
+pub(crate) struct SequencePatch {
     prefix: Option<String>,
     /// Can only grow.
     next_number: Option<i64>,
+}
+
+/// Applies a sequence PATCH body to the owner's sequence in `series`.
+pub(crate) async fn patch_series(
+    state: &AppState,
+    actor: &classbill_engine::Actor,
+    series: Series,
+    owner: &str,
+    body: Value,
+) -> ApiResult<axum::Json<SequenceView>> {
+    let patch: SequencePatch = serde_json::from_value(body)
+        .map_err(|e| ApiError::invalid(vec![FieldError::new("body", "invalid", e.to_string())]))?;
+    Ok(axum::Json(
+        state
+            .engine
+            .patch_sequence(actor, series, owner, patch.prefix, patch.next_number)
+            .await?,
+    ))
 }
 
 /// Change an owner's prefix or move its next number forward.
@@ -209,12 +279,5 @@ async fn patch_sequence(
     Path(owner): Path<String>,
     JsonValue(body): JsonValue,
 ) -> ApiResult<axum::Json<SequenceView>> {
-    let patch: SequencePatch = serde_json::from_value(body)
-        .map_err(|e| ApiError::invalid(vec![FieldError::new("body", "invalid", e.to_string())]))?;
-    Ok(axum::Json(
-        state
-            .engine
-            .patch_sequence(&actor, &owner, patch.prefix, patch.next_number)
-            .await?,
-    ))
+    patch_series(&state, &actor, Series::Invoices, &owner, body).await
 }

@@ -5,14 +5,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use classbill_engine::collections::{CollectionRunView, CollectionScheduleView, StatusChangeView};
-use classbill_engine::{EngineError, InvoiceView, Page};
+use classbill_engine::{InvoiceView, Page};
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::billing::{RunAccepted, RunListParams, RunRequest, instant_field, run_instant};
+use super::billing::{RunAccepted, RunKind, RunListParams, RunRequest, instant_field, start_run};
 use super::parties::{ActAt, acting_instant};
 use crate::AppState;
 use crate::extract::{Caller, JsonValue, Query};
@@ -38,26 +38,7 @@ async fn post_run(
     Caller(actor): Caller,
     JsonValue(body): JsonValue,
 ) -> ApiResult<(StatusCode, axum::Json<RunAccepted>)> {
-    if !actor.is_administrator() {
-        return Err(EngineError::forbidden("collection runs are managed by administrators only").into());
-    }
-    let now = Timestamp::now();
-    let as_of = run_instant(&body, now)?;
-    let run = state.engine.request_collection_run(&actor, as_of, now).await?;
-    let engine = state.engine.clone();
-    let id = run.id;
-    tokio::spawn(async move {
-        if let Err(error) = engine.execute_collection_run(id).await {
-            tracing::error!(run = id, %error, "collection run failed");
-        }
-    });
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(RunAccepted {
-            id: run.id,
-            status: run.status,
-        }),
-    ))
+    start_run(&state, &actor, &body, RunKind::Collection).await
 }
 
 /// List collection runs in id order (administrators only).

@@ -52,6 +52,7 @@ async fn list_notifications(
         party_id: p.party_id,
         event: p.event,
         status: p.status,
+        channel: None,
     };
     Ok(axum::Json(state.engine.list_notifications(&actor, filter, page).await?))
 }

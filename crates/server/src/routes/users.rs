@@ -19,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, patch_user))
         .routes(routes!(reset_password))
+        .routes(routes!(unlock_user))
         .routes(routes!(list_tokens))
         .routes(routes!(revoke_token))
 }
@@ -84,6 +85,19 @@ async fn reset_password(
     Ok(axum::Json(
         state.engine.reset_password(&actor, id, Timestamp::now()).await?,
     ))
+}
+
+/// Lift a lock-out of the user's login (after repeated failed logins) at once and clear its failure count;
+/// administrators only.
+#[utoipa::path(post, path = "/users/{id}/unlock", tag = "users", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn unlock_user(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    state.engine.unlock_user(&actor, id, state.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A user's API tokens.

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::UiState;
+use super::credit_notes;
 use super::session::Session;
 
 const PAGE_SIZE: i64 = 50;
@@ -44,7 +45,7 @@ fn non_empty(text: &str) -> Option<String> {
 
 /// Where a party's page is and its name. Invoices carry only the party id, and a party is a customer or a
 /// reseller; one the actor cannot see is shown by its id alone.
-async fn party_of(state: &UiState, actor: &Actor, id: i64) -> Value {
+pub(super) async fn party_of(state: &UiState, actor: &Actor, id: i64) -> Value {
     if let Ok(customer) = state.engine.get_customer(actor, id).await {
         return json!({"href": format!("/customers/{id}"), "name": customer.name});
     }
@@ -126,22 +127,43 @@ pub async fn detail(
     Path(id): Path<i64>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    render_detail(&state, &session, id, query.as_deref(), None).await
+}
+
+/// The invoice page: `query` says what was just done to it (approved, issued, credited); `credit` is the
+/// credit-note form as last sent, when the engine refused it.
+pub(super) async fn render_detail(
+    state: &UiState,
+    session: &Session,
+    id: i64,
+    query: Option<&str>,
+    credit: Option<credit_notes::Submitted>,
+) -> Response {
     let invoice = match state.engine.get_invoice(&session.actor, id).await {
         Ok(invoice) => invoice,
-        Err(e) => return state.pages.error(&session, e),
+        Err(e) => return state.pages.error(session, e),
     };
     let schedule = match state.engine.collection_schedule(&session.actor, id).await {
         Ok(schedule) => schedule,
-        Err(e) => return state.pages.error(&session, e),
+        Err(e) => return state.pages.error(session, e),
     };
-    let party = party_of(&state, &session.actor, invoice.party_id).await;
+    let credit = match credit_notes::section(state, &session.actor, &invoice, credit).await {
+        Ok(section) => section,
+        Err(e) => return state.pages.error(session, e),
+    };
+    let party = party_of(state, &session.actor, invoice.party_id).await;
     let can_approve = invoice.review_state == UNDER_REVIEW;
+    let done: Vec<(String, String)> = query
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let flag = |name: &str| done.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
     state.pages.render(
         "invoice.html",
-        Some(&session),
+        Some(session),
         json!({"nav": if can_approve { "review" } else { "invoices" }, "invoice": invoice,
                "party": party, "schedule": schedule.items, "can_approve": can_approve,
-               "approved": query.as_deref() == Some("approved=1")}),
+               "approved": flag("approved").is_some(), "issued": flag("issued").is_some(),
+               "credited": flag("credited").and_then(|v| v.parse::<i64>().ok()), "credit": credit}),
     )
 }
 

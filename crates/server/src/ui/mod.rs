@@ -6,8 +6,11 @@ mod calendar;
 mod class_fields;
 mod class_form;
 mod class_list;
+mod credit_notes;
 mod form;
 mod invoices;
+mod notifications;
+mod out_of_turn;
 mod pages;
 mod parties;
 mod session;
@@ -27,6 +30,7 @@ use pages::Pages;
 pub struct UiState {
     engine: Engine,
     pages: Arc<Pages>,
+    clock: crate::Clock,
 }
 
 fn party_routes(kind: PartyKind) -> Router<UiState> {
@@ -36,13 +40,15 @@ fn party_routes(kind: PartyKind) -> Router<UiState> {
         .route("/new", get(parties::new_form).post(parties::create))
         .route("/{id}", get(parties::edit_form).post(parties::save))
         .route("/{id}/effective", get(parties::effective))
+        .route("/{id}/out-of-turn", post(out_of_turn::issue))
         .layer(axum::Extension(kind))
 }
 
-pub fn router(engine: Engine) -> Router {
+pub fn router(engine: Engine, clock: crate::Clock) -> Router {
     let state = UiState {
         engine,
         pages: Arc::new(Pages::default()),
+        clock,
     };
     let signed_in = Router::new()
         .route("/", get(|| async { Redirect::to("/classes") }))
@@ -58,8 +64,10 @@ pub fn router(engine: Engine) -> Router {
         .route("/invoices", get(invoices::list))
         .route("/invoices/{id}", get(invoices::detail))
         .route("/invoices/{id}/approve", post(invoices::approve))
+        .route("/invoices/{id}/credit-notes", post(credit_notes::issue))
         .route("/invoices/{id}/pdf", get(invoices::pdf))
         .route("/calendar", get(calendar::show).post(calendar::save))
+        .route("/notifications", get(notifications::list))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::require_session,

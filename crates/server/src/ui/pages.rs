@@ -26,6 +26,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("invoices.html", include_str!("../../templates/invoices.html")),
     ("invoice.html", include_str!("../../templates/invoice.html")),
     ("calendar.html", include_str!("../../templates/calendar.html")),
+    ("notifications.html", include_str!("../../templates/notifications.html")),
 ];
 
 pub struct Pages {
@@ -75,6 +76,22 @@ impl Pages {
         response
     }
 
+    /// 503 when no database connection came free in time, as the API answers: the request did nothing and
+    /// may simply be sent again.
+    pub fn busy(&self, session: Option<&Session>, error: &classbill_store::StoreError) -> Response {
+        tracing::warn!(error = %error, "no database connection free in time");
+        let mut response = self.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            session,
+            "Busy",
+            "The system is busy right now; nothing was changed. Try again in a moment.",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        response
+    }
+
     /// The page for an engine error that has no form to return to (404, 403, storage failures).
     pub fn error(&self, session: &Session, error: EngineError) -> Response {
         match error {
@@ -82,6 +99,7 @@ impl Pages {
             EngineError::Forbidden { message, .. } => {
                 self.message(StatusCode::FORBIDDEN, Some(session), "Not permitted", &message)
             }
+            EngineError::Store(e) if e.is_pool_timeout() => self.busy(Some(session), &e),
             EngineError::Store(e) => {
                 tracing::error!(error = %e, "storage failure");
                 self.message(

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::UiState;
 use super::form::FormData;
+use super::out_of_turn;
 use super::session::Session;
 
 const PAGE_SIZE: i64 = 50;
@@ -201,13 +202,16 @@ const CREATE_FIELDS: &[(&str, &str)] = &[
     ("time_zone", "Time zone"),
 ];
 
-async fn render_form(
+/// The party form; on a stored party also its status history and, for users of its owner, the out-of-turn
+/// invoice form (`oot` is that form as last sent, when the engine refused it).
+pub(super) async fn render_form(
     state: &UiState,
     session: &Session,
     kind: PartyKind,
     id: Option<i64>,
     values: &Value,
     errors: Vec<classbill_domain::FieldError>,
+    oot: Option<out_of_turn::Submitted>,
 ) -> Response {
     let (nav, title) = section(kind);
     let classes = match assignable_classes(state, &session.actor, id).await {
@@ -220,6 +224,13 @@ async fn render_form(
             Err(e) => return state.pages.error(session, e),
         },
         None => Vec::new(),
+    };
+    let oot = match id {
+        Some(id) => match out_of_turn::section(state, &session.actor, kind, id, oot).await {
+            Ok(section) => section,
+            Err(e) => return state.pages.error(session, e),
+        },
+        None => Value::Null,
     };
     let mut by_field: Map<String, Value> = Map::new();
     for error in &errors {
@@ -241,7 +252,7 @@ async fn render_form(
         "party_form.html",
         Some(session),
         json!({"nav": nav, "title": title, "id": id, "fields": fields, "values": values, "classes": classes,
-               "errors": by_field, "other_errors": other, "history": history}),
+               "errors": by_field, "other_errors": other, "history": history, "oot": oot}),
     )
 }
 
@@ -283,7 +294,7 @@ pub async fn new_form(
     Extension(session): Extension<Session>,
     Extension(kind): Extension<PartyKind>,
 ) -> Response {
-    render_form(&state, &session, kind, None, &json!({}), Vec::new()).await
+    render_form(&state, &session, kind, None, &json!({}), Vec::new(), None).await
 }
 
 pub async fn create(
@@ -308,12 +319,19 @@ pub async fn create(
     };
     match created {
         Ok(id) => Redirect::to(&format!("/{}/{id}", section(kind).0)).into_response(),
-        Err(EngineError::Invalid(errors)) => render_form(&state, &session, kind, None, &values_of(&form), errors).await,
+        Err(EngineError::Invalid(errors)) => {
+            render_form(&state, &session, kind, None, &values_of(&form), errors, None).await
+        }
         Err(e) => state.pages.error(&session, e),
     }
 }
 
-async fn stored_values(state: &UiState, actor: &Actor, kind: PartyKind, id: i64) -> Result<Value, EngineError> {
+pub(super) async fn stored_values(
+    state: &UiState,
+    actor: &Actor,
+    kind: PartyKind,
+    id: i64,
+) -> Result<Value, EngineError> {
     Ok(match kind {
         PartyKind::Customer => serde_json::to_value(state.engine.get_customer(actor, id).await?)?,
         PartyKind::Reseller => serde_json::to_value(state.engine.get_reseller(actor, id).await?)?,
@@ -327,7 +345,7 @@ pub async fn edit_form(
     Path(id): Path<i64>,
 ) -> Response {
     match stored_values(&state, &session.actor, kind, id).await {
-        Ok(values) => render_form(&state, &session, kind, Some(id), &values, Vec::new()).await,
+        Ok(values) => render_form(&state, &session, kind, Some(id), &values, Vec::new(), None).await,
         Err(e) => state.pages.error(&session, e),
     }
 }
@@ -357,7 +375,7 @@ pub async fn save(
     match saved {
         Ok(()) => Redirect::to(&format!("/{}/{id}", section(kind).0)).into_response(),
         Err(EngineError::Invalid(errors)) => {
-            render_form(&state, &session, kind, Some(id), &values_of(&form), errors).await
+            render_form(&state, &session, kind, Some(id), &values_of(&form), errors, None).await
         }
         Err(e) => state.pages.error(&session, e),
     }

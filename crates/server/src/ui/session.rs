@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use classbill_engine::{Actor, EngineError, WEB_SESSION_HOURS};
-use jiff::Timestamp;
 use subtle::ConstantTimeEq;
 
 use super::UiState;
@@ -26,17 +25,22 @@ pub struct Session {
     pub id: String,
 }
 
-/// The session id from the `Cookie` header.
-pub fn session_id(headers: &HeaderMap) -> Option<String> {
+/// The value of cookie `name` from the `Cookie` header, if set and not empty.
+pub(super) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(key, _)| *key == name)
         .map(|(_, value)| value.to_owned())
         .filter(|value| !value.is_empty())
+}
+
+/// The session id from the `Cookie` header.
+pub fn session_id(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE)
 }
 
 /// `Set-Cookie` for a new session; the browser drops it when the server-side session expires.
@@ -80,20 +84,23 @@ fn to_login(request: &Request) -> Response {
     response
 }
 
-fn tokens_match(sent: &str, expected: &str) -> bool {
+pub(super) fn tokens_match(sent: &str, expected: &str) -> bool {
     sent.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// The answer to a form whose CSRF token is missing or wrong (the login form's included).
+pub(super) fn csrf_refused(state: &UiState, session: Option<&Session>, detail: &str) -> Response {
+    state.pages.message(
+        StatusCode::FORBIDDEN,
+        session,
+        "Form expired or not sent from this site",
+        detail,
+    )
 }
 
 /// Checks the CSRF token of an unsafe request and hands the request on with its body intact.
 async fn checked_csrf(state: &UiState, session: &Session, request: Request) -> Result<Request, Response> {
-    let refused = |detail: &str| {
-        state.pages.message(
-            StatusCode::FORBIDDEN,
-            Some(session),
-            "Form expired or not sent from this site",
-            detail,
-        )
-    };
+    let refused = |detail: &str| csrf_refused(state, Some(session), detail);
     if let Some(sent) = request.headers().get(CSRF_HEADER) {
         return match sent.to_str() {
             Ok(sent) if tokens_match(sent, &session.csrf) => Ok(request),
@@ -128,9 +135,10 @@ pub async fn require_session(State(state): State<UiState>, mut request: Request,
     let Some(id) = session_id(request.headers()) else {
         return to_login(&request);
     };
-    let (actor, csrf) = match state.engine.web_session(&id, Timestamp::now()).await {
+    let (actor, csrf) = match state.engine.web_session(&id, state.clock.now()).await {
         Ok(found) => found,
         Err(EngineError::Unauthenticated) => return to_login(&request),
+        Err(EngineError::Store(e)) if e.is_pool_timeout() => return state.pages.busy(None, &e),
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");
             return state.pages.message(

@@ -37,6 +37,8 @@ pub struct TestApp {
     pub backend: Backend,
     pub base: String,
     pub engine: Engine,
+    /// The server's clock: tests move it forward instead of sleeping.
+    pub clock: classbill_server::Clock,
     pub admin: String,
     client: reqwest::Client,
     _db: TestDatabase,
@@ -92,8 +94,10 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
         let addr = listener.local_addr().expect("address");
         let served = engine.clone();
+        let clock = classbill_server::Clock::default();
+        let server_clock = clock.clone();
         tokio::spawn(async move {
-            classbill_server::serve(served, listener, std::future::pending())
+            classbill_server::serve_with_clock(served, server_clock, listener, std::future::pending())
                 .await
                 .expect("server runs");
         });
@@ -101,6 +105,7 @@ impl TestApp {
             backend,
             base: format!("http://{addr}"),
             engine,
+            clock,
             admin: String::new(),
             client: reqwest::Client::new(),
             _db: db,
@@ -292,6 +297,58 @@ impl TestApp {
             .collect();
         let answer = self.post("/api/v1/xdrs", &self.admin, json!({ "xdrs": xdrs })).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", self.backend, answer.text);
+    }
+
+    /// The §7.1 customer 1001 of class "Business EU" (fixed VAT 19 % exclusive, net 15), billed for February
+    /// (INV-000001, 50.00), paid 60.00 on 03-10 (10.00 left as credit) and billed for March: answers the party
+    /// and the March invoice (INV-000002, total 78.96, open 68.96).
+    pub async fn section_7_1_billed(&self) -> (i64, Value) {
+        let template = self.standard_template().await;
+        let class = self
+            .class(
+                &self.admin,
+                json!({
+                    "name": "Business EU", "currency": "EUR",
+                    "regular_invoices": {"enabled": true, "template_id": template,
+                                         "payment_terms": {"type": "net", "days": 15}},
+                    "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}},
+                }),
+            )
+            .await;
+        let customer = self
+            .post(
+                "/api/v1/customers",
+                &self.admin,
+                json!({"name": "Customer 1001", "currency": "EUR", "class_id": class["id"],
+                       "time_zone": "Europe/Berlin", "billing_period": "monthly",
+                       "activated_at": "2025-02-01T00:00:00+01:00"}),
+            )
+            .await;
+        assert_eq!(customer.status, StatusCode::CREATED, "{}", customer.text);
+        let party = customer.body["id"].as_i64().expect("customer id");
+        let february = json!({"party_id": party, "external_id": "f1", "occurred_at": "2025-02-01T00:00:00+01:00",
+                              "kind": "recurring", "service": "sip_trunk", "rate_code": "TRUNK-M",
+                              "quantity": "1", "amount": "42.01681"});
+        let answer = self
+            .post("/api/v1/xdrs", &self.admin, json!({"xdrs": [february]}))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        self.section_7_1_march_charges(party).await;
+        self.bill("2025-03-01T05:00:00Z").await;
+        let payment = json!({"party_id": party, "amount": "60.00", "currency": "EUR",
+                             "received_at": "2025-03-10T11:00:00+01:00"});
+        let answer = self.post("/api/v1/payments", &self.admin, payment).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        self.bill("2025-04-01T04:00:00Z").await;
+        let list = self
+            .get(&format!("/api/v1/invoices?party_id={party}&kind=regular"), &self.admin)
+            .await;
+        let march_id = list.body["items"][1]["id"].clone();
+        let march = self.get(&format!("/api/v1/invoices/{march_id}"), &self.admin).await;
+        assert_eq!(march.body["number"], json!("INV-000002"), "{}", list.text);
+        assert_eq!(march.body["total"], json!("78.96000"));
+        assert_eq!(march.body["open_amount"], json!("68.96000"));
+        (party, march.body)
     }
 
     /// Starts a `/billing-runs` or `/collection-runs` run (`kind`) at `as_of` and waits for it to complete;

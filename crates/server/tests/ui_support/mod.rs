@@ -46,25 +46,52 @@ impl Page {
     }
 }
 
+/// The `Set-Cookie` header that sets cookie `name`.
+pub fn set_cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// Opens the login page as a browser would: answers its pre-session cookie (`name=value`) and the CSRF token
+/// of its form.
+pub async fn login_form(client: &reqwest::Client, base: &str) -> (String, String) {
+    let response = client.get(format!("{base}/login")).send().await.expect("login page");
+    let cookie = set_cookie(response.headers(), "classbill_login").expect("login form cookie");
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+    let page = Page {
+        status: response.status(),
+        location: None,
+        headers: response.headers().clone(),
+        html: response.text().await.expect("body"),
+    };
+    (cookie, page.csrf())
+}
+
 impl UiClient {
     pub async fn login(app: &TestApp, login: &str) -> UiClient {
         let client = reqwest::Client::builder()
             .redirect(Policy::none())
             .build()
             .expect("client");
+        let (form_cookie, csrf) = login_form(&client, &app.base).await;
         let response = client
             .post(format!("{}/login", app.base))
-            .form(&[("login", login), ("password", PASSWORD), ("next", "/classes")])
+            .header("cookie", &form_cookie)
+            .form(&[
+                ("login", login),
+                ("password", PASSWORD),
+                ("next", "/classes"),
+                ("csrf", &csrf),
+            ])
             .send()
             .await
             .expect("login sent");
         assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER, "login succeeds");
-        let set_cookie = response
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .expect("session cookie")
-            .to_owned();
+        let set_cookie = set_cookie(response.headers(), "classbill_session").expect("session cookie");
         assert!(
             set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax") && set_cookie.contains("Path=/")
         );
