@@ -321,6 +321,11 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Rendering a PDF allocates and frees many small objects; this allocator keeps that cheaper than the
+/// system's and also serves the close's many short-lived rows (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -2,69 +2,20 @@
 //! invoices made by a real bill run is backed up with the binary, restored into a new SQLite file or a new
 //! PostgreSQL database, and the restored copy holds the same rows; neither command ever overwrites.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-use classbill_engine::catalog::InvoiceTemplateKind;
-use classbill_engine::{Actor, Engine, NewCustomer, PageRequest};
+use std::path::Path;
+
+use classbill_engine::{Actor, Engine, NewCustomer};
 use classbill_store::Store;
 use classbill_testkit::{Backend, TestDatabase, database_url};
+use common::{block_on, run_fails, run_ok};
 use jiff::Timestamp;
 use serde_json::json;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_classbill");
 const CUSTOMERS: usize = 12;
 /// Every January period of the dataset is due then.
 const AS_OF: &str = "2025-02-02T00:00:00Z";
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
-
-fn classbill(dir: &Path, url: &str, args: &[&str]) -> Output {
-    Command::new(BINARY)
-        .current_dir(dir)
-        .env_remove("CLASSBILL_DATABASE_URL")
-        .env_remove("CLASSBILL_LOG")
-        .arg("--database")
-        .arg(url)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("the binary runs")
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn classbill_ok(dir: &Path, url: &str, args: &[&str]) -> Output {
-    let output = classbill(dir, url, args);
-    assert!(output.status.success(), "classbill {args:?}: {}", describe(&output));
-    output
-}
-
-fn classbill_fails(dir: &Path, url: &str, args: &[&str], message: &str) {
-    let output = classbill(dir, url, args);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !output.status.success() && stderr.contains(message),
-        "classbill {args:?} should fail with {message:?}: {}",
-        describe(&output)
-    );
-}
 
 /// Two invoicing classes, customers in both with January usage, closed by a real `classbill bill-run`.
 async fn load_dataset(url: &str) {
@@ -73,28 +24,9 @@ async fn load_dataset(url: &str) {
     let now = Timestamp::now();
     engine.initialize(now).await.expect("schema");
     let system = Actor::system();
-    let template_id = engine
-        .list_catalog::<InvoiceTemplateKind>(&system, PageRequest::new(None, None).expect("page"))
-        .await
-        .expect("templates listed")
-        .items
-        .into_iter()
-        .find(|t| t.builtin)
-        .expect("the built-in template")
-        .id;
     let mut class_ids = Vec::new();
     for (name, rate) in [("Business", "19"), ("Residential", "7")] {
-        let class = json!({"name": name, "currency": "EUR",
-            "regular_invoices": {"enabled": true, "template_id": template_id},
-            "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": rate}}});
-        class_ids.push(
-            engine
-                .create_class(&system, class, now)
-                .await
-                .expect("class created")
-                .class
-                .id,
-        );
+        class_ids.push(common::invoicing_class(&engine, name, rate, json!({}), now).await);
     }
     let mut xdrs = Vec::new();
     for n in 0..CUSTOMERS {
@@ -185,7 +117,7 @@ fn count(contents: &Contents, name: &str) -> i64 {
 fn billed_database(dir: &Path, backend: Backend) -> (TestDatabase, Contents) {
     let source = block_on(database_url(backend));
     block_on(load_dataset(&source.url));
-    classbill_ok(dir, &source.url, &["bill-run", "--as-of", AS_OF]);
+    run_ok(dir, &source.url, &["bill-run", "--as-of", AS_OF]);
     let original = block_on(contents(&source.url));
     assert_eq!(count(&original, "classes"), 3, "the Default class and two more");
     assert_eq!(count(&original, "customers"), CUSTOMERS as i64);
@@ -207,8 +139,8 @@ fn a_sqlite_backup_restores_into_a_new_file_with_every_row() {
     let backup = dir.path().join("nightly.backup");
     let backup_arg = backup.to_str().expect("UTF-8 path");
 
-    classbill_ok(dir.path(), &source.url, &["backup", "--to", backup_arg]);
-    classbill_fails(
+    run_ok(dir.path(), &source.url, &["backup", "--to", backup_arg]);
+    run_fails(
         dir.path(),
         &source.url,
         &["backup", "--to", backup_arg],
@@ -216,29 +148,29 @@ fn a_sqlite_backup_restores_into_a_new_file_with_every_row() {
     );
 
     let restored_url = format!("sqlite://{}", dir.path().join("restored.db").display());
-    classbill_ok(dir.path(), &restored_url, &["restore", "--from", backup_arg]);
+    run_ok(dir.path(), &restored_url, &["restore", "--from", backup_arg]);
     assert_eq!(block_on(contents(&restored_url)), original);
     // The restored file is a working installation: the binary opens it and bills on from there.
-    classbill_ok(dir.path(), &restored_url, &["migrate"]);
-    classbill_ok(dir.path(), &restored_url, &["bill-run", "--as-of", AS_OF]);
+    run_ok(dir.path(), &restored_url, &["migrate"]);
+    run_ok(dir.path(), &restored_url, &["bill-run", "--as-of", AS_OF]);
     assert_eq!(block_on(contents(&restored_url)), original, "nothing was due twice");
 
     // Restoring never replaces a database, and a backup only restores into its own kind of database.
-    classbill_fails(
+    run_fails(
         dir.path(),
         &restored_url,
         &["restore", "--from", backup_arg],
         "already exists",
     );
     let pg_target = block_on(database_url(Backend::Postgres));
-    classbill_fails(
+    run_fails(
         dir.path(),
         &pg_target.url,
         &["restore", "--from", backup_arg],
         "is not a PostgreSQL backup",
     );
     let missing = format!("sqlite://{}", dir.path().join("missing.db").display());
-    classbill_fails(
+    run_fails(
         dir.path(),
         &missing,
         &[
@@ -261,8 +193,8 @@ fn a_postgres_backup_restores_into_an_empty_database_with_every_row() {
     let backup = dir.path().join("nightly.dump");
     let backup_arg = backup.to_str().expect("UTF-8 path");
 
-    classbill_ok(dir.path(), &source.url, &["backup", "--to", backup_arg]);
-    classbill_fails(
+    run_ok(dir.path(), &source.url, &["backup", "--to", backup_arg]);
+    run_fails(
         dir.path(),
         &source.url,
         &["backup", "--to", backup_arg],
@@ -270,16 +202,16 @@ fn a_postgres_backup_restores_into_an_empty_database_with_every_row() {
     );
 
     let target = block_on(database_url(Backend::Postgres));
-    classbill_ok(dir.path(), &target.url, &["restore", "--from", backup_arg]);
+    run_ok(dir.path(), &target.url, &["restore", "--from", backup_arg]);
     assert_eq!(block_on(contents(&target.url)), original);
-    classbill_ok(dir.path(), &target.url, &["migrate"]);
-    classbill_ok(dir.path(), &target.url, &["bill-run", "--as-of", AS_OF]);
+    run_ok(dir.path(), &target.url, &["migrate"]);
+    run_ok(dir.path(), &target.url, &["bill-run", "--as-of", AS_OF]);
     assert_eq!(block_on(contents(&target.url)), original, "nothing was due twice");
 
     // A database that holds anything is never restored into, and a dump is not a SQLite file.
-    classbill_fails(dir.path(), &target.url, &["restore", "--from", backup_arg], "not empty");
+    run_fails(dir.path(), &target.url, &["restore", "--from", backup_arg], "not empty");
     let sqlite_target = format!("sqlite://{}", dir.path().join("from-pg.db").display());
-    classbill_fails(
+    run_fails(
         dir.path(),
         &sqlite_target,
         &["restore", "--from", backup_arg],

@@ -5,57 +5,24 @@
 //! The kill points come from the binary's `CLASSBILL_TEST_ABORT_AFTER_COMMITS` hook (abort right after the
 //! N-th commit of the close, which is what `kill -9` at that moment does) and from SIGKILL after a delay.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-use classbill_engine::catalog::InvoiceTemplateKind;
-use classbill_engine::{Actor, Engine, NewCustomer, PageRequest};
+use classbill_engine::{Actor, Engine, NewCustomer};
 use classbill_store::Store;
 use classbill_testkit::{Backend, database_url};
+use common::{Outcome, assert_gapless, block_on, classbill, copy_of, describe, numbers_by_owner, outcome};
 use jiff::Timestamp;
 use serde_json::json;
 use tempfile::TempDir;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_classbill");
 const CUSTOMERS: usize = 300;
 const BATCH_SIZE: &str = "10";
 /// Every January and February period of the dataset is due then (monthly and semimonthly, 6 h close delay).
 const AS_OF: &str = "2025-03-02T00:00:00Z";
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
-
-fn classbill(dir: &Path, url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(BINARY);
-    command
-        .current_dir(dir)
-        .env_remove("CLASSBILL_DATABASE_URL")
-        .env_remove("CLASSBILL_LOG")
-        .env_remove("CLASSBILL_TEST_ABORT_AFTER_COMMITS")
-        .arg("--database")
-        .arg(url)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn bill_run(dir: &Path, url: &str, extra: &[&str]) -> Output {
     let mut args = vec!["bill-run", "--batch-size", BATCH_SIZE];
@@ -77,24 +44,7 @@ async fn load_dataset(url: &str) {
     engine.initialize(now).await.expect("schema");
     let system = Actor::system();
     // The Default class issues no invoices; this one does, with a tax, so every close books engine xDRs.
-    let template_id = engine
-        .list_catalog::<InvoiceTemplateKind>(&system, PageRequest::new(None, None).expect("page"))
-        .await
-        .expect("templates listed")
-        .items
-        .into_iter()
-        .find(|t| t.builtin)
-        .expect("the built-in template")
-        .id;
-    let class = json!({"name": "Invoiced", "currency": "EUR",
-        "regular_invoices": {"enabled": true, "template_id": template_id},
-        "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19"}}});
-    let class_id = engine
-        .create_class(&system, class, now)
-        .await
-        .expect("class created")
-        .class
-        .id;
+    let class_id = common::invoicing_class(&engine, "Invoiced", "19", json!({}), now).await;
     let zones = ["UTC", "Europe/Berlin", "America/New_York"];
     let mut xdrs = Vec::new();
     for n in 0..CUSTOMERS {
@@ -143,130 +93,6 @@ async fn load_dataset(url: &str) {
     store.close().await;
 }
 
-/// What must not depend on how often the run was interrupted, in a stable order and without ids or clock
-/// readings: invoices per party and period, every xDR with its period and invoice, every period's state.
-#[derive(Debug, PartialEq, Eq)]
-struct Outcome {
-    invoices: Vec<String>,
-    xdrs: Vec<String>,
-    periods: Vec<String>,
-    sequences: Vec<(i64, i64)>,
-}
-
-type InvoiceRow = (i64, i64, String, String, i64, i64, i64, i64, String, String, String);
-type XdrRow = (i64, i64, String, String, i64, Option<String>, Option<String>, bool);
-
-async fn outcome(url: &str) -> Outcome {
-    let store = Store::connect(url).await.expect("database opens");
-    let mut tx = store.read().await.expect("read transaction");
-    let invoices: Vec<InvoiceRow> = tx
-        .fetch_all(
-            "SELECT i.party_id, b.start_at, i.kind, i.number, i.net_total, i.total, i.rounding, i.amount_due,
-                    i.issue_date, i.due_date, i.status
-             FROM invoices i JOIN billing_periods b ON b.id = i.period_id ORDER BY i.party_id, b.start_at, i.kind",
-            Vec::new(),
-        )
-        .await
-        .expect("invoices");
-    let xdrs: Vec<XdrRow> = tx
-        .fetch_all(
-            "SELECT x.party_id, b.start_at, x.kind, x.service, x.amount, x.external_id, i.number, x.hidden
-             FROM xdrs x JOIN billing_periods b ON b.id = x.period_id LEFT JOIN invoices i ON i.id = x.invoice_id
-             ORDER BY x.party_id, b.start_at, x.kind, x.amount, x.external_id",
-            Vec::new(),
-        )
-        .await
-        .expect("xdrs");
-    let periods: Vec<(i64, i64, i64, String, Option<i64>)> = tx
-        .fetch_all(
-            "SELECT party_id, start_at, end_at, status, close_at FROM billing_periods ORDER BY party_id, start_at",
-            Vec::new(),
-        )
-        .await
-        .expect("periods");
-    let sequences: Vec<(i64, i64)> = tx
-        .fetch_all(
-            "SELECT owner_key, next_number FROM invoice_sequences ORDER BY owner_key",
-            Vec::new(),
-        )
-        .await
-        .expect("sequences");
-    drop(tx);
-    store.close().await;
-    // Engine xDR keys name the period id, which depends on insertion order: keep the step and position only.
-    let key = |external: &Option<String>| match external {
-        Some(id) if id.starts_with("close:") => id.splitn(3, ':').nth(2).map(|rest| format!("close:*:{rest}")),
-        other => other.clone(),
-    };
-    Outcome {
-        invoices: invoices.iter().map(|r| format!("{r:?}")).collect(),
-        xdrs: xdrs
-            .iter()
-            .map(|(party, start, kind, service, amount, external, number, hidden)| {
-                format!(
-                    "{party} {start} {kind} {service} {amount} {:?} {number:?} {hidden}",
-                    key(external)
-                )
-            })
-            .collect(),
-        periods: periods.iter().map(|r| format!("{r:?}")).collect(),
-        sequences,
-    }
-}
-
-/// Every owner's invoice numbers run from 1 to the count without a gap or a repeat, and the counter is next.
-fn assert_gapless(outcome: &Outcome, invoices_by_owner: &[(i64, Vec<String>)]) {
-    for (owner, numbers) in invoices_by_owner {
-        let mut values: Vec<i64> = numbers
-            .iter()
-            .map(|n| n.trim_start_matches("INV-").parse().expect("numeric invoice number"))
-            .collect();
-        values.sort_unstable();
-        let expected: Vec<i64> = (1..=values.len() as i64).collect();
-        assert_eq!(values, expected, "owner {owner}: numbers are gapless and unique");
-        let next = outcome.sequences.iter().find(|(key, _)| key == owner).map(|(_, n)| *n);
-        assert_eq!(
-            next,
-            Some(values.len() as i64 + 1),
-            "owner {owner}: the counter follows the last number"
-        );
-    }
-}
-
-async fn numbers_by_owner(url: &str) -> Vec<(i64, Vec<String>)> {
-    let store = Store::connect(url).await.expect("database opens");
-    let mut tx = store.read().await.expect("read transaction");
-    let rows: Vec<(i64, String)> = tx
-        .fetch_all(
-            "SELECT COALESCE(owner_reseller_id, 0), number FROM invoices ORDER BY 1, 2",
-            Vec::new(),
-        )
-        .await
-        .expect("numbers");
-    drop(tx);
-    store.close().await;
-    let mut owners: Vec<(i64, Vec<String>)> = Vec::new();
-    for (owner, number) in rows {
-        match owners.last_mut() {
-            Some((last, numbers)) if *last == owner => numbers.push(number),
-            _ => owners.push((owner, vec![number])),
-        }
-    }
-    owners
-}
-
-/// A SQLite copy of the prepared dataset.
-fn copy_of(template: &Path, dir: &TempDir, name: &str) -> String {
-    let path = dir.path().join(name);
-    std::fs::copy(template, &path).expect("dataset copied");
-    // A write-ahead log left beside the file belongs to the copy too.
-    let wal = template.with_extension("db-wal");
-    if wal.exists() {
-        std::fs::copy(&wal, path.with_extension("db-wal")).expect("write-ahead log copied");
-    }
-    format!("sqlite://{}", path.display())
-}
-
 /// Where the uninterrupted reference run and the template live.
 struct Fixture {
     dir: TempDir,
@@ -279,7 +105,7 @@ fn fixture() -> Fixture {
     let template = dir.path().join("template.db");
     let url = format!("sqlite://{}", template.display());
     block_on(load_dataset(&url));
-    let reference_url = copy_of(&template, &dir, "reference.db");
+    let reference_url = copy_of(&template, dir.path(), "reference.db");
     bill_run_ok(dir.path(), &reference_url, &["--as-of", AS_OF]);
     let reference = block_on(outcome(&reference_url));
     assert!(
@@ -287,7 +113,7 @@ fn fixture() -> Fixture {
         "every customer has at least two closed periods with an invoice: {}",
         reference.invoices.len()
     );
-    assert_gapless(&reference, &block_on(numbers_by_owner(&reference_url)));
+    assert_gapless(&reference.sequences, &block_on(numbers_by_owner(&reference_url)));
     Fixture {
         dir,
         template,
@@ -316,7 +142,7 @@ fn a_killed_bill_run_resumes_to_the_uninterrupted_result_on_sqlite() {
     let points: Vec<u64> = (1..=60).step_by(3).chain([2, 59, 60]).collect();
     assert!(points.len() >= 20);
     for (n, commits) in points.iter().enumerate() {
-        let url = copy_of(&f.template, &f.dir, &format!("abort-{n}.db"));
+        let url = copy_of(&f.template, f.dir.path(), &format!("abort-{n}.db"));
         assert!(
             run_and_abort(f.dir.path(), &url, *commits, false),
             "the run stopped after commit {commits}"
@@ -324,12 +150,12 @@ fn a_killed_bill_run_resumes_to_the_uninterrupted_result_on_sqlite() {
         bill_run_ok(f.dir.path(), &url, &["--retry", "--as-of", AS_OF]);
         let resumed = block_on(outcome(&url));
         assert_eq!(resumed, f.reference, "aborted after commit {commits}, then resumed");
-        assert_gapless(&resumed, &block_on(numbers_by_owner(&url)));
+        assert_gapless(&resumed.sequences, &block_on(numbers_by_owner(&url)));
     }
 
     // Killed twice in a row, the second time during the resumption itself.
     for (first, second) in [(7, 3), (20, 1), (41, 2)] {
-        let url = copy_of(&f.template, &f.dir, &format!("twice-{first}-{second}.db"));
+        let url = copy_of(&f.template, f.dir.path(), &format!("twice-{first}-{second}.db"));
         assert!(run_and_abort(f.dir.path(), &url, first, false));
         run_and_abort(f.dir.path(), &url, second, true);
         bill_run_ok(f.dir.path(), &url, &["--retry", "--as-of", AS_OF]);
@@ -342,7 +168,7 @@ fn a_killed_bill_run_resumes_to_the_uninterrupted_result_on_sqlite() {
 
     // SIGKILL after varying delays, wherever the run happens to be.
     for (n, millis) in [0_u64, 40, 90, 150, 250, 400, 700].iter().enumerate() {
-        let url = copy_of(&f.template, &f.dir, &format!("kill-{n}.db"));
+        let url = copy_of(&f.template, f.dir.path(), &format!("kill-{n}.db"));
         let mut child = classbill(
             f.dir.path(),
             &url,
@@ -361,7 +187,7 @@ fn a_killed_bill_run_resumes_to_the_uninterrupted_result_on_sqlite() {
 #[test]
 fn a_rerun_after_completion_changes_nothing() {
     let f = fixture();
-    let url = copy_of(&f.template, &f.dir, "rerun.db");
+    let url = copy_of(&f.template, f.dir.path(), "rerun.db");
     bill_run_ok(f.dir.path(), &url, &["--as-of", AS_OF]);
     bill_run_ok(f.dir.path(), &url, &["--retry", "--as-of", AS_OF]);
     bill_run_ok(f.dir.path(), &url, &["--as-of", AS_OF]);
@@ -389,7 +215,7 @@ fn two_concurrent_bill_runs_on_postgresql_issue_each_invoice_once_without_gaps()
         assert!(output.status.success(), "{}", describe(&output));
     }
     let concurrent = block_on(outcome(&db.url));
-    assert_gapless(&concurrent, &block_on(numbers_by_owner(&db.url)));
+    assert_gapless(&concurrent.sequences, &block_on(numbers_by_owner(&db.url)));
     // Which run numbered which invoice depends on who committed first; everything else is the reference.
     let without_numbers = |o: &Outcome| -> (Vec<String>, Vec<String>, Vec<String>) {
         let strip = |rows: &Vec<String>| -> Vec<String> {

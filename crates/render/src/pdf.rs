@@ -12,13 +12,12 @@ use crate::error::{RenderError, TemplateError};
 use crate::invoice::{InvoiceDocument, sample_invoice};
 use crate::world::{InvoiceWorld, template_id};
 
-/// How many evictions a cached intermediate result survives unused. Typst memoises parsing and layout across
-/// compilations, which is what makes rendering many invoices with one template fast; evicting keeps a
-/// long-running server from holding results of templates it no longer uses.
-const CACHE_MAX_AGE: usize = 10;
-/// Renders between two evictions. An eviction walks every memoised result, which costs as much as a few
-/// percent of a render when done after each one.
-const RENDERS_PER_EVICTION: usize = 32;
+/// Renders between two evictions of Typst's memoised results. Typst memoises parsing and layout across
+/// compilations, which is what makes rendering many invoices with one template fast; an eviction drops every
+/// result no render since the previous eviction used, so a long-running server does not hold the layouts of
+/// invoices long sent or of templates it no longer uses. An eviction walks every memoised result, so doing it
+/// after each render would cost a few percent of the render.
+const RENDERS_PER_EVICTION: usize = 10;
 
 static RENDERS: AtomicUsize = AtomicUsize::new(0);
 
@@ -34,7 +33,7 @@ pub fn render_pdf(source: &str, invoice: &InvoiceDocument) -> Result<Vec<u8>, Re
                 .map_err(|errors| RenderError::Template(template_errors(&world, &errors)))
         });
     if RENDERS.fetch_add(1, Ordering::Relaxed) % RENDERS_PER_EVICTION == RENDERS_PER_EVICTION - 1 {
-        typst::comemo::evict(CACHE_MAX_AGE);
+        typst::comemo::evict(1);
     }
     result
 }

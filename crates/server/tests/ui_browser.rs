@@ -412,6 +412,52 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     let stored = app.get(&format!("/api/v1/invoices/{invoice}"), &app.admin).await;
     assert_eq!(stored.body["review_state"], json!("approved"));
 
+    // A credit note from the invoice page: refused without a reason, then issued for the ticked charge.
+    tick(&first, "credit-issue").await;
+    first
+        .wait()
+        .for_element(Locator::Id("credit-reason-error"))
+        .await
+        .unwrap();
+    fill(&first, "credit-reason", "Trunk billed twice").await;
+    first
+        .find(Locator::Css("#credit-charges input[type=checkbox]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    tick(&first, "credit-issue").await;
+    first.wait().for_element(Locator::Id("credited")).await.unwrap();
+    assert!(text(&first, "#credit-note-list").await.contains("Trunk billed twice"));
+    let notes = app
+        .get(&format!("/api/v1/invoices/{invoice}/credit-notes"), &app.admin)
+        .await;
+    assert_eq!(notes.body.as_array().map(Vec::len), Some(1), "{}", notes.text);
+
+    // The notification log is one click away, and the class list sorts by a column heading.
+    first
+        .find(Locator::Css("header.top a[href='/notifications']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    first.wait().for_element(Locator::Id("notifications")).await.unwrap();
+    assert!(text(&first, "h1").await.contains("Notification log"));
+    first.goto(&format!("{}/classes", app.base)).await.unwrap();
+    for order in ["ascending", "descending"] {
+        first
+            .find(Locator::Css("a[data-sort='members']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let heading = format!("th[aria-sort='{order}'] a[data-sort='members']");
+        first.wait().for_element(Locator::Css(&heading)).await.unwrap();
+    }
+
     first.close().await.unwrap();
     second.close().await.unwrap();
 }

@@ -641,7 +641,7 @@ on_both_backends! {
         assert_eq!(notes.body.as_array().map(Vec::len), Some(1), "credited once");
         let credit_note = ui.get(&format!("/invoices/{note}")).await;
         assert_eq!(credit_note.status, StatusCode::OK);
-        assert!(!credit_note.html.contains("id=\"credit-form\""), "a credit note is not credited again");
+        assert!(!credit_note.html.contains("id=\"credit-notes\""), "a credit note is not credited again");
 
         app.reseller_with_user("Alpha").await;
         let reseller = UiClient::login(app, "alpha-user").await;
@@ -735,4 +735,146 @@ async fn ui_pages_answer_503_busy_while_the_pool_is_exhausted_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ui_pages_answer_503_busy_while_the_pool_is_exhausted_on_postgres() {
     ui_pages_answer_503_busy_while_the_pool_is_exhausted(classbill_testkit::Backend::Postgres).await;
+}
+
+/// The ids of the class rows of a list page, top to bottom.
+fn class_rows(html: &str) -> Vec<i64> {
+    html.split("data-class-id=\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').expect("id ends")].parse().expect("an id"))
+        .collect()
+}
+
+on_both_backends! {
+    async fn ui_class_list_sorts_by_every_column_and_pages_a_sorted_view(app) {
+        use serde_json::json;
+        let kept = json!({"archive_xdrs": false});
+        let a = app.class(&app.admin, json!({"name": "Sort a", "currency": "USD", "description": "middle",
+                                             "general_info": kept})).await;
+        let b = app.class(&app.admin, json!({"name": "Sort B", "currency": "EUR", "description": "zulu",
+                                             "business_model": "mobile", "general_info": kept})).await;
+        let c = app.class(&app.admin, json!({"name": "Sort c", "description": "Alpha"})).await;
+        let (a, b, c) = (a["id"].as_i64().expect("id"), b["id"].as_i64().expect("id"), c["id"].as_i64().expect("id"));
+        for _ in 0..2 {
+            let member = app.post("/api/v1/customers", &app.admin,
+                json!({"name": "Member", "currency": "EUR", "class_id": b})).await;
+            assert_eq!(member.status, StatusCode::CREATED, "{}", member.text);
+        }
+        let ui = UiClient::login(app, "admin").await;
+        let default = ui.get("/classes?name=sort").await;
+        assert_eq!(class_rows(&default.html), [a, b, c], "by name, ignoring case");
+        assert!(default.html.contains("aria-sort=\"ascending\""), "{}", default.html);
+        let cases: [(&str, [i64; 3]); 8] = [
+            ("sort=name&dir=desc", [c, b, a]),
+            ("sort=currency", [c, b, a]),
+            ("sort=description", [c, a, b]),
+            ("sort=description&dir=desc", [b, a, c]),
+            ("sort=members&dir=desc", [b, a, c]),
+            ("sort=business_model", [b, a, c]),
+            ("sort=archive_xdrs&dir=desc", [c, a, b]),
+            ("sort=managed_by", [a, b, c]),
+        ];
+        for (query, order) in cases {
+            let page = ui.get(&format!("/classes?name=sort&{query}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{query}");
+            assert_eq!(class_rows(&page.html), order, "{query}");
+        }
+        let members = ui.get("/classes?name=sort&sort=members").await;
+        assert!(members.html.contains("aria-sort=\"ascending\"><a href=\"/classes?name=sort&amp;managed_by=&amp;business_model=&amp;currency=&amp;invoices=&amp;taxation_method=&amp;sort=members&amp;dir=desc"),
+                "the sorted column's heading flips the order: {}", members.html);
+        assert!(members.html.contains("name=\"sort\" value=\"members\""), "a new search keeps the order");
+        let refused = ui.get("/classes?sort=password").await;
+        assert!(refused.html.contains("cannot sort by") && class_rows(&refused.html).is_empty());
+
+        let admin = app.engine.authenticate_token(&app.admin).await.expect("admin");
+        for n in 0..50 {
+            app.engine.create_class(&admin, json!({"name": format!("Sort p{n:02}"), "description": format!("d{n:02}")}),
+                                    jiff::Timestamp::now()).await.expect("class");
+        }
+        let first = ui.get("/classes?name=sort&sort=description&dir=desc").await;
+        let rows = class_rows(&first.html);
+        assert_eq!(rows.len(), 50);
+        assert_eq!(rows[0], b, "zulu first");
+        let marker = "rel=\"next\"";
+        let next = &first.html[..first.html.find(marker).expect("a next page")];
+        let href = &next[next.rfind("href=\"").expect("href") + 6..];
+        let href = href[..href.find('"').expect("ends")].replace("&amp;", "&").replace("&#x2f;", "/");
+        assert!(href.contains("page=2"), "{href}");
+        let second = ui.get(&href).await;
+        let rest = class_rows(&second.html);
+        assert_eq!(rest.len(), 3, "53 classes in all: {}", second.html);
+        assert_eq!(rest.last(), Some(&c), "Alpha last when descending");
+        assert!(!second.html.contains(marker));
+    }
+}
+
+/// The ids of the party rows of a list page, top to bottom.
+fn party_rows(html: &str) -> Vec<i64> {
+    html.split("data-party-id=\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').expect("id ends")].parse().expect("an id"))
+        .collect()
+}
+
+/// Follows the page's "Next page" link; `None` on the last page.
+async fn next_page(ui: &UiClient, html: &str) -> Option<ui_support::Page> {
+    let end = html.find("rel=\"next\"")?;
+    let link = &html[..end];
+    let href = &link[link.rfind("href=\"").expect("href") + 6..];
+    let href = href[..href.find('"').expect("ends")]
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    Some(ui.get(&href).await)
+}
+
+on_both_backends! {
+    async fn ui_customer_list_sorts_by_name_and_id_across_pages(app) {
+        let admin = app.engine.authenticate_token(&app.admin).await.expect("admin");
+        let create = |name: String| {
+            let engine = app.engine.clone();
+            let admin = admin.clone();
+            async move {
+                let customer = classbill_engine::NewCustomer {
+                    name,
+                    currency: Some("EUR".to_owned()),
+                    ..classbill_engine::NewCustomer::default()
+                };
+                engine.create_customer(&admin, customer, jiff::Timestamp::now()).await.expect("customer").id
+            }
+        };
+        let z = create("Sortme z".to_owned()).await;
+        let mut same = Vec::new();
+        for _ in 0..51 {
+            same.push(create("Sortme same".to_owned()).await);
+        }
+        let a = create("sortme A".to_owned()).await;
+        let ui = UiClient::login(app, "admin").await;
+
+        let by_id = ui.get("/customers?name=sortme").await;
+        assert!(by_id.html.contains("aria-sort=\"ascending\"><a href=\"/customers?name=sortme"), "{}", by_id.html);
+        let first = party_rows(&by_id.html);
+        assert_eq!(first.len(), 50);
+        assert_eq!((first[0], first[1]), (z, same[0]), "id order by default");
+
+        let mut by_name = party_rows(&ui.get("/customers?name=sortme&sort=name").await.html);
+        let page = ui.get("/customers?name=sortme&sort=name").await;
+        let second = next_page(&ui, &page.html).await.expect("a second page");
+        by_name.extend(party_rows(&second.html));
+        assert!(next_page(&ui, &second.html).await.is_none());
+        let mut expected = vec![a];
+        expected.extend(&same);
+        expected.push(z);
+        assert_eq!(by_name, expected, "name order ignores case; equal names by id, across the page break");
+
+        let page = ui.get("/customers?name=sortme&sort=name&dir=desc").await;
+        assert!(page.html.contains("aria-sort=\"descending\""));
+        let mut descending = party_rows(&page.html);
+        descending.extend(party_rows(&next_page(&ui, &page.html).await.expect("a second page").html));
+        expected.reverse();
+        assert_eq!(descending, expected);
+        let newest = party_rows(&ui.get("/customers?name=sortme&sort=id&dir=desc").await.html);
+        assert_eq!(newest[0], a);
+        let refused = ui.get("/customers?sort=password").await;
+        assert!(refused.html.contains("cannot sort by"), "{}", refused.html);
+    }
 }

@@ -279,6 +279,66 @@ pub async fn list(
     .await
 }
 
+/// The order of [`list_ordered`]: by name (ties by id) or by id alone, ascending or descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PartyOrder {
+    pub by_name: bool,
+    pub descending: bool,
+}
+
+/// Parties in `order` after the row whose `(name_key, id)` is `after` (the name part is unused in id order);
+/// the filters are those of [`list`].
+pub async fn list_ordered(
+    tx: &mut Tx,
+    f: &PartyFilter,
+    order: PartyOrder,
+    after: Option<(String, i64)>,
+    limit: i64,
+) -> Result<Vec<PartyRow>, StoreError> {
+    let (restrict, owner_id) = match f.owner {
+        None => (false, None),
+        Some(id) => (true, id),
+    };
+    let name_pattern = f.name.as_ref().map(|n| format!("%{}%", escape_like(n)));
+    let (beyond, direction) = if order.descending { ("<", "DESC") } else { (">", "ASC") };
+    let (after_key, after_id) = after.map_or((None, None), |(key, id)| (Some(key), Some(id)));
+    let mut args = args![
+        f.kind.clone(),
+        restrict,
+        owner_id,
+        f.class_id,
+        f.status.clone(),
+        f.currency.clone(),
+        name_pattern
+    ];
+    let (position, sort, limit_at) = if order.by_name {
+        args.extend(args![after_key, after_id, limit]);
+        (
+            format!("($9 IS NULL OR name_key {beyond} $8 OR (name_key = $8 AND id {beyond} $9))"),
+            format!("name_key {direction}, id {direction}"),
+            10,
+        )
+    } else {
+        args.extend(args![after_id, limit]);
+        (format!("($8 IS NULL OR id {beyond} $8)"), format!("id {direction}"), 9)
+    };
+    tx.fetch_all(
+        AssertSqlSafe(format!(
+            "SELECT {PARTY_COLUMNS} FROM parties
+             WHERE ($1 IS NULL OR kind = $1)
+               AND ($2 = FALSE OR COALESCE(owner_reseller_id, 0) = COALESCE($3, 0))
+               AND ($4 IS NULL OR class_id = $4)
+               AND ($5 IS NULL OR status = $5)
+               AND ($6 IS NULL OR currency = $6)
+               AND ($7 IS NULL OR name_key LIKE $7 ESCAPE '\\')
+               AND {position}
+             ORDER BY {sort} LIMIT ${limit_at}"
+        )),
+        args,
+    )
+    .await
+}
+
 fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {

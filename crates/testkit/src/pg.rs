@@ -263,10 +263,20 @@ impl PgCluster {
         format!("postgres://{SUPERUSER}@127.0.0.1:{}/{name}", self.port)
     }
 
-    /// Stops the server the way a crash would (immediate shutdown: clients are cut off, nothing is checkpointed),
-    /// keeps it down for `down_for`, then starts it again on the same port and data directory, so that it
-    /// recovers from its write-ahead log; answers once it accepts connections again.
+    /// Restarts the server as an operator would (fast shutdown, like `pg_ctl restart`: every session is cut
+    /// off and its open transaction rolled back), keeps it down for `down_for`, then starts it again on the same
+    /// port and data directory; answers once it accepts connections again.
+    ///
+    /// Not an immediate shutdown: this server runs with `synchronous_commit=off`, so a crash would lose commits
+    /// it had already acknowledged, which a durable production server never does.
     pub fn restart(&mut self, down_for: Duration) -> Result<(), PgError> {
+        if let Ok(pid) = i32::try_from(self.server.id()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while matches!(self.server.try_wait(), Ok(None)) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
         stop_server(&mut self.server);
         self.watchdog.unwatch();
         thread::sleep(down_for);

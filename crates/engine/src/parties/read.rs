@@ -1,7 +1,7 @@
 //! Reading parties: one record, and the filtered, keyset-paginated lists of customers and resellers.
 
 use classbill_domain::FieldError;
-use classbill_store::parties::{self, PartyFilter, PartyRow};
+use classbill_store::parties::{self, PartyFilter, PartyOrder, PartyRow};
 use classbill_store::{Tx, classes, instants, users};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -226,6 +226,39 @@ async fn list_rows(
     }
 }
 
+/// The rows of one page of a party list in `order`. The cursor is the last row's id, and in name order also
+/// its name key, so a page continues where the last one ended even among equal names.
+async fn ordered_rows(
+    tx: &mut Tx,
+    actor: &Actor,
+    kind: PartyKind,
+    filter: &PartyListFilter,
+    order: PartyOrder,
+    page: &PageRequest,
+) -> EngineResult<Vec<PartyRow>> {
+    let invalid = || EngineError::invalid("cursor", "invalid", "not a cursor from a previous page");
+    let after = match page.cursor_text()? {
+        None => None,
+        Some(text) if order.by_name => {
+            let (id, key) = text.split_once(':').ok_or_else(invalid)?;
+            Some((key.to_owned(), id.parse::<i64>().map_err(|_| invalid())?))
+        }
+        Some(text) => Some((String::new(), text.parse::<i64>().map_err(|_| invalid())?)),
+    };
+    match store_filter(actor, Some(kind), filter)? {
+        None => Ok(Vec::new()),
+        Some(f) => Ok(parties::list_ordered(tx, &f, order, after, page.limit + 1).await?),
+    }
+}
+
+fn ordered_cursor(order: PartyOrder, party: &PartyCommon) -> String {
+    if order.by_name {
+        format!("{}:{}", party.id, parties::name_key(&party.name))
+    } else {
+        party.id.to_string()
+    }
+}
+
 impl crate::Engine {
     pub async fn get_customer(&self, actor: &Actor, id: i64) -> EngineResult<CustomerView> {
         let mut tx = self.store.read().await?;
@@ -254,6 +287,42 @@ impl crate::Engine {
             views.push(viewer.customer(&mut tx, row).await?);
         }
         Ok(Page::from_rows(views, page.limit, |v| v.id.to_string()))
+    }
+
+    /// [`Engine::list_customers`] sorted by name or id, either way (the web UI's sortable list).
+    pub async fn list_customers_ordered(
+        &self,
+        actor: &Actor,
+        filter: PartyListFilter,
+        order: PartyOrder,
+        page: PageRequest,
+    ) -> EngineResult<Page<CustomerView>> {
+        let mut tx = self.store.read().await?;
+        let rows = ordered_rows(&mut tx, actor, PartyKind::Customer, &filter, order, &page).await?;
+        let mut viewer = Viewer::new(&mut tx, actor).await?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            views.push(viewer.customer(&mut tx, row).await?);
+        }
+        Ok(Page::from_rows(views, page.limit, |v| ordered_cursor(order, v)))
+    }
+
+    /// [`Engine::list_resellers`] sorted by name or id, either way.
+    pub async fn list_resellers_ordered(
+        &self,
+        actor: &Actor,
+        filter: PartyListFilter,
+        order: PartyOrder,
+        page: PageRequest,
+    ) -> EngineResult<Page<ResellerView>> {
+        let mut tx = self.store.read().await?;
+        let rows = ordered_rows(&mut tx, actor, PartyKind::Reseller, &filter, order, &page).await?;
+        let mut viewer = Viewer::new(&mut tx, actor).await?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            views.push(viewer.reseller(&mut tx, row).await?);
+        }
+        Ok(Page::from_rows(views, page.limit, |v| ordered_cursor(order, v)))
     }
 
     pub async fn list_resellers(

@@ -47,13 +47,13 @@ pub async fn section(
     invoice: &InvoiceView,
     submitted: Option<Submitted>,
 ) -> Result<Value, EngineError> {
-    let issued = if CREDITABLE.contains(&invoice.kind.as_str()) {
+    let creditable = CREDITABLE.contains(&invoice.kind.as_str());
+    let issued = if creditable {
         state.engine.list_credit_notes(actor, invoice.id).await?
     } else {
         Vec::new()
     };
-    let may_credit = CREDITABLE.contains(&invoice.kind.as_str())
-        && party_owner(state, actor, invoice.party_id).await == Some(actor.owner());
+    let may_credit = creditable && party_owner(state, actor, invoice.party_id).await == Some(actor.owner());
     let charges: Vec<_> = if may_credit {
         state
             .engine
@@ -66,10 +66,9 @@ pub async fn section(
         Vec::new()
     };
     let submitted = submitted.unwrap_or_default();
-    Ok(
-        json!({"issued": issued, "may_credit": may_credit, "charges": charges, "reason": submitted.reason,
-              "checked": submitted.xdr_ids, "errors": submitted.errors}),
-    )
+    let section = json!({"creditable": creditable, "issued": issued, "may_credit": may_credit, "charges": charges,
+                         "reason": submitted.reason, "checked": submitted.xdr_ids, "errors": submitted.errors});
+    Ok(section)
 }
 
 fn add_error(errors: &mut Map<String, Value>, place: &str, message: &str) {

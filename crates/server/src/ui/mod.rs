@@ -13,6 +13,7 @@ mod notifications;
 mod out_of_turn;
 mod pages;
 mod parties;
+mod party_list;
 mod session;
 
 use std::sync::Arc;
@@ -35,8 +36,8 @@ pub struct UiState {
 
 fn party_routes(kind: PartyKind) -> Router<UiState> {
     Router::new()
-        .route("/", get(parties::list))
-        .route("/move", post(parties::bulk_move))
+        .route("/", get(party_list::list))
+        .route("/move", post(party_list::bulk_move))
         .route("/new", get(parties::new_form).post(parties::create))
         .route("/{id}", get(parties::edit_form).post(parties::save))
         .route("/{id}/effective", get(parties::effective))

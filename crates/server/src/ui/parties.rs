@@ -1,15 +1,15 @@
-//! Customers and resellers: the filtered list with bulk "move to class", the create/edit form and the
-//! effective-settings view. One set of handlers serves both kinds; the router says which.
+//! Customers and resellers: the create/edit form (with the out-of-turn invoice action) and the
+//! effective-settings view. One set of handlers serves both kinds; the router says which. The lists are in
+//! `party_list`.
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use classbill_domain::party::PartyKind;
 use classbill_engine::classes::{ClassListFilter, ClassListItem};
-use classbill_engine::{Actor, EngineError, MemberOutcome, Page, PageRequest, PartyListFilter};
+use classbill_engine::{Actor, EngineError, PageRequest};
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::UiState;
@@ -17,37 +17,16 @@ use super::form::FormData;
 use super::out_of_turn;
 use super::session::Session;
 
-const PAGE_SIZE: i64 = 50;
-
-fn section(kind: PartyKind) -> (&'static str, &'static str) {
+pub(super) fn section(kind: PartyKind) -> (&'static str, &'static str) {
     match kind {
         PartyKind::Customer => ("customers", "Customers"),
         PartyKind::Reseller => ("resellers", "Resellers"),
     }
 }
 
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
-pub struct ListParams {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    class_id: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    currency: String,
-    #[serde(default)]
-    cursor: String,
-}
-
-fn non_empty(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
-}
-
 /// The classes a party of this actor may be given: those the actor's own owner manages (§1.3 A2); the engine
 /// still checks every assignment.
-async fn assignable_classes(
+pub(super) async fn assignable_classes(
     state: &UiState,
     actor: &Actor,
     party_id: Option<i64>,
@@ -66,126 +45,6 @@ async fn assignable_classes(
         cursor: None,
     };
     Ok(state.engine.list_classes(actor, filter, page).await?.items)
-}
-
-/// One row of the list: the fields both kinds share.
-fn row(id: i64, party: &classbill_engine::parties::PartyCommon) -> Value {
-    json!({"id": id, "name": party.name, "currency": party.currency, "class_id": party.class_id,
-           "status": party.status, "time_zone": party.time_zone, "billing_period": party.billing_period})
-}
-
-async fn list_rows(
-    state: &UiState,
-    actor: &Actor,
-    kind: PartyKind,
-    filter: PartyListFilter,
-    page: PageRequest,
-) -> Result<(Vec<Value>, Option<String>), EngineError> {
-    Ok(match kind {
-        PartyKind::Customer => {
-            let Page { items, next_cursor } = state.engine.list_customers(actor, filter, page).await?;
-            (items.iter().map(|c| row(c.id, c)).collect(), next_cursor)
-        }
-        PartyKind::Reseller => {
-            let Page { items, next_cursor } = state.engine.list_resellers(actor, filter, page).await?;
-            (items.iter().map(|r| row(r.id, r)).collect(), next_cursor)
-        }
-    })
-}
-
-async fn render_list(
-    state: &UiState,
-    session: &Session,
-    kind: PartyKind,
-    params: ListParams,
-    outcomes: Vec<MemberOutcome>,
-) -> Response {
-    let (nav, title) = section(kind);
-    let mut errors = Vec::new();
-    let class_id = match non_empty(&params.class_id).map(|c| c.parse::<i64>()) {
-        Some(Ok(id)) => Some(id),
-        Some(Err(_)) => {
-            errors.push(classbill_domain::FieldError::new(
-                "class_id",
-                "invalid",
-                "must be a class id",
-            ));
-            None
-        }
-        None => None,
-    };
-    let filter = PartyListFilter {
-        class_id,
-        owner: None,
-        status: non_empty(&params.status),
-        currency: non_empty(&params.currency),
-        name: non_empty(&params.name),
-    };
-    let page = PageRequest {
-        limit: PAGE_SIZE,
-        cursor: non_empty(&params.cursor),
-    };
-    let (rows, next_cursor) = match list_rows(state, &session.actor, kind, filter, page).await {
-        Ok(found) => found,
-        Err(EngineError::Invalid(found)) => {
-            errors.extend(found);
-            (Vec::new(), None)
-        }
-        Err(e) => return state.pages.error(session, e),
-    };
-    let classes = match assignable_classes(state, &session.actor, None).await {
-        Ok(classes) => classes,
-        Err(e) => return state.pages.error(session, e),
-    };
-    let next_query = next_cursor.map(|cursor| {
-        serde_urlencoded::to_string(ListParams {
-            cursor,
-            ..params.clone()
-        })
-        .unwrap_or_default()
-    });
-    state.pages.render(
-        "parties.html",
-        Some(session),
-        json!({"nav": nav, "title": title, "rows": rows, "filters": params, "errors": errors,
-               "next_query": next_query, "classes": classes, "outcomes": outcomes}),
-    )
-}
-
-pub async fn list(
-    State(state): State<UiState>,
-    Extension(session): Extension<Session>,
-    Extension(kind): Extension<PartyKind>,
-    Query(params): Query<ListParams>,
-) -> Response {
-    render_list(&state, &session, kind, params, Vec::new()).await
-}
-
-/// Bulk "move to class": the engine's bulk assignment, one outcome per ticked party.
-pub async fn bulk_move(
-    State(state): State<UiState>,
-    Extension(session): Extension<Session>,
-    Extension(kind): Extension<PartyKind>,
-    body: Bytes,
-) -> Response {
-    let form = FormData::parse(&body);
-    let Some(class_id) = form.last("class_id").and_then(|c| c.parse::<i64>().ok()) else {
-        return state.pages.message(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            Some(&session),
-            "No class chosen",
-            "Choose the class to move the ticked parties to.",
-        );
-    };
-    let ids = form.ids("id");
-    match state
-        .engine
-        .assign_members(&session.actor, class_id, &ids, Timestamp::now())
-        .await
-    {
-        Ok(outcomes) => render_list(&state, &session, kind, ListParams::default(), outcomes).await,
-        Err(e) => state.pages.error(&session, e),
-    }
 }
 
 /// The editable fields of the party form, as `(name, label)`; all are text, empty = not set.

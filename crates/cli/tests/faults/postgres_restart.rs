@@ -1,0 +1,128 @@
+//! Fault 4: a private PostgreSQL restarted (fast shutdown: sessions cut off, open transactions rolled back) in
+//! the middle of a bill run.
+
+use std::process::{Child, Output};
+use std::time::{Duration, Instant};
+
+use classbill_testkit::{Backend, PgCluster};
+
+use crate::common::{assert_invoices_sound, block_on, classbill, describe, run_ok};
+use crate::{BILLED_AT, Dataset, count, load_usage};
+
+/// Customers of the bill-run dataset: enough batches of `RESTART_BATCH` for the restart to fall in the middle.
+const USAGE_CUSTOMERS: usize = 120;
+const RESTART_BATCH: &str = "4";
+
+#[test]
+fn a_bill_run_across_a_postgresql_restart_issues_every_invoice_once() {
+    // The uninterrupted run, on SQLite, is the reference: both backends close the same dataset alike.
+    let reference = Dataset::prepare(Backend::Sqlite, |url| load_usage(url, USAGE_CUSTOMERS));
+    let reference_url = reference.copy("reference");
+    run_ok(
+        reference.dir(),
+        &reference_url,
+        &["bill-run", "--batch-size", RESTART_BATCH, "--as-of", BILLED_AT],
+    );
+    let expected = block_on(assert_invoices_sound(&reference_url));
+    assert_eq!(expected.invoices.len(), USAGE_CUSTOMERS * 2, "January and February");
+
+    // A private server, since this one goes down and comes back: once early in the run, once late.
+    let mut cluster = PgCluster::start().unwrap_or_else(|e| panic!("a private PostgreSQL: {e}"));
+    for (name, fraction) in [("early", 10), ("late", 60)] {
+        let url = block_on(async {
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect(&cluster.admin_url()).await.expect("server");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .expect("database");
+            admin.close().await.expect("closed");
+            let url = cluster.database_url(name);
+            load_usage(url.clone(), USAGE_CUSTOMERS).await;
+            url
+        });
+        let dir = reference.dir();
+        let run = classbill(
+            dir,
+            &url,
+            &["bill-run", "--batch-size", RESTART_BATCH, "--as-of", BILLED_AT],
+        )
+        .spawn()
+        .expect("the binary starts");
+        let mut run = KillOnDrop(Some(run));
+        let issued = (USAGE_CUSTOMERS * 2 * fraction / 100) as i64;
+        let started = Instant::now();
+        while block_on(count(&url, "SELECT count(*) FROM invoices")) < issued {
+            assert!(started.elapsed() < Duration::from_secs(30), "the run issues invoices");
+            assert!(run.running(), "the run is still going");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        cluster
+            .restart(Duration::from_millis(500))
+            .unwrap_or_else(|e| panic!("PostgreSQL comes back: {e}"));
+        let output = run.wait();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        eprintln!(
+            "restarted {name}: exit {:?}, {}",
+            output.status.code(),
+            stderr.lines().last().unwrap_or_default()
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "a clean failure or success: {}",
+            describe(&output)
+        );
+        if !output.status.success() {
+            assert!(
+                stderr.contains("error: the bill run stopped; run it again with --retry"),
+                "the error says how to finish: {}",
+                describe(&output)
+            );
+        }
+        run_ok(
+            dir,
+            &url,
+            &[
+                "bill-run",
+                "--retry",
+                "--batch-size",
+                RESTART_BATCH,
+                "--as-of",
+                BILLED_AT,
+            ],
+        );
+        let resumed = block_on(assert_invoices_sound(&url));
+        assert_eq!(
+            resumed, expected,
+            "restarted {name}: every invoice once, numbered as without the restart"
+        );
+    }
+}
+
+/// A child process killed if the test fails while it runs.
+struct KillOnDrop(Option<Child>);
+
+impl KillOnDrop {
+    fn running(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|child| child.try_wait().expect("status").is_none())
+    }
+
+    fn wait(&mut self) -> Output {
+        self.0
+            .take()
+            .expect("a child")
+            .wait_with_output()
+            .expect("the run ends")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
