@@ -274,6 +274,13 @@ on_both_backends! {
         let id = endpoint.body["id"].as_i64().expect("endpoint id");
         assert_eq!(app.delete(&format!("/api/v1/webhook-endpoints/{id}"), &other).await.status, StatusCode::NOT_FOUND);
         assert_eq!(log(app, &token, "?status=sent").await.len(), 1);
+        // By channel: the webhook went out, the e-mail waits for its retry.
+        let webhooks = log(app, &token, "?channel=webhook").await;
+        assert_eq!(webhooks.len(), 1, "{webhooks:?}");
+        assert_eq!(webhooks[0]["status"], json!("sent"));
+        assert_eq!(log(app, &token, "?channel=email").await[0]["status"], json!("pending"));
+        let bad = app.get("/api/v1/notifications?channel=fax", &token).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
         assert_eq!(app.delete(&format!("/api/v1/webhook-endpoints/{id}"), &token).await.status, StatusCode::NO_CONTENT);
         assert_eq!(app.get("/api/v1/webhook-endpoints", &token).await.body["items"], json!([]));
     }

@@ -30,6 +30,8 @@ struct NotificationListParams {
     event: Option<String>,
     /// `pending`, `sent`, `dead` or `skipped`.
     status: Option<String>,
+    /// `email`, `sms` or `webhook`.
+    channel: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
 }
@@ -52,7 +54,7 @@ async fn list_notifications(
         party_id: p.party_id,
         event: p.event,
         status: p.status,
-        channel: None,
+        channel: p.channel,
     };
     Ok(axum::Json(state.engine.list_notifications(&actor, filter, page).await?))
 }
