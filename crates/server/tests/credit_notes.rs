@@ -6,18 +6,7 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::TestApp;
-
-/// A decimal string of money as 10⁻⁵ units.
-fn units(text: &Value) -> i64 {
-    let text = text
-        .as_str()
-        .unwrap_or_else(|| panic!("{text} is not a decimal string"));
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let magnitude: i64 = whole.trim_start_matches('-').parse::<i64>().expect("whole part") * 100_000
-        + format!("{fraction:0<5}").parse::<i64>().expect("fraction part");
-    if whole.starts_with('-') { -magnitude } else { magnitude }
-}
+use support::{TestApp, units};
 
 async fn credit(app: &TestApp, token: &str, invoice: &Value, body: Value) -> support::Answer {
     app.post(&format!("/api/v1/invoices/{invoice}/credit-notes"), token, body)

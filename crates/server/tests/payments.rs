@@ -7,34 +7,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::TestApp;
 
-/// The §7.1 class: regular invoices (Standard template), net 15, fixed VAT 19 % exclusive.
-async fn business_eu(app: &TestApp) -> Value {
-    let template = app.standard_template().await;
-    app.class(
-        &app.admin,
-        json!({
-            "name": "Business EU", "currency": "EUR",
-            "regular_invoices": {"enabled": true, "template_id": template, "payment_terms": {"type": "net", "days": 15}},
-            "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}},
-        }),
-    )
-    .await
-}
-
-/// Customer 1001, activated 2025-02-01 Europe/Berlin, so that February is its first period.
-async fn berlin_customer(app: &TestApp, class_id: &Value) -> i64 {
-    let answer = app
-        .post(
-            "/api/v1/customers",
-            &app.admin,
-            json!({"name": "Customer 1001", "currency": "EUR", "class_id": class_id, "time_zone": "Europe/Berlin",
-                   "billing_period": "monthly", "activated_at": "2025-02-01T00:00:00+01:00"}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", app.backend, answer.text);
-    answer.body["id"].as_i64().expect("customer id")
-}
-
 /// One xDR of a `POST /xdrs` batch.
 #[allow(clippy::too_many_arguments)]
 fn xdr(party: i64, key: &str, at: &str, kind: &str, service: &str, rate: &str, qty: &str, amount: &str) -> Value {
@@ -45,24 +17,6 @@ fn xdr(party: i64, key: &str, at: &str, kind: &str, service: &str, rate: &str, q
 async fn post_xdrs(app: &TestApp, xdrs: Vec<Value>) {
     let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": xdrs})).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", app.backend, answer.text);
-}
-
-/// February: one charge of 42.01681 net; with 19 % VAT (7.98319) the invoice total is exactly 50.00.
-async fn february_charges(app: &TestApp, party: i64) {
-    post_xdrs(
-        app,
-        vec![xdr(
-            party,
-            "f1",
-            "2025-02-01T00:00:00+01:00",
-            "recurring",
-            "sip_trunk",
-            "TRUNK-M",
-            "1",
-            "42.01681",
-        )],
-    )
-    .await;
 }
 
 async fn invoices_of(app: &TestApp, party: i64) -> Vec<Value> {
@@ -97,15 +51,8 @@ async fn pay(app: &TestApp, token: &str, body: Value) -> Value {
 
 /// A customer with the February invoice of 50.00 issued (INV-000001) and the March charges booked.
 async fn with_february_invoice(app: &TestApp) -> (i64, Value) {
-    let class = business_eu(app).await;
-    let party = berlin_customer(app, &class["id"]).await;
-    february_charges(app, party).await;
-    app.section_7_1_march_charges(party).await;
-    app.bill("2025-03-01T05:00:00Z").await;
-    let list = invoices_of(app, party).await;
-    assert_eq!(list.len(), 1, "{list:?}");
-    let february = invoice(app, &list[0]["id"]).await;
-    assert_eq!(february["total"], json!("50.00000"));
+    let (party, listed) = app.section_7_1_february().await;
+    let february = invoice(app, &listed["id"]).await;
     assert_eq!(february["open_amount"], json!("50.00000"));
     assert_eq!(february["status"], json!("unpaid"));
     (party, february)
@@ -254,8 +201,8 @@ on_both_backends! {
 on_both_backends! {
     async fn invalid_payments_write_nothing(app) {
         let (party, february) = with_february_invoice(app).await;
-        let other_party = berlin_customer(app, &february["class_id"]).await;
-        february_charges(app, other_party).await;
+        let other_party = app.berlin_customer(&app.admin, &february["class_id"]).await;
+        app.section_7_1_february_charge(other_party).await;
         app.bill("2025-03-01T05:00:00Z").await;
         let foreign = invoices_of(app, other_party).await[0].clone();
 
@@ -365,8 +312,8 @@ on_both_backends! {
                 }),
             )
             .await;
-        let party = berlin_customer(app, &class["id"]).await;
-        february_charges(app, party).await;
+        let party = app.berlin_customer(&app.admin, &class["id"]).await;
+        app.section_7_1_february_charge(party).await;
         app.bill("2025-03-01T05:00:00Z").await;
         let february = invoices_of(app, party).await[0].clone();
         assert_eq!(february["status"], json!("unpaid"));

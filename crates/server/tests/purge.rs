@@ -9,20 +9,7 @@ use std::collections::BTreeMap;
 use classbill_engine::NewUserRole;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::TestApp;
-
-/// A decimal string of money as 10⁻⁵ units.
-fn units(text: &Value) -> i64 {
-    let text = text
-        .as_str()
-        .unwrap_or_else(|| panic!("{text} is not a decimal string"));
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let negative = whole.starts_with('-');
-    let whole: i64 = whole.trim_start_matches('-').parse().expect("whole part");
-    let fraction: i64 = format!("{fraction:0<5}").parse().expect("fraction part");
-    let magnitude = whole * 100_000 + fraction;
-    if negative { -magnitude } else { magnitude }
-}
+use support::{TestApp, units};
 
 fn money(units: i64) -> String {
     let sign = if units < 0 { "-" } else { "" };

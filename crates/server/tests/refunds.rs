@@ -14,51 +14,7 @@ use classbill_engine::notifications::DeliveryConfig;
 use jiff::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::TestApp;
-
-/// The §7.1 class: regular invoices, net 15, fixed VAT 19 % exclusive.
-async fn business_eu(app: &TestApp, token: &str) -> Value {
-    let template = app.standard_template().await;
-    app.class(
-        token,
-        json!({
-            "name": "Business EU", "currency": "EUR",
-            "regular_invoices": {"enabled": true, "template_id": template, "payment_terms": {"type": "net", "days": 15}},
-            "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}},
-        }),
-    )
-    .await
-}
-
-/// A monthly Europe/Berlin customer activated 2025-02-01, created by `token`.
-async fn berlin_customer(app: &TestApp, token: &str, class_id: &Value) -> i64 {
-    let answer = app
-        .post(
-            "/api/v1/customers",
-            token,
-            json!({"name": "Customer 1001", "currency": "EUR", "class_id": class_id, "time_zone": "Europe/Berlin",
-                   "billing_period": "monthly", "activated_at": "2025-02-01T00:00:00+01:00"}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", app.backend, answer.text);
-    answer.body["id"].as_i64().expect("customer id")
-}
-
-/// §7.1 customer 1001: the February invoice of 50.00 issued and the March charges booked.
-async fn section_7_1_customer(app: &TestApp) -> (i64, Value) {
-    let class = business_eu(app, &app.admin).await;
-    let party = berlin_customer(app, &app.admin, &class["id"]).await;
-    let february = json!({"party_id": party, "external_id": "f1", "occurred_at": "2025-02-01T00:00:00+01:00",
-        "kind": "recurring", "service": "sip_trunk", "rate_code": "TRUNK-M", "quantity": "1", "amount": "42.01681"});
-    let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [february]})).await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
-    app.section_7_1_march_charges(party).await;
-    app.bill("2025-03-01T05:00:00Z").await;
-    let invoices = invoices_of(app, party).await;
-    assert_eq!(invoices.len(), 1);
-    assert_eq!(invoices[0]["total"], json!("50.00000"));
-    (party, invoices[0].clone())
-}
+use support::{TestApp, units};
 
 async fn invoices_of(app: &TestApp, party: i64) -> Vec<Value> {
     let answer = app.get(&format!("/api/v1/invoices?party_id={party}"), &app.admin).await;
@@ -79,15 +35,6 @@ async fn xdrs_of(app: &TestApp, party: i64) -> Vec<Value> {
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     answer.body["items"].as_array().expect("items").clone()
-}
-
-/// Σ of decimal strings with five fraction digits, in 10⁻⁵ units.
-fn units(amount: &Value) -> i64 {
-    let text = amount.as_str().expect("a decimal string");
-    let negative = text.starts_with('-');
-    let (whole, fraction) = text.trim_start_matches('-').split_once('.').expect("five decimals");
-    let value = whole.parse::<i64>().expect("digits") * 100_000 + fraction.parse::<i64>().expect("digits");
-    if negative { -value } else { value }
 }
 
 async fn pay(app: &TestApp, token: &str, party: i64, amount: &str, at: &str) -> Value {
@@ -146,7 +93,7 @@ async fn webhook_endpoint(app: &TestApp, token: &str, hooks: &Hooks) {
 
 on_both_backends! {
     async fn the_10_00_credit_left_by_the_worked_example_payment_is_refunded(app) {
-        let (party, february) = section_7_1_customer(app).await;
+        let (party, february) = app.section_7_1_february().await;
         let hooks = Hooks::default();
         webhook_endpoint(app, &app.admin, &hooks).await;
 
@@ -268,7 +215,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn refunds_take_the_oldest_credit_first_and_never_more_than_there_is(app) {
-        let (party, _) = section_7_1_customer(app).await;
+        let (party, _) = app.section_7_1_february().await;
         let first = pay(app, &app.admin, party, "60.00", "2025-03-10T11:00:00+01:00").await;
         let second = pay(app, &app.admin, party, "15", "2025-03-11T10:00:00Z").await;
         assert_eq!(second["unallocated"], json!("15.00000"));
@@ -309,7 +256,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn invalid_refunds_write_nothing(app) {
-        let (party, _) = section_7_1_customer(app).await;
+        let (party, _) = app.section_7_1_february().await;
         pay(app, &app.admin, party, "60.00", "2025-03-10T11:00:00+01:00").await;
         let cases = [
             (json!({"amount": "-5"}), "amount", "out_of_range"),
@@ -337,14 +284,14 @@ on_both_backends! {
 
 on_both_backends! {
     async fn only_users_of_the_owner_refund_and_resellers_never_see_other_parties(app) {
-        let (operator_party, _) = section_7_1_customer(app).await;
+        let (operator_party, _) = app.section_7_1_february().await;
         pay(app, &app.admin, operator_party, "60.00", "2025-03-10T11:00:00+01:00").await;
         let (alpha, alpha_token) = app.reseller_with_user("Alpha").await;
         let (_, beta_token) = app.reseller_with_user("Beta").await;
 
         // A reseller refunds its own customer's credit.
-        let class = business_eu(app, &alpha_token).await;
-        let own = berlin_customer(app, &alpha_token, &class["id"]).await;
+        let class = app.business_eu(&alpha_token).await;
+        let own = app.berlin_customer(&alpha_token, &class["id"]).await;
         pay(app, &alpha_token, own, "7", "2025-03-10T10:00:00Z").await;
         let answer = app.post(&refunds_path(own), &alpha_token, json!({"amount": "7"})).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
@@ -382,8 +329,8 @@ on_both_backends! {
 
 on_both_backends! {
     async fn credit_of_a_negative_invoice_is_refunded_and_then_cannot_be_voided_away(app) {
-        let class = business_eu(app, &app.admin).await;
-        let party = berlin_customer(app, &app.admin, &class["id"]).await;
+        let class = app.business_eu(&app.admin).await;
+        let party = app.berlin_customer(&app.admin, &class["id"]).await;
         // February: a goodwill credit of 84.03361 net, −100.00 with VAT (§5.7 rule 4: credit, nothing due).
         let credit = json!({"party_id": party, "external_id": "g1", "occurred_at": "2025-02-10T00:00:00+01:00",
             "kind": "credit", "service": "voice", "rate_code": "GOODWILL", "quantity": "1", "amount": "-84.03361"});

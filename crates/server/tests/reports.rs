@@ -5,34 +5,7 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::TestApp;
-
-/// A decimal string of money as 10⁻⁵ units.
-fn units(text: &Value) -> i64 {
-    let text = text
-        .as_str()
-        .unwrap_or_else(|| panic!("{text} is not a decimal string"));
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let negative = whole.starts_with('-');
-    let whole: i64 = whole.trim_start_matches('-').parse().expect("whole part");
-    let fraction: i64 = format!("{fraction:0<5}").parse().expect("fraction part");
-    let magnitude = whole * 100_000 + fraction;
-    if negative { -magnitude } else { magnitude }
-}
-
-/// The §7.1 class: regular invoices, net 15, fixed VAT 19 % exclusive.
-async fn business_eu(app: &TestApp) -> Value {
-    let template = app.standard_template().await;
-    app.class(
-        &app.admin,
-        json!({
-            "name": "Business EU", "currency": "EUR",
-            "regular_invoices": {"enabled": true, "template_id": template, "payment_terms": {"type": "net", "days": 15}},
-            "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}},
-        }),
-    )
-    .await
-}
+use support::{TestApp, units};
 
 async fn pay(app: &TestApp, party: i64, amount: &str, received_at: &str) -> Value {
     let answer = app
@@ -50,7 +23,7 @@ async fn pay(app: &TestApp, party: i64, amount: &str, received_at: &str) -> Valu
 /// invoice (78.96, issued 2025-04-01, due 04-16). Paid: 60.00 on 2025-03-10 (50.00 to February, 10.00 taken
 /// by the March close) and 5.00 at 2025-03-31T22:30Z, which is already 1 April in Berlin.
 async fn billed_and_paid(app: &TestApp) -> (i64, Value, Value) {
-    let class = business_eu(app).await;
+    let class = app.business_eu(&app.admin).await;
     let answer = app
         .post(
             "/api/v1/customers",

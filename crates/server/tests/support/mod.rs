@@ -8,6 +8,17 @@ use jiff::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+/// A decimal money string of the API (`"-12.34567"`) as 10⁻⁵ units, for sums a test recomputes.
+pub fn units(text: &Value) -> i64 {
+    let text = text
+        .as_str()
+        .unwrap_or_else(|| panic!("{text} is not a decimal string"));
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let magnitude = whole.trim_start_matches('-').parse::<i64>().expect("whole part") * 100_000
+        + format!("{fraction:0<5}").parse::<i64>().expect("fraction part");
+    if whole.starts_with('-') { -magnitude } else { magnitude }
+}
+
 /// Generates one `#[tokio::test]` per backend from an async story taking `&TestApp`.
 #[macro_export]
 macro_rules! on_both_backends {
@@ -299,42 +310,70 @@ impl TestApp {
         assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", self.backend, answer.text);
     }
 
-    /// The §7.1 customer 1001 of class "Business EU" (fixed VAT 19 % exclusive, net 15), billed for February
-    /// (INV-000001, 50.00), paid 60.00 on 03-10 (10.00 left as credit) and billed for March: answers the party
-    /// and the March invoice (INV-000002, total 78.96, open 68.96).
-    pub async fn section_7_1_billed(&self) -> (i64, Value) {
+    /// Class "Business EU" of §7.1 (regular invoices with the Standard template, net 15, fixed VAT 19 %
+    /// exclusive), created by `token`.
+    pub async fn business_eu(&self, token: &str) -> Value {
         let template = self.standard_template().await;
-        let class = self
-            .class(
-                &self.admin,
-                json!({
-                    "name": "Business EU", "currency": "EUR",
-                    "regular_invoices": {"enabled": true, "template_id": template,
-                                         "payment_terms": {"type": "net", "days": 15}},
-                    "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}},
-                }),
-            )
-            .await;
-        let customer = self
+        self.class(
+            token,
+            json!({
+                "name": "Business EU", "currency": "EUR",
+                "regular_invoices": {"enabled": true, "template_id": template,
+                                     "payment_terms": {"type": "net", "days": 15}},
+                "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}},
+            }),
+        )
+        .await
+    }
+
+    /// Customer 1001 of §7.1: monthly, Europe/Berlin, activated 2025-02-01 so that February is its first
+    /// period; created by `token`.
+    pub async fn berlin_customer(&self, token: &str, class_id: &Value) -> i64 {
+        let answer = self
             .post(
                 "/api/v1/customers",
-                &self.admin,
-                json!({"name": "Customer 1001", "currency": "EUR", "class_id": class["id"],
+                token,
+                json!({"name": "Customer 1001", "currency": "EUR", "class_id": class_id,
                        "time_zone": "Europe/Berlin", "billing_period": "monthly",
                        "activated_at": "2025-02-01T00:00:00+01:00"}),
             )
             .await;
-        assert_eq!(customer.status, StatusCode::CREATED, "{}", customer.text);
-        let party = customer.body["id"].as_i64().expect("customer id");
+        assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", self.backend, answer.text);
+        answer.body["id"].as_i64().expect("customer id")
+    }
+
+    /// The February charge of §7.1: 42.01681 net, so that with 19 % VAT the invoice total is exactly 50.00.
+    pub async fn section_7_1_february_charge(&self, party: i64) {
         let february = json!({"party_id": party, "external_id": "f1", "occurred_at": "2025-02-01T00:00:00+01:00",
                               "kind": "recurring", "service": "sip_trunk", "rate_code": "TRUNK-M",
                               "quantity": "1", "amount": "42.01681"});
         let answer = self
             .post("/api/v1/xdrs", &self.admin, json!({"xdrs": [february]}))
             .await;
-        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", self.backend, answer.text);
+    }
+
+    /// The §7.1 customer 1001 of class "Business EU", billed for February (INV-000001, 50.00, unpaid) with the
+    /// March charges booked: answers the party and the February invoice as listed.
+    pub async fn section_7_1_february(&self) -> (i64, Value) {
+        let class = self.business_eu(&self.admin).await;
+        let party = self.berlin_customer(&self.admin, &class["id"]).await;
+        self.section_7_1_february_charge(party).await;
         self.section_7_1_march_charges(party).await;
         self.bill("2025-03-01T05:00:00Z").await;
+        let list = self
+            .get(&format!("/api/v1/invoices?party_id={party}"), &self.admin)
+            .await;
+        let items = list.body["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{}", list.text);
+        assert_eq!(items[0]["total"], json!("50.00000"));
+        (party, items[0].clone())
+    }
+
+    /// [`Self::section_7_1_february`], then 60.00 paid on 03-10 (10.00 left as credit) and March billed:
+    /// answers the party and the March invoice (INV-000002, total 78.96, open 68.96).
+    pub async fn section_7_1_billed(&self) -> (i64, Value) {
+        let (party, _) = self.section_7_1_february().await;
         let payment = json!({"party_id": party, "amount": "60.00", "currency": "EUR",
                              "received_at": "2025-03-10T11:00:00+01:00"});
         let answer = self.post("/api/v1/payments", &self.admin, payment).await;
