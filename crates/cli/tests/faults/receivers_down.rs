@@ -179,8 +179,14 @@ fn messages_wait_while_the_smtp_server_and_the_webhook_receiver_are_down(backend
         worker.kill();
         // The secret signs every webhook, yet the log of all those failed attempts never shows it.
         let log = std::fs::read_to_string(dir.join("worker.log")).expect("the worker's log");
-        assert!(log.contains("notification will be retried"), "{backend}: failures are logged:\n{log}");
-        assert!(!log.contains("whsec-operator"), "{backend}: the webhook secret is not in the log");
+        assert!(
+            log.contains("notification will be retried"),
+            "{backend}: failures are logged:\n{log}"
+        );
+        assert!(
+            !log.contains("whsec-operator"),
+            "{backend}: the webhook secret is not in the log"
+        );
         let mut received: Vec<i64> = smtp.messages().iter().map(outbox_id).collect();
         received.sort_unstable();
         assert_eq!(received, emails, "{backend}: every e-mail once");
