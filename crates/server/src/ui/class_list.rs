@@ -19,6 +19,7 @@ use serde_json::json;
 
 use super::UiState;
 use super::form::FormData;
+use super::list_query::non_empty;
 use super::session::Session;
 
 /// The list's query string: the API's filters plus the page cursor.
@@ -189,11 +190,6 @@ fn headings(params: &ListParams) -> Vec<serde_json::Value> {
             json!({"key": key, "label": label, "query": query, "sort": sort})
         })
         .collect()
-}
-
-fn non_empty(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 pub const PAGE_SIZE: i64 = 50;

@@ -9,14 +9,14 @@ use axum::Extension;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use classbill_domain::FieldError;
-use classbill_engine::{Actor, EngineError, InvoiceListFilter, InvoiceView, PageRequest};
+use classbill_engine::{Actor, InvoiceListFilter, InvoiceView, PageRequest};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::UiState;
 use super::credit_notes;
+use super::list_query::{non_empty, party_filter, rows_or_errors};
 use super::session::Session;
 
 const PAGE_SIZE: i64 = 50;
@@ -36,11 +36,6 @@ pub struct ListParams {
     review_state: String,
     #[serde(default)]
     cursor: String,
-}
-
-fn non_empty(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// Where a party's page is and its name. Invoices carry only the party id, and a party is a customer or a
@@ -72,14 +67,7 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> Response {
     let mut errors = Vec::new();
-    let party_id = match non_empty(&params.party_id).map(|p| p.parse::<i64>()) {
-        Some(Ok(id)) => Some(id),
-        Some(Err(_)) => {
-            errors.push(FieldError::new("party_id", "invalid", "must be a party id"));
-            None
-        }
-        None => None,
-    };
+    let party_id = party_filter(&params.party_id, &mut errors);
     let filter = InvoiceListFilter {
         party_id,
         status: non_empty(&params.status),
@@ -91,12 +79,11 @@ pub async fn list(
         cursor: non_empty(&params.cursor),
     };
     let (invoices, next_cursor) = if errors.is_empty() {
-        match state.engine.list_invoices(&session.actor, filter, page).await {
-            Ok(found) => (found.items, found.next_cursor),
-            Err(EngineError::Invalid(found)) => {
-                errors.extend(found);
-                (Vec::new(), None)
-            }
+        match rows_or_errors(
+            state.engine.list_invoices(&session.actor, filter, page).await,
+            &mut errors,
+        ) {
+            Ok(found) => found,
             Err(e) => return state.pages.error(&session, e),
         }
     } else {

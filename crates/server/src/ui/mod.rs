@@ -9,6 +9,7 @@ mod class_list;
 mod credit_notes;
 mod form;
 mod invoices;
+mod list_query;
 mod notifications;
 mod out_of_turn;
 mod pages;

@@ -8,15 +8,15 @@ use std::collections::btree_map::Entry;
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use classbill_domain::FieldError;
 use classbill_domain::class::{CLASS_EVENT_KEYS, INTEGRATION_EVENT_KEYS, OPERATOR_EVENT_KEYS};
+use classbill_engine::PageRequest;
 use classbill_engine::notifications::{NotificationFilter, NotificationView};
-use classbill_engine::{EngineError, PageRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::UiState;
 use super::invoices::party_of;
+use super::list_query::{non_empty, party_filter, rows_or_errors};
 use super::session::Session;
 
 const PAGE_SIZE: i64 = 50;
@@ -36,11 +36,6 @@ pub struct ListParams {
     cursor: String,
 }
 
-fn non_empty(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
-}
-
 /// The page of the log: a filter the engine refuses is shown above an empty table, as on the other lists.
 pub async fn list(
     State(state): State<UiState>,
@@ -48,14 +43,7 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> Response {
     let mut errors = Vec::new();
-    let party_id = match non_empty(&params.party_id).map(|p| p.parse::<i64>()) {
-        Some(Ok(id)) => Some(id),
-        Some(Err(_)) => {
-            errors.push(FieldError::new("party_id", "invalid", "must be a party id"));
-            None
-        }
-        None => None,
-    };
+    let party_id = party_filter(&params.party_id, &mut errors);
     let filter = NotificationFilter {
         party_id,
         event: non_empty(&params.event),
@@ -67,12 +55,11 @@ pub async fn list(
         cursor: non_empty(&params.cursor),
     };
     let (messages, next_cursor) = if errors.is_empty() {
-        match state.engine.list_notifications(&session.actor, filter, page).await {
-            Ok(found) => (found.items, found.next_cursor),
-            Err(EngineError::Invalid(found)) => {
-                errors.extend(found);
-                (Vec::new(), None)
-            }
+        match rows_or_errors(
+            state.engine.list_notifications(&session.actor, filter, page).await,
+            &mut errors,
+        ) {
+            Ok(found) => found,
             Err(e) => return state.pages.error(&session, e),
         }
     } else {

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::UiState;
 use super::form::FormData;
+use super::list_query::non_empty;
 use super::parties::{assignable_classes, section};
 use super::session::Session;
 
@@ -79,11 +80,6 @@ fn headings(params: &ListParams, order: PartyOrder) -> Vec<Value> {
             json!({"key": key, "label": label, "query": query, "sort": sort})
         })
         .collect()
-}
-
-fn non_empty(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// One row of the list: the fields both kinds share.
