@@ -83,12 +83,6 @@ async fn invoices_of(app: &TestApp, token: &str, party: i64) -> Vec<Value> {
     answer.body["items"].as_array().expect("items").clone()
 }
 
-async fn invoice(app: &TestApp, id: &Value) -> Value {
-    let answer = app.get(&format!("/api/v1/invoices/{id}"), &app.admin).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body
-}
-
 /// The §7.1 customer: Europe/Berlin, monthly, first period = March 2025.
 async fn berlin_customer(app: &TestApp, class_id: &Value) -> i64 {
     customer(
@@ -151,7 +145,7 @@ on_both_backends! {
 
         let list = invoices_of(app, &app.admin, party).await;
         assert_eq!(list.len(), 1);
-        let inv = invoice(app, &list[0]["id"]).await;
+        let inv = app.invoice(&list[0]["id"]).await;
         assert_eq!(inv["number"], json!("INV-000001"));
         assert_eq!(inv["kind"], json!("regular"));
         assert_eq!(inv["period_id"], march["id"]);
@@ -223,7 +217,7 @@ on_both_backends! {
 
         bill(app, "2025-04-01T04:00:00Z").await;
         let list = invoices_of(app, &app.admin, party).await;
-        let inv = invoice(app, &list[0]["id"]).await;
+        let inv = app.invoice(&list[0]["id"]).await;
         assert_eq!(inv["class_revision"], json!(revision + 1));
         assert_eq!(inv["tax_total"], json!("13.26962"));
         assert_eq!(inv["rounding"], json!("0.00226"));
@@ -256,7 +250,7 @@ on_both_backends! {
         assert_eq!(bill(app, "2025-06-16T03:59:59Z").await["periods_closed"], json!(0));
         assert_eq!(bill(app, "2025-06-16T04:00:00Z").await["periods_closed"], json!(1));
         let list = invoices_of(app, &app.admin, party).await;
-        let inv = invoice(app, &list[0]["id"]).await;
+        let inv = app.invoice(&list[0]["id"]).await;
         assert_eq!(inv["total"], json!("13.32000"));
         assert_eq!(inv["rounding"], json!("-0.00332"));
         assert_eq!(inv["net_total"], json!("11.10277"));
@@ -300,7 +294,7 @@ on_both_backends! {
         ]).await;
         assert_eq!(bill(app, "2025-06-02T00:00:00Z").await["periods_closed"], json!(1));
         let list = invoices_of(app, &app.admin, party).await;
-        let inv = invoice(app, &list[0]["id"]).await;
+        let inv = app.invoice(&list[0]["id"]).await;
         assert_eq!(inv["tax_total"], json!("13.43642"));
         assert_eq!(inv["total"], json!("165.55000"));
         assert_eq!(inv["rounding"], json!("-0.00987"));
@@ -438,10 +432,10 @@ on_both_backends! {
         }
         assert_eq!(bill(app, "2025-04-01T06:00:00Z").await["invoices_issued"], json!(2));
 
-        let consumer_invoice = invoice(app, &invoices_of(app, &app.admin, consumer).await[0]["id"]).await;
+        let consumer_invoice = app.invoice(&invoices_of(app, &app.admin, consumer).await[0]["id"]).await;
         assert_eq!(consumer_invoice["tax_total"], json!("2.00000"));
         assert_eq!(consumer_invoice["total"], json!("12.00000"));
-        let business_invoice = invoice(app, &invoices_of(app, &app.admin, business).await[0]["id"]).await;
+        let business_invoice = app.invoice(&invoices_of(app, &app.admin, business).await[0]["id"]).await;
         assert_eq!(business_invoice["total"], json!("10.00000"));
         let xdrs = app.get(&format!("/api/v1/xdrs?party_id={business}&kind=tax"), &app.admin).await;
         let tax = &xdrs.body["items"][0];

@@ -76,12 +76,6 @@ async fn pay(app: &TestApp, party: i64, amount: &str, received_at: &str) {
     assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", app.backend, answer.text);
 }
 
-async fn invoices_of(app: &TestApp, party: i64) -> Vec<Value> {
-    let answer = app.get(&format!("/api/v1/invoices?party_id={party}"), &app.admin).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["items"].as_array().expect("items").clone()
-}
-
 async fn invoice(app: &TestApp, id: i64) -> Value {
     let answer = app.get(&format!("/api/v1/invoices/{id}"), &app.admin).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
@@ -142,7 +136,7 @@ async fn with_march_invoice(app: &TestApp, class: &Value) -> (i64, i64) {
     app.run_to_completion("billing-runs", "2025-03-01T05:00:00Z").await;
     pay(app, party, "60.00", "2025-03-10T09:00:00+01:00").await;
     app.run_to_completion("billing-runs", "2025-04-01T04:00:00Z").await;
-    let list = invoices_of(app, party).await;
+    let list = app.invoices_of(party).await;
     assert_eq!(list.len(), 2, "{list:?}");
     assert_eq!(list[0]["status"], json!("paid"));
     let march = list[1]["id"].as_i64().expect("invoice id");
@@ -184,7 +178,7 @@ on_both_backends! {
         assert_eq!(items[5]["due_at"], json!("2025-04-21T22:00:00Z"));
         assert_eq!(items[0]["fired_at"], Value::Null);
         // The February invoice was paid before anything of its schedule was due.
-        let february = invoices_of(app, party).await[0]["id"].as_i64().expect("id");
+        let february = app.invoices_of(party).await[0]["id"].as_i64().expect("id");
         assert!(schedule(app, february).await.iter().all(|i| i["state"] == json!("cancelled")));
 
         // Item 6: overdue and the late fee at 2025-04-17 00:00 local.
@@ -245,7 +239,7 @@ on_both_backends! {
 
         // The April close: the late fee untaxed, the reactivation fee taxed (VAT 1.90000).
         app.run_to_completion("billing-runs", "2025-05-01T04:00:00Z").await;
-        let april_id = invoices_of(app, party).await[2]["id"].as_i64().expect("id");
+        let april_id = app.invoices_of(party).await[2]["id"].as_i64().expect("id");
         let april = invoice(app, april_id).await;
         assert_eq!(april["net_total"], json!("15.00000"), "{april}");
         assert_eq!(april["tax_total"], json!("1.90000"), "{april}");
@@ -532,7 +526,7 @@ on_both_backends! {
         // The returned credit pays the next invoice.
         pay(app, party, "1.00", "2025-04-30T10:00:00+02:00").await;
         app.run_to_completion("billing-runs", "2025-05-01T04:00:00Z").await;
-        let april = invoices_of(app, party).await[2]["id"].as_i64().expect("id");
+        let april = app.invoices_of(party).await[2]["id"].as_i64().expect("id");
         let credit: Vec<Value> = invoice(app, april).await["allocations"].as_array().expect("list").clone();
         let amounts: Vec<Value> = credit.iter().map(|a| a["amount"].clone()).collect();
         assert!(amounts.contains(&json!("10.00000")), "{credit:?}");
@@ -555,7 +549,7 @@ on_both_backends! {
         assert_eq!(customer["name"], json!(format!("Erased customer {party}")));
         assert_eq!(customer["email"], Value::Null);
         assert_eq!(customer["status"], json!("closed"));
-        let invoices = invoices_of(app, party).await;
+        let invoices = app.invoices_of(party).await;
         assert_eq!(invoices.len(), 2);
         assert_eq!(invoices[1]["total"], json!("78.96000"));
         let audit = app.get("/api/v1/audit-log?object_type=customer", &app.admin).await;
@@ -586,7 +580,7 @@ on_both_backends! {
         pay(app, party, "20.00", "2025-03-10T09:00:00+01:00").await;
         app.bill("2025-04-01T04:00:00Z").await;
 
-        let list = invoices_of(app, party).await;
+        let list = app.invoices_of(party).await;
         assert_eq!(list.len(), 2, "{list:?}");
         let fees = invoice(app, list[0]["id"].as_i64().expect("id")).await;
         let regular = invoice(app, list[1]["id"].as_i64().expect("id")).await;

@@ -13,12 +13,6 @@ async fn credit(app: &TestApp, token: &str, invoice: &Value, body: Value) -> sup
         .await
 }
 
-async fn invoice(app: &TestApp, id: &Value) -> Value {
-    let answer = app.get(&format!("/api/v1/invoices/{id}"), &app.admin).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body
-}
-
 /// The party's balance (§5.1): the sum of all its xDR amounts.
 async fn balance(app: &TestApp, party: i64) -> i64 {
     let answer = app
@@ -57,7 +51,7 @@ on_both_backends! {
         assert_eq!(answer.body["allocations"], json!([{"invoice_id": march["id"], "amount": "68.96000"}]));
         assert_eq!(answer.body["unallocated"], json!("10.00000"));
 
-        let corrected = invoice(app, &march["id"]).await;
+        let corrected = app.invoice(&march["id"]).await;
         assert_eq!(corrected["open_amount"], json!("0.00000"));
         assert_eq!(corrected["status"], json!("paid"));
         assert_eq!(balance(app, party).await, 6_896_000 - 7_896_000);
@@ -95,7 +89,7 @@ on_both_backends! {
         // The April invoice carries the correction in its balance: 68.96 owed, 78.96 credited, 10.00 carried.
         app.bill("2025-05-01T04:00:00Z").await;
         let april = app.get(&format!("/api/v1/invoices?party_id={party}&kind=regular"), &app.admin).await;
-        let april = invoice(app, &april.body["items"][2]["id"]).await;
+        let april = app.invoice(&april.body["items"][2]["id"]).await;
         assert_eq!(april["previous_balance"], json!("68.96000"), "{april}");
         assert_eq!(april["out_of_turn"], json!("-78.96000"));
         assert_eq!(april["credit_carried"], json!("10.00000"));
@@ -148,7 +142,7 @@ on_both_backends! {
         assert_eq!(note["total"], json!("-23.81000"));
         assert_eq!(answer.body["allocations"], json!([{"invoice_id": march["id"], "amount": "23.81000"}]));
         assert_eq!(answer.body["unallocated"], json!("0.00000"));
-        let corrected = invoice(app, &march["id"]).await;
+        let corrected = app.invoice(&march["id"]).await;
         assert_eq!(corrected["open_amount"], json!("45.15000"));
         assert_eq!(corrected["status"], json!("partially_paid"));
 

@@ -95,18 +95,6 @@ async fn issue(app: &TestApp, token: &str, party: i64, body: Value) -> Value {
     answer.body
 }
 
-async fn invoices_of(app: &TestApp, party: i64) -> Vec<Value> {
-    let answer = app.get(&format!("/api/v1/invoices?party_id={party}"), &app.admin).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["items"].as_array().expect("items").clone()
-}
-
-async fn invoice(app: &TestApp, id: &Value) -> Value {
-    let answer = app.get(&format!("/api/v1/invoices/{id}"), &app.admin).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body
-}
-
 async fn xdr_count(app: &TestApp, party: i64) -> usize {
     let answer = app.get(&format!("/api/v1/xdrs?party_id={party}"), &app.admin).await;
     answer.body["items"].as_array().expect("items").len()
@@ -175,8 +163,8 @@ on_both_backends! {
 
         // The March close bills only xDR 5; the OOT amounts count in the balance, not on the invoice.
         app.bill("2025-04-01T06:00:00Z").await;
-        let regular = invoices_of(app, party).await.into_iter().find(|i| i["kind"] == "regular").expect("regular");
-        let regular = invoice(app, &regular["id"]).await;
+        let regular = app.invoices_of(party).await.into_iter().find(|i| i["kind"] == "regular").expect("regular");
+        let regular = app.invoice(&regular["id"]).await;
         // 5.11244 + VAT 0.97136 = 6.0838 → 6.09.
         assert_eq!(regular["number"], "INV-000002");
         assert_eq!(regular["total"], "6.09000", "{}", regular);
@@ -232,7 +220,7 @@ on_both_backends! {
         assert_eq!(errors[1]["field"], "xdr_ids[2]");
         assert_eq!(errors[1]["code"], "not_found");
         assert_eq!(xdr_count(app, party).await, xdrs_before, "the item was not booked");
-        assert_eq!(invoices_of(app, party).await.len(), 1);
+        assert_eq!(app.invoices_of(party).await.len(), 1);
 
         // The first xDR alone is refused on its own too.
         let answer = app
@@ -274,7 +262,7 @@ on_both_backends! {
         let answer = app.post(&oot_path(party), &app.admin, other).await;
         assert_eq!(answer.status, StatusCode::CONFLICT, "{}: {}", app.backend, answer.text);
         assert_eq!(answer.body["code"], "idempotency_key_conflict");
-        assert_eq!(invoices_of(app, party).await.len(), 1);
+        assert_eq!(app.invoices_of(party).await.len(), 1);
     }
 }
 
@@ -401,7 +389,7 @@ on_both_backends! {
         assert_eq!(result["attempt"], 1);
         let payment = result["payment_xdr_id"].clone();
         assert!(payment.is_i64(), "{result}");
-        let paid = invoice(app, &oot["id"]).await;
+        let paid = app.invoice(&oot["id"]).await;
         assert_eq!(paid["status"], "paid");
         assert_eq!(paid["open_amount"], "0.00000");
         assert_eq!(paid["allocations"][0]["source"]["xdr_id"], payment);
@@ -454,7 +442,7 @@ on_both_backends! {
         let late = charge_result(app, json!({"request_id": request_id, "outcome": "succeeded",
             "at": "2025-03-20T12:00:00Z"})).await;
         assert_eq!(late["outcome"], "failed");
-        let still = invoice(app, &oot["id"]).await;
+        let still = app.invoice(&oot["id"]).await;
         assert_eq!(still["status"], "unpaid");
         assert_eq!(still["open_amount"], "11.90000");
         let payments = app.get(&format!("/api/v1/xdrs?party_id={party}&kind=payment"), &app.admin).await;
@@ -530,7 +518,7 @@ on_both_backends! {
         let party = customer(app, &app.admin, &class["id"]).await;
         let ids = march_usage(app, party).await;
         app.bill("2025-04-01T06:00:00Z").await;
-        assert_eq!(invoices_of(app, party).await.len(), 0, "no regular invoice: the xDRs stay uninvoiced");
+        assert_eq!(app.invoices_of(party).await.len(), 0, "no regular invoice: the xDRs stay uninvoiced");
 
         let answer = app
             .post(&oot_path(party), &app.admin, json!({"idempotency_key": "late", "xdr_ids": [ids[0]]}))

@@ -19,18 +19,6 @@ async fn post_xdrs(app: &TestApp, xdrs: Vec<Value>) {
     assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", app.backend, answer.text);
 }
 
-async fn invoices_of(app: &TestApp, party: i64) -> Vec<Value> {
-    let answer = app.get(&format!("/api/v1/invoices?party_id={party}"), &app.admin).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["items"].as_array().expect("items").clone()
-}
-
-async fn invoice(app: &TestApp, id: &Value) -> Value {
-    let answer = app.get(&format!("/api/v1/invoices/{id}"), &app.admin).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body
-}
-
 async fn payment_xdrs(app: &TestApp, party: i64) -> Vec<Value> {
     let answer = app
         .get(&format!("/api/v1/xdrs?party_id={party}&kind=payment"), &app.admin)
@@ -52,7 +40,7 @@ async fn pay(app: &TestApp, token: &str, body: Value) -> Value {
 /// A customer with the February invoice of 50.00 issued (INV-000001) and the March charges booked.
 async fn with_february_invoice(app: &TestApp) -> (i64, Value) {
     let (party, listed) = app.section_7_1_february().await;
-    let february = invoice(app, &listed["id"]).await;
+    let february = app.invoice(&listed["id"]).await;
     assert_eq!(february["open_amount"], json!("50.00000"));
     assert_eq!(february["status"], json!("unpaid"));
     (party, february)
@@ -66,7 +54,7 @@ on_both_backends! {
         let result = pay(app, &app.admin, payment(party, "60.00", "2025-03-10T11:00:00+01:00")).await;
         assert_eq!(result["allocations"], json!([{"invoice_id": february["id"], "amount": "50.00000"}]));
         assert_eq!(result["unallocated"], json!("10.00000"));
-        let paid = invoice(app, &february["id"]).await;
+        let paid = app.invoice(&february["id"]).await;
         assert_eq!(paid["open_amount"], json!("0.00000"));
         assert_eq!(paid["status"], json!("paid"));
         assert_eq!(paid["allocations"][0]["amount"], json!("50.00000"), "{}", paid["allocations"]);
@@ -83,9 +71,9 @@ on_both_backends! {
 
         // §7.1 item 4: the March close consumes the 10.00 credit.
         app.bill("2025-04-01T04:00:00Z").await;
-        let list = invoices_of(app, party).await;
+        let list = app.invoices_of(party).await;
         assert_eq!(list.len(), 2);
-        let march = invoice(app, &list[1]["id"]).await;
+        let march = app.invoice(&list[1]["id"]).await;
         assert_eq!(march["number"], json!("INV-000002"));
         assert_eq!(march["total"], json!("78.96000"));
         assert_eq!(march["previous_balance"], json!("50.00000"));
@@ -105,7 +93,7 @@ on_both_backends! {
         let rest = pay(app, &app.admin, payment(party, "68.96", "2025-04-10T09:00:00Z")).await;
         assert_eq!(rest["allocations"], json!([{"invoice_id": march["id"], "amount": "68.96000"}]));
         assert_eq!(rest["unallocated"], json!("0.00000"));
-        assert_eq!(invoice(app, &march["id"]).await["status"], json!("paid"));
+        assert_eq!(app.invoice(&march["id"]).await["status"], json!("paid"));
     }
 }
 
@@ -113,8 +101,8 @@ on_both_backends! {
     async fn named_invoice_first_then_oldest_first(app) {
         let (party, february) = with_february_invoice(app).await;
         app.bill("2025-04-01T04:00:00Z").await;
-        let list = invoices_of(app, party).await;
-        let march = invoice(app, &list[1]["id"]).await;
+        let list = app.invoices_of(party).await;
+        let march = app.invoice(&list[1]["id"]).await;
         assert_eq!(march["open_amount"], json!("78.96000"));
         assert_eq!(march["status"], json!("unpaid"));
 
@@ -124,10 +112,10 @@ on_both_backends! {
         let named = pay(app, &app.admin, body).await;
         assert_eq!(named["allocations"], json!([{"invoice_id": march["id"], "amount": "30.00000"}]));
         assert_eq!(named["unallocated"], json!("0.00000"));
-        let after = invoice(app, &march["id"]).await;
+        let after = app.invoice(&march["id"]).await;
         assert_eq!(after["open_amount"], json!("48.96000"));
         assert_eq!(after["status"], json!("partially_paid"));
-        assert_eq!(invoice(app, &february["id"]).await["status"], json!("unpaid"));
+        assert_eq!(app.invoice(&february["id"]).await["status"], json!("unpaid"));
 
         // Named but larger than its open amount: the rest goes to the other invoices, oldest first.
         let mut body = payment(party, "60", "2025-04-03T10:00:00Z");
@@ -138,8 +126,8 @@ on_both_backends! {
             json!([{"invoice_id": march["id"], "amount": "48.96000"},
                    {"invoice_id": february["id"], "amount": "11.04000"}])
         );
-        assert_eq!(invoice(app, &march["id"]).await["status"], json!("paid"));
-        let feb = invoice(app, &february["id"]).await;
+        assert_eq!(app.invoice(&march["id"]).await["status"], json!("paid"));
+        let feb = app.invoice(&february["id"]).await;
         assert_eq!(feb["open_amount"], json!("38.96000"));
         assert_eq!(feb["status"], json!("partially_paid"));
 
@@ -147,7 +135,7 @@ on_both_backends! {
         let surplus = pay(app, &app.admin, payment(party, "40", "2025-04-04T10:00:00Z")).await;
         assert_eq!(surplus["allocations"], json!([{"invoice_id": february["id"], "amount": "38.96000"}]));
         assert_eq!(surplus["unallocated"], json!("1.04000"));
-        assert_eq!(invoice(app, &february["id"]).await["status"], json!("paid"));
+        assert_eq!(app.invoice(&february["id"]).await["status"], json!("paid"));
     }
 }
 
@@ -155,7 +143,7 @@ on_both_backends! {
     async fn unnamed_payments_go_oldest_first(app) {
         let (party, february) = with_february_invoice(app).await;
         app.bill("2025-04-01T04:00:00Z").await;
-        let march = invoices_of(app, party).await[1].clone();
+        let march = app.invoices_of(party).await[1].clone();
         let result = pay(app, &app.admin, payment(party, "100", "2025-04-02T10:00:00Z")).await;
         assert_eq!(
             result["allocations"],
@@ -163,8 +151,8 @@ on_both_backends! {
                    {"invoice_id": march["id"], "amount": "50.00000"}])
         );
         assert_eq!(result["unallocated"], json!("0.00000"));
-        assert_eq!(invoice(app, &february["id"]).await["status"], json!("paid"));
-        let march = invoice(app, &march["id"]).await;
+        assert_eq!(app.invoice(&february["id"]).await["status"], json!("paid"));
+        let march = app.invoice(&march["id"]).await;
         assert_eq!(march["open_amount"], json!("28.96000"));
         assert_eq!(march["status"], json!("partially_paid"));
     }
@@ -182,7 +170,7 @@ on_both_backends! {
         let again = pay(app, &app.admin, body.clone()).await;
         assert_eq!(again, first);
         assert_eq!(payment_xdrs(app, party).await.len(), 1);
-        assert_eq!(invoice(app, &february["id"]).await["open_amount"], json!("30.00000"));
+        assert_eq!(app.invoice(&february["id"]).await["open_amount"], json!("30.00000"));
 
         // Another body under the same key is a conflict, and nothing changes.
         let mut other = body.clone();
@@ -194,7 +182,7 @@ on_both_backends! {
         let conflict = app.post("/api/v1/payments", &app.admin, named).await;
         assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.text);
         assert_eq!(payment_xdrs(app, party).await.len(), 1);
-        assert_eq!(invoice(app, &february["id"]).await["open_amount"], json!("30.00000"));
+        assert_eq!(app.invoice(&february["id"]).await["open_amount"], json!("30.00000"));
     }
 }
 
@@ -204,7 +192,7 @@ on_both_backends! {
         let other_party = app.berlin_customer(&app.admin, &february["class_id"]).await;
         app.section_7_1_february_charge(other_party).await;
         app.bill("2025-03-01T05:00:00Z").await;
-        let foreign = invoices_of(app, other_party).await[0].clone();
+        let foreign = app.invoices_of(other_party).await[0].clone();
 
         let cases = [
             (payment(party, "-5", "2025-03-10T10:00:00Z"), "amount", "out_of_range"),
@@ -226,8 +214,8 @@ on_both_backends! {
             assert!(answer.has_error(field, code), "{body}: {}", answer.text);
         }
         assert!(payment_xdrs(app, party).await.is_empty());
-        assert_eq!(invoice(app, &february["id"]).await["open_amount"], json!("50.00000"));
-        assert_eq!(invoice(app, &foreign["id"]).await["open_amount"], json!("50.00000"));
+        assert_eq!(app.invoice(&february["id"]).await["open_amount"], json!("50.00000"));
+        assert_eq!(app.invoice(&foreign["id"]).await["open_amount"], json!("50.00000"));
     }
 }
 
@@ -244,7 +232,7 @@ on_both_backends! {
             .await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
         assert!(payment_xdrs(app, party).await.is_empty());
-        assert_eq!(invoice(app, &february["id"]).await["status"], json!("unpaid"));
+        assert_eq!(app.invoice(&february["id"]).await["status"], json!("unpaid"));
     }
 }
 
@@ -264,13 +252,13 @@ on_both_backends! {
         )
         .await;
         app.bill("2025-04-01T04:00:00Z").await;
-        let march = invoice(app, &invoices_of(app, party).await[1]["id"]).await;
+        let march = app.invoice(&app.invoices_of(party).await[1]["id"]).await;
         assert_eq!(march["total"], json!("-100.00000"), "{march}");
         assert_eq!(march["open_amount"], json!("0.00000"));
         assert_eq!(march["status"], json!("nothing_due"));
 
         // 50.00 of its credit pays February at once, at the close instant.
-        let feb = invoice(app, &february["id"]).await;
+        let feb = app.invoice(&february["id"]).await;
         assert_eq!(feb["status"], json!("paid"));
         assert_eq!(
             feb["allocations"],
@@ -289,7 +277,7 @@ on_both_backends! {
         )
         .await;
         app.bill("2025-05-01T04:00:00Z").await;
-        let april = invoice(app, &invoices_of(app, party).await[2]["id"]).await;
+        let april = app.invoice(&app.invoices_of(party).await[2]["id"]).await;
         assert_eq!(april["total"], json!("50.00000"));
         assert_eq!(april["open_amount"], json!("0.00000"));
         assert_eq!(april["status"], json!("paid"));
@@ -315,21 +303,21 @@ on_both_backends! {
         let party = app.berlin_customer(&app.admin, &class["id"]).await;
         app.section_7_1_february_charge(party).await;
         app.bill("2025-03-01T05:00:00Z").await;
-        let february = invoices_of(app, party).await[0].clone();
+        let february = app.invoices_of(party).await[0].clone();
         assert_eq!(february["status"], json!("unpaid"));
 
         let partial = pay(app, &app.admin, payment(party, "44", "2025-03-10T10:00:00Z")).await;
         assert_eq!(partial["unallocated"], json!("0.00000"));
-        let after = invoice(app, &february["id"]).await;
+        let after = app.invoice(&february["id"]).await;
         assert_eq!(after["open_amount"], json!("6.00000"));
         assert_eq!(after["status"], json!("partially_paid"));
 
         pay(app, &app.admin, payment(party, "1", "2025-03-11T10:00:00Z")).await;
-        let after = invoice(app, &february["id"]).await;
+        let after = app.invoice(&february["id"]).await;
         assert_eq!(after["open_amount"], json!("5.00000"));
         assert_eq!(after["status"], json!("do_not_collect"));
 
         pay(app, &app.admin, payment(party, "5", "2025-03-12T10:00:00Z")).await;
-        assert_eq!(invoice(app, &february["id"]).await["status"], json!("paid"));
+        assert_eq!(app.invoice(&february["id"]).await["status"], json!("paid"));
     }
 }

@@ -16,18 +16,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{TestApp, units};
 
-async fn invoices_of(app: &TestApp, party: i64) -> Vec<Value> {
-    let answer = app.get(&format!("/api/v1/invoices?party_id={party}"), &app.admin).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body["items"].as_array().expect("items").clone()
-}
-
-async fn invoice(app: &TestApp, id: &Value) -> Value {
-    let answer = app.get(&format!("/api/v1/invoices/{id}"), &app.admin).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    answer.body
-}
-
 /// Every xDR of the party (one page is enough here).
 async fn xdrs_of(app: &TestApp, party: i64) -> Vec<Value> {
     let answer = app
@@ -144,7 +132,7 @@ on_both_backends! {
         // The March close: no credit left to consume, and the balance forward nets the refund
         // (payments −60 + 10 = −50): 50.00 + (−50.00) + 78.96 = 78.96.
         app.bill("2025-04-01T04:00:00Z").await;
-        let march = invoice(app, &invoices_of(app, party).await[1]["id"]).await;
+        let march = app.invoice(&app.invoices_of(party).await[1]["id"]).await;
         assert_eq!(march["total"], json!("78.96000"));
         assert_eq!(march["previous_balance"], json!("50.00000"));
         assert_eq!(march["payments"], json!("-50.00000"));
@@ -157,7 +145,7 @@ on_both_backends! {
             march["lines"].as_array().expect("lines").iter().all(|l| l["service"] != "refund"),
             "a refund is not an invoice line: {}", march["lines"]
         );
-        assert_eq!(invoice(app, &february["id"]).await["status"], json!("paid"));
+        assert_eq!(app.invoice(&february["id"]).await["status"], json!("paid"));
         // The ledger agrees: Σ amount of every xDR is what the March invoice asks.
         let balance: i64 = xdrs_of(app, party).await.iter().map(|x| units(&x["amount"])).sum();
         assert_eq!(balance, units(&march["amount_due"]));
@@ -239,7 +227,7 @@ on_both_backends! {
 
         // The March close consumes only what is left (13.00, from the second payment), never the refunded credit.
         app.bill("2025-04-01T04:00:00Z").await;
-        let march = invoice(app, &invoices_of(app, party).await[1]["id"]).await;
+        let march = app.invoice(&app.invoices_of(party).await[1]["id"]).await;
         assert_eq!(march["payments"], json!("-63.00000"));
         assert_eq!(march["amount_due"], json!("65.96000"));
         assert_eq!(march["open_amount"], json!("65.96000"));
@@ -337,7 +325,7 @@ on_both_backends! {
         let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [credit]})).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
         app.bill("2025-03-01T05:00:00Z").await;
-        let february = invoices_of(app, party).await[0].clone();
+        let february = app.invoices_of(party).await[0].clone();
         assert_eq!(february["total"], json!("-100.00000"));
         assert_eq!(february["status"], json!("nothing_due"));
 
@@ -352,6 +340,6 @@ on_both_backends! {
             .await;
         assert_eq!(void.status, StatusCode::CONFLICT, "{}", void.text);
         assert!(void.text.contains("credit_in_use"), "{}", void.text);
-        assert_eq!(invoice(app, &february["id"]).await["status"], json!("nothing_due"));
+        assert_eq!(app.invoice(&february["id"]).await["status"], json!("nothing_due"));
     }
 }

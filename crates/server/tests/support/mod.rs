@@ -390,6 +390,22 @@ impl TestApp {
         (party, march.body)
     }
 
+    /// The invoices of a party as `/invoices` lists them (one page).
+    pub async fn invoices_of(&self, party: i64) -> Vec<Value> {
+        let answer = self
+            .get(&format!("/api/v1/invoices?party_id={party}"), &self.admin)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["items"].as_array().expect("items").clone()
+    }
+
+    /// One invoice with its lines and allocations.
+    pub async fn invoice(&self, id: &Value) -> Value {
+        let answer = self.get(&format!("/api/v1/invoices/{id}"), &self.admin).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body
+    }
+
     /// Starts a `/billing-runs` or `/collection-runs` run (`kind`) at `as_of` and waits for it to complete;
     /// answers the finished run.
     pub async fn run_to_completion(&self, kind: &str, as_of: &str) -> Value {
