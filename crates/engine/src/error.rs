@@ -25,6 +25,9 @@ pub enum EngineError {
     PreconditionRequired(String),
     #[error("authentication required")]
     Unauthenticated,
+    /// A service the request depends on failed (the external tax engine); `code` names the failure.
+    #[error("{message}")]
+    Upstream { code: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

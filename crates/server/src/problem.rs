@@ -115,6 +115,13 @@ impl From<EngineError> for ApiError {
                 "Authentication required",
                 "send Authorization: Bearer <token>",
             ),
+            EngineError::Upstream { code, message } => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                &code.replace('_', "-"),
+                "Upstream failure",
+                message,
+            )
+            .with_code(&code),
             EngineError::Store(e) if e.is_pool_timeout() => {
                 tracing::warn!(error = %e, "no database connection free in time");
                 let mut error = ApiError::new(

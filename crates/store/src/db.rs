@@ -283,6 +283,16 @@ impl Tx {
         Ok(())
     }
 
+    /// Undoes the transaction now. Dropping it would also undo it, but only when its connection is next
+    /// used, so its locks could outlive it and refuse a transaction that follows at once.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+
     pub async fn fetch_all<T: Record>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
         Ok(match self {
             Tx::Sqlite(tx) => {

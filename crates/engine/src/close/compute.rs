@@ -34,8 +34,10 @@ pub struct CloseInput<'a> {
     /// The custom taxes the taxation selects, in its order.
     pub custom_taxes: &'a [CustomTax],
     pub vat_table: &'a [VatRateRow],
-    /// The external tax engine's answer, asked before planning (method `external` only).
+    /// The external tax engine's answers, asked before planning (method `external` only).
     pub external_taxes: Option<&'a [TaxLine]>,
+    /// The engine's answer for the separate recurring-fee invoice.
+    pub external_recurring_taxes: Option<&'a [TaxLine]>,
     pub previous_balance: Money,
 }
 
@@ -72,18 +74,19 @@ fn arithmetic(e: impl std::fmt::Display) -> String {
     format!("amounts out of range: {e}")
 }
 
-/// What decides the taxes of one invoice's charges (§5.5): the close's regular invoice or an out-of-turn one.
-struct Taxing<'a> {
-    party: &'a PartyRow,
+/// What decides the taxes of one invoice's charges (§5.5): the close's regular invoice, its recurring-fee
+/// invoice, an out-of-turn invoice or a credit note.
+pub(crate) struct Taxing<'a> {
+    pub(crate) party: &'a PartyRow,
     /// The class document the invoice is issued under.
-    class: &'a ClassSettings,
+    pub(crate) class: &'a ClassSettings,
     /// The taxation in force: the party's override of the whole tab, else the class's.
-    taxation: &'a Taxation,
+    pub(crate) taxation: &'a Taxation,
     /// The custom taxes the taxation selects, in its order.
-    custom_taxes: &'a [CustomTax],
-    vat_table: &'a [VatRateRow],
+    pub(crate) custom_taxes: &'a [CustomTax],
+    pub(crate) vat_table: &'a [VatRateRow],
     /// The external tax engine's answer, asked beforehand (method `external` only).
-    external_taxes: Option<&'a [TaxLine]>,
+    pub(crate) external_taxes: Option<&'a [TaxLine]>,
 }
 
 impl CloseInput<'_> {
@@ -97,6 +100,71 @@ impl CloseInput<'_> {
             external_taxes: self.external_taxes,
         }
     }
+
+    /// Whether the close issues a regular invoice (§5.6): not for postpaid members of a class billed externally.
+    fn issues_invoice(&self) -> bool {
+        self.class.regular_invoices.enabled && !(is_postpaid(self.party) && self.class.general_info.billed_externally)
+    }
+
+    /// Whether the period's recurring fees go on their own invoice (§5.10 rule 6).
+    fn separate_fees(&self) -> bool {
+        self.issues_invoice() && self.class.out_of_turn_invoices.separate_recurring_fee_invoice
+    }
+}
+
+/// Where one xDR of a closing period goes.
+enum Role {
+    Payment,
+    /// An uninvoiced recurring fee on the separate recurring-fee invoice.
+    SeparateFee,
+    /// Nothing of an unclosed period is on its regular invoice yet, so an invoiced xDR is on an out-of-turn
+    /// invoice (§5.10 rule 5): left out of this invoice, counted in its balance.
+    OnOutOfTurn,
+    /// Taxes booked at payment (§5.5) count in the invoice's amounts like the taxes of S3.
+    BookedTax,
+    /// A failed close books nothing, so an unclosed period holds no rounding xDR of its own; should one appear,
+    /// it goes on the invoice without being recounted.
+    Rounding,
+    Charge,
+}
+
+fn role(row: &XdrRow, kind: XdrKind, separate_fees: bool) -> Role {
+    match kind {
+        XdrKind::Payment => Role::Payment,
+        XdrKind::Recurring if separate_fees && row.invoice_id.is_none() => Role::SeparateFee,
+        _ if row.invoice_id.is_some() => Role::OnOutOfTurn,
+        XdrKind::Tax => Role::BookedTax,
+        XdrKind::Rounding => Role::Rounding,
+        _ => Role::Charge,
+    }
+}
+
+fn kind_of(row: &XdrRow) -> Result<XdrKind, String> {
+    XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))
+}
+
+/// The charges a close taxes, per invoice.
+pub(super) struct ChargesToTax {
+    pub regular: Vec<ChargeXdr>,
+    /// Those of the separate recurring-fee invoice; empty without one.
+    pub recurring: Vec<ChargeXdr>,
+}
+
+pub(super) fn charges_to_tax(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ChargesToTax, String> {
+    let separate_fees = input.separate_fees();
+    let mut charges = ChargesToTax {
+        regular: Vec::new(),
+        recurring: Vec::new(),
+    };
+    for row in xdrs {
+        let kind = kind_of(row)?;
+        match role(row, kind, separate_fees) {
+            Role::Charge => charges.regular.push(charge_of(row, kind)?),
+            Role::SeparateFee => charges.recurring.push(charge_of(row, kind)?),
+            _ => {}
+        }
+    }
+    Ok(charges)
 }
 
 /// S3 is skipped for method `none`, exempt parties, prepaid customers taxed at payment and postpaid members of
@@ -106,7 +174,8 @@ pub(super) fn taxes_apply(input: &CloseInput) -> bool {
 }
 
 impl Taxing<'_> {
-    fn applies(&self) -> bool {
+    /// Whether the invoice gets taxes of its own at all.
+    pub(crate) fn applies(&self) -> bool {
         let postpaid = is_postpaid(self.party);
         !(self.taxation.method == TaxMethod::None
             || self.party.tax_exempt
@@ -194,7 +263,12 @@ fn tax_xdr(base: EngineXdr, line: &TaxLine) -> EngineXdr {
     }
 }
 
-pub(super) fn charge_of(row: &XdrRow, kind: XdrKind) -> Result<ChargeXdr, String> {
+/// The rows as the invoice computation takes them.
+pub(crate) fn charges_of(rows: &[XdrRow]) -> Result<Vec<ChargeXdr>, String> {
+    rows.iter().map(|row| charge_of(row, kind_of(row)?)).collect()
+}
+
+fn charge_of(row: &XdrRow, kind: XdrKind) -> Result<ChargeXdr, String> {
     Ok(ChargeXdr {
         id: row.id,
         occurred_at: instants::from_micros(row.occurred_at).map_err(|e| e.to_string())?,
@@ -264,30 +338,25 @@ pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
     let mut payments = Vec::new();
     let mut taxes = Vec::new();
     let mut out_of_turn = Vec::new();
-    let issues_invoice = class.regular_invoices.enabled && !(postpaid && class.general_info.billed_externally);
-    let separate_fees = issues_invoice && class.out_of_turn_invoices.separate_recurring_fee_invoice;
+    let issues_invoice = input.issues_invoice();
+    let separate_fees = input.separate_fees();
     let mut recurring_charges = Vec::new();
     let mut recurring_ids = Vec::new();
     for row in xdrs {
-        let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
-        match kind {
-            XdrKind::Payment => payments.push(Money(row.amount)),
-            XdrKind::Recurring if separate_fees && row.invoice_id.is_none() => {
+        let kind = kind_of(row)?;
+        match role(row, kind, separate_fees) {
+            Role::Payment => payments.push(Money(row.amount)),
+            Role::SeparateFee => {
                 recurring_ids.push(row.id);
                 recurring_charges.push(charge_of(row, kind)?);
             }
-            // Nothing of an unclosed period is on its regular invoice yet, so an invoiced xDR is on an
-            // out-of-turn invoice (§5.10 rule 5): left out of this invoice, counted in its balance.
-            _ if row.invoice_id.is_some() => out_of_turn.push(Money(row.amount)),
-            // Taxes booked at payment (§5.5) count in the invoice's amounts like the taxes of S3.
-            XdrKind::Tax => {
+            Role::OnOutOfTurn => out_of_turn.push(Money(row.amount)),
+            Role::BookedTax => {
                 invoiced_xdr_ids.push(row.id);
                 taxes.push(booked_tax(row));
             }
-            // A failed close books nothing, so an unclosed period holds no rounding xDR of its own; should one
-            // appear, it goes on the invoice without being recounted.
-            XdrKind::Rounding => invoiced_xdr_ids.push(row.id),
-            _ => {
+            Role::Rounding => invoiced_xdr_ids.push(row.id),
+            Role::Charge => {
                 invoiced_xdr_ids.push(row.id);
                 charges.push(charge_of(row, kind)?);
             }
@@ -300,7 +369,11 @@ pub fn plan(input: &CloseInput, xdrs: &[XdrRow]) -> Result<ClosePlan, String> {
     // balance like any out-of-turn invoice.
     let mut recurring_fees = None;
     if !recurring_charges.is_empty() {
-        let fees = price(&input.taxing(), &recurring_charges, Vec::new(), true)?;
+        let taxing = Taxing {
+            external_taxes: input.external_recurring_taxes,
+            ..input.taxing()
+        };
+        let fees = price(&taxing, &recurring_charges, Vec::new(), true)?;
         let totals = fees
             .totals
             .ok_or_else(|| "the recurring-fee invoice has no totals".to_owned())?;
@@ -417,28 +490,11 @@ pub(crate) struct OutOfTurnPrice {
 /// invoice are taxed and rounded by one computation (§5.10 rule 4). The engine xDRs are made like
 /// `template` (party, period, instant) and keyed `<template key>:S3:<n>` and `<template key>:S4:1`.
 pub(crate) fn price_out_of_turn(
-    party: &PartyRow,
-    class: &ClassSettings,
-    taxation: &Taxation,
-    custom_taxes: &[CustomTax],
-    vat_table: &[VatRateRow],
-    xdrs: &[XdrRow],
+    taxing: &Taxing,
+    charges: &[ChargeXdr],
     template: &EngineXdr,
 ) -> Result<OutOfTurnPrice, String> {
-    let taxing = Taxing {
-        party,
-        class,
-        taxation,
-        custom_taxes,
-        vat_table,
-        external_taxes: None,
-    };
-    let mut charges = Vec::with_capacity(xdrs.len());
-    for row in xdrs {
-        let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
-        charges.push(charge_of(row, kind)?);
-    }
-    let priced = price(&taxing, &charges, Vec::new(), true)?;
+    let priced = price(taxing, charges, Vec::new(), true)?;
     let totals = priced.totals.ok_or_else(|| "an issued invoice has totals".to_owned())?;
     let mut booked: Vec<EngineXdr> = priced
         .taxes

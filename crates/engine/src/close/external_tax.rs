@@ -1,13 +1,13 @@
-//! The external tax engine over HTTP (§5.5): the close asks it before planning, so the plan stays synchronous
-//! and gets the engine's taxes as input. Timeouts, 5xx, 408 and 429 are retried with back-off; every other
-//! failure is permanent and fails the close with `tax_engine_failed`.
+//! The external tax engine over HTTP (§5.5). The close asks it before planning, so the plan stays synchronous
+//! and gets the engine's taxes as input; an out-of-turn invoice asks it between two passes of its transaction.
+//! Timeouts, 5xx, 408 and 429 are retried with back-off; every other failure is permanent (`tax_engine_failed`).
 
-use std::str::FromStr;
 use std::time::Duration;
 
-use classbill_domain::class::TaxMethod;
-use classbill_domain::tax::{ExternalLine, TaxLine, XdrKind, external_lines, read_external_answer};
-use classbill_store::xdrs::XdrRow;
+use classbill_domain::class::{ClassSettings, TaxMethod, Taxation};
+use classbill_domain::invoice_math::ChargeXdr;
+use classbill_domain::tax::{ExternalLine, TaxLine, external_lines, read_external_answer};
+use classbill_store::parties::PartyRow;
 use classbill_store::{Tx, catalog, instants};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -30,79 +30,70 @@ enum Attempt {
     Permanent(String),
 }
 
-/// The engine's taxes for the regular invoice of a close, or `None` when the period is not taxed by an external
-/// engine. The inner `Err` fails the close of this period with a `tax_engine_failed` error.
-pub(super) async fn taxes_for_close(
-    tx: &mut Tx,
-    input: &CloseInput<'_>,
-    xdrs: &[XdrRow],
-    close_us: i64,
-    retry_base_ms: i64,
-) -> EngineResult<Result<Option<Vec<TaxLine>>, String>> {
-    if input.taxation.method != TaxMethod::External || !compute::taxes_apply(input) {
-        return Ok(Ok(None));
-    }
-    let Some(external) = input.taxation.external.as_ref() else {
-        return Ok(Err(failed("the taxation selects external without its settings")));
-    };
-    let party = input.party;
-    let Some(secret) = catalog::secret_value(tx, party.owner_reseller_id, &external.secret_ref).await? else {
-        return Ok(Err(failed(format!("secret {} not found", external.secret_ref))));
-    };
-    let request_id = format!("close-{}-{}", party.id, input.period.id);
-    let (body, lines) = match request(input, xdrs, close_us, &request_id, external.prices_include_tax) {
-        Ok(request) => request,
-        Err(error) => return Ok(Err(failed(error))),
-    };
-    let timeout = Duration::from_millis(u64::try_from(external.timeout_ms).unwrap_or(0));
-    let answer = match ask(
-        &external.endpoint_url,
-        &secret,
-        &request_id,
-        &body,
-        timeout,
-        retry_base_ms,
-    )
-    .await
-    {
-        Ok(answer) => answer,
-        Err(error) => return Ok(Err(failed(error))),
-    };
-    Ok(
-        read_external_answer(&answer, &request_id, &lines, external.prices_include_tax)
-            .map(Some)
-            .map_err(failed),
-    )
+/// The document one request to the engine is about.
+pub(crate) struct TaxDocument<'a> {
+    /// `close-<party>-<period>[-recurring]` or `oot-<party>-<idempotency key>`: also the idempotency key.
+    pub request_id: String,
+    /// `regular_invoice`, `recurring_fees_invoice` or `oot_invoice`.
+    pub document: &'static str,
+    /// The local date the invoice is issued on.
+    pub invoice_date: String,
+    /// The billing period `[start, end)` in microseconds; none for an out-of-turn invoice.
+    pub period: Option<(i64, i64)>,
+    pub charges: &'a [ChargeXdr],
 }
 
-/// The request body of §5.5 for the close's regular invoice, with the lines it sends.
-fn request(
-    input: &CloseInput,
-    xdrs: &[XdrRow],
-    close_us: i64,
-    request_id: &str,
+/// One request ready to send: where, with what, and the lines its answer must refer to. Two questions are equal
+/// when an answer to one answers the other.
+#[derive(Clone, PartialEq)]
+pub(crate) struct TaxQuestion {
+    url: String,
+    secret: String,
+    timeout: Duration,
+    request_id: String,
+    body: Value,
+    lines: Vec<ExternalLine>,
     prices_include_tax: bool,
-) -> Result<(Value, Vec<ExternalLine>), String> {
-    let mut charges = Vec::new();
-    for row in xdrs.iter().filter(|row| row.invoice_id.is_none()) {
-        let kind = XdrKind::from_str(&row.kind).map_err(|e| format!("xDR {}: {e}", row.id))?;
-        charges.push(super::compute::charge_of(row, kind)?);
-    }
-    let lines = external_lines(&charges).map_err(|e| e.to_string())?;
-    let (invoice_date, _) = compute::issue_and_due(close_us, &input.party.time_zone, 0)?;
+}
+
+/// The question about `document` for `party` under `taxation` (method `external`); `Err` says why it cannot
+/// be asked.
+pub(crate) async fn question(
+    tx: &mut Tx,
+    party: &PartyRow,
+    class: &ClassSettings,
+    taxation: &Taxation,
+    document: TaxDocument<'_>,
+) -> EngineResult<Result<TaxQuestion, String>> {
+    let Some(external) = taxation.external.as_ref() else {
+        return Ok(Err("the taxation selects external without its settings".to_owned()));
+    };
+    let Some(secret) = catalog::secret_value(tx, party.owner_reseller_id, &external.secret_ref).await? else {
+        return Ok(Err(format!("secret {} not found", external.secret_ref)));
+    };
+    let lines = match external_lines(document.charges) {
+        Ok(lines) => lines,
+        Err(error) => return Ok(Err(error.to_string())),
+    };
     let instant = |us: i64| {
         instants::from_micros(us)
             .map(|at| at.to_string())
             .map_err(|e| e.to_string())
     };
-    let party = input.party;
+    let period = match document.period {
+        Some((start, end)) => match (instant(start), instant(end)) {
+            (Ok(start), Ok(end)) => json!({"start": start, "end": end}),
+            (Err(error), _) | (_, Err(error)) => return Ok(Err(error)),
+        },
+        None => Value::Null,
+    };
     let body = json!({
-        "request_id": request_id,
-        "document": "regular_invoice",
+        "request_id": document.request_id,
+        "document": document.document,
         "currency": party.currency,
-        "invoice_date": invoice_date,
-        "period": {"start": instant(input.period.start_at)?, "end": instant(input.period.end_at)?},
-        "prices_include_tax": prices_include_tax,
+        "invoice_date": document.invoice_date,
+        "period": period,
+        "prices_include_tax": external.prices_include_tax,
         "party": {
             "id": party.id,
             "type": party.kind,
@@ -110,11 +101,104 @@ fn request(
             "postal_code": Value::Null,
             "tax_id": party.tax_id,
             "tax_registered": party.tax_registered,
-            "business_model": input.class.business_model,
+            "business_model": class.business_model,
         },
         "lines": lines,
     });
-    Ok((body, lines))
+    Ok(Ok(TaxQuestion {
+        url: external.endpoint_url.clone(),
+        secret,
+        timeout: Duration::from_millis(u64::try_from(external.timeout_ms).unwrap_or(0)),
+        request_id: document.request_id,
+        body,
+        lines,
+        prices_include_tax: external.prices_include_tax,
+    }))
+}
+
+impl TaxQuestion {
+    /// Sends the question until it is answered and reads the answer; `Err` says why there is no answer.
+    pub(crate) async fn ask(&self, retry_base_ms: i64) -> Result<Vec<TaxLine>, String> {
+        let answer = ask(
+            &self.url,
+            &self.secret,
+            &self.request_id,
+            &self.body,
+            self.timeout,
+            retry_base_ms,
+        )
+        .await?;
+        read_external_answer(&answer, &self.request_id, &self.lines, self.prices_include_tax).map_err(|e| e.to_string())
+    }
+}
+
+/// The engine's taxes for a close: the regular invoice's and, with a separate recurring-fee invoice (§5.10
+/// rule 6), that invoice's, asked separately so no charge is taxed twice.
+#[derive(Default)]
+pub(super) struct CloseTaxes {
+    pub regular: Option<Vec<TaxLine>>,
+    pub recurring: Option<Vec<TaxLine>>,
+}
+
+/// Asks the engine about a close when the period is taxed by one. The inner `Err` fails the close of this
+/// period with a `tax_engine_failed` error.
+pub(super) async fn taxes_for_close(
+    tx: &mut Tx,
+    input: &CloseInput<'_>,
+    xdrs: &[classbill_store::xdrs::XdrRow],
+    close_us: i64,
+    retry_base_ms: i64,
+) -> EngineResult<Result<CloseTaxes, String>> {
+    if input.taxation.method != TaxMethod::External || !compute::taxes_apply(input) {
+        return Ok(Ok(CloseTaxes::default()));
+    }
+    let charges = match compute::charges_to_tax(input, xdrs) {
+        Ok(charges) => charges,
+        Err(error) => return Ok(Err(failed(error))),
+    };
+    let invoice_date = match compute::issue_and_due(close_us, &input.party.time_zone, 0) {
+        Ok((date, _)) => date,
+        Err(error) => return Ok(Err(failed(error))),
+    };
+    let (party, period) = (input.party, input.period);
+    let request_id = format!("close-{}-{}", party.id, period.id);
+    let mut documents = vec![(
+        TaxDocument {
+            request_id: request_id.clone(),
+            document: "regular_invoice",
+            invoice_date: invoice_date.clone(),
+            period: Some((period.start_at, period.end_at)),
+            charges: &charges.regular,
+        },
+        false,
+    )];
+    if !charges.recurring.is_empty() {
+        let document = TaxDocument {
+            request_id: format!("{request_id}-recurring"),
+            document: "recurring_fees_invoice",
+            invoice_date,
+            period: Some((period.start_at, period.end_at)),
+            charges: &charges.recurring,
+        };
+        documents.push((document, true));
+    }
+    let mut taxes = CloseTaxes::default();
+    for (document, recurring) in documents {
+        let question = match question(tx, party, input.class, input.taxation, document).await? {
+            Ok(question) => question,
+            Err(error) => return Ok(Err(failed(error))),
+        };
+        let lines = match question.ask(retry_base_ms).await {
+            Ok(lines) => lines,
+            Err(error) => return Ok(Err(failed(error))),
+        };
+        if recurring {
+            taxes.recurring = Some(lines);
+        } else {
+            taxes.regular = Some(lines);
+        }
+    }
+    Ok(Ok(taxes))
 }
 
 /// Posts the request until it is answered, retrying transient failures after `base × 2ⁿ` milliseconds.

@@ -7,7 +7,7 @@
 //! to each invoice it issues (§5.7), which sets the invoice's `open_amount` and `status`.
 
 pub(crate) mod compute;
-mod external_tax;
+pub(crate) mod external_tax;
 pub(crate) mod freeze;
 mod invoices;
 mod measured;
@@ -374,6 +374,7 @@ async fn close_one(
         custom_taxes: &custom,
         vat_table: &context.vat_table,
         external_taxes: None,
+        external_recurring_taxes: None,
         previous_balance,
     };
     let empty = Vec::new();
@@ -382,7 +383,8 @@ async fn close_one(
         Ok(answer) => answer,
         Err(error) => return Ok(Err(error)),
     };
-    input.external_taxes = external.as_deref();
+    input.external_taxes = external.regular.as_deref();
+    input.external_recurring_taxes = external.recurring.as_deref();
     let plan = match compute::plan(&input, xdrs) {
         Ok(plan) => plan,
         Err(error) => return Ok(Err(error)),

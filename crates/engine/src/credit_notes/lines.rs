@@ -19,6 +19,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::corrupt;
+use crate::close::compute::{Taxing, charges_of, price_out_of_turn};
 use crate::error::{EngineError, EngineResult};
 use crate::ledger::ParsedXdr;
 
@@ -222,16 +223,17 @@ async fn price_chosen(
         Vec::new()
     };
     let vat_table = crate::catalog::vat_rate_table(tx).await?;
-    let price = crate::close::compute::price_out_of_turn(
+    let taxing = Taxing {
         party,
-        &class,
-        &taxation,
-        &custom_taxes,
-        &vat_table,
-        credit_rows,
-        template,
-    )
-    .map_err(|error| EngineError::conflict("not_priced", error))?;
+        class: &class,
+        taxation: &taxation,
+        custom_taxes: &custom_taxes,
+        vat_table: &vat_table,
+        external_taxes: None,
+    };
+    let price = charges_of(credit_rows)
+        .and_then(|charges| price_out_of_turn(&taxing, &charges, template))
+        .map_err(|error| EngineError::conflict("not_priced", error))?;
     let charged_at = |tax: &EngineXdr| {
         original_rows.iter().any(|row| {
             row.kind == "tax" && row.tax_name == tax.tax_name && row.tax_rate_percent == tax.tax_rate_percent

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use classbill_domain::FieldError;
 use classbill_domain::class::TaxMethod;
 use classbill_domain::party::{PartyKind, PartyOverrides};
-use classbill_domain::tax::CustomTax;
+use classbill_domain::tax::{CustomTax, TaxLine};
 use classbill_store::allocations;
 use classbill_store::close::{self as store_close, EngineXdr};
 use classbill_store::invoices::{self as store_invoices, NewInvoice, Series};
@@ -24,7 +24,10 @@ use crate::actor::Actor;
 use crate::audit::{self, Change};
 use crate::catalog::{CustomTaxDocument, kinds};
 use crate::close::InvoiceView;
+use crate::close::compute::{Taxing, charges_of, issue_and_due, price_out_of_turn};
+use crate::close::external_tax::{self, TaxDocument, TaxQuestion};
 use crate::error::{EngineError, EngineResult};
+use crate::installation::InstallationSettings;
 use crate::ledger::ParsedXdr;
 use crate::parties::{load_visible, owner_of};
 
@@ -107,42 +110,82 @@ impl crate::Engine {
         body: &Value,
         now: Timestamp,
     ) -> EngineResult<(InvoiceView, bool)> {
-        let mut tx = self.store.write().await?;
-        let party = load_visible(&mut tx, actor, kind, party_id).await?;
-        if actor.owner() != owner_of(&party) {
-            return Err(EngineError::forbidden(format!(
-                "only users of {} issue out-of-turn invoices of {kind} {party_id}",
-                owner_of(&party)
-            )));
-        }
         let request = input::parse(body).map_err(EngineError::Invalid)?;
-        if let Some(stored) = store_oot::find(&mut tx, party.id, &request.idempotency_key).await? {
-            drop(tx);
-            if stored.body_hash != request.body_hash {
-                return Err(EngineError::conflict(
-                    "idempotency_key_conflict",
-                    format!(
-                        "idempotency_key `{}` was already used with a different body",
-                        request.idempotency_key
-                    ),
-                ));
+        // A party taxed by an external engine takes two passes: the first stops where the taxes are needed and
+        // rolls back, the engine is asked with no transaction open, and the second uses the answer if it
+        // was asked about exactly what the second pass would ask.
+        let mut answered: Option<Answered> = None;
+        for _ in 0..MAX_PASSES {
+            let mut tx = self.store.write().await?;
+            let party = load_visible(&mut tx, actor, kind, party_id).await?;
+            if actor.owner() != owner_of(&party) {
+                return Err(EngineError::forbidden(format!(
+                    "only users of {} issue out-of-turn invoices of {kind} {party_id}",
+                    owner_of(&party)
+                )));
             }
-            return Ok((self.get_invoice(actor, stored.invoice_id).await?, false));
+            if let Some(stored) = store_oot::find(&mut tx, party.id, &request.idempotency_key).await? {
+                tx.rollback().await?;
+                if stored.body_hash != request.body_hash {
+                    return Err(EngineError::conflict(
+                        "idempotency_key_conflict",
+                        format!(
+                            "idempotency_key `{}` was already used with a different body",
+                            request.idempotency_key
+                        ),
+                    ));
+                }
+                return Ok((self.get_invoice(actor, stored.invoice_id).await?, false));
+            }
+            match issue(&mut tx, actor, &party, &request, answered.as_ref(), now).await? {
+                Outcome::Issued(invoice_id) => {
+                    tx.commit().await?;
+                    return Ok((self.get_invoice(actor, invoice_id).await?, true));
+                }
+                Outcome::AskTaxEngine(question) => {
+                    let retry_base_ms = InstallationSettings::load(&mut tx).await?.tax_retry_base_ms;
+                    tx.rollback().await?;
+                    let answer = question.ask(retry_base_ms).await;
+                    answered = Some((question, answer));
+                }
+            }
         }
-        let invoice_id = issue(&mut tx, actor, &party, &request, now).await?;
-        tx.commit().await?;
-        Ok((self.get_invoice(actor, invoice_id).await?, true))
+        Err(EngineError::conflict(
+            "changed_meanwhile",
+            "the party's charges or taxation changed while the tax engine was asked; send the request again",
+        ))
     }
 }
 
-/// Issues the invoice of a checked request in `tx`; answers its id.
+/// Passes of an out-of-turn invoice before it gives up on a party whose charges keep changing.
+const MAX_PASSES: usize = 3;
+
+/// A question to the external tax engine with the answer it got.
+type Answered = (TaxQuestion, Result<Vec<TaxLine>, String>);
+
+/// What one pass of an out-of-turn invoice came to.
+enum Outcome {
+    Issued(i64),
+    /// The taxes come from the external engine, which has not been asked this question yet.
+    AskTaxEngine(TaxQuestion),
+}
+
+fn tax_engine_failed(reason: String) -> EngineError {
+    EngineError::Upstream {
+        code: "tax_engine_failed".to_owned(),
+        message: format!("the external tax engine did not tax the invoice: {reason}"),
+    }
+}
+
+/// Issues the invoice of a checked request in `tx`, with the external tax engine's answer when there is one.
 async fn issue(
     tx: &mut Tx,
     actor: &Actor,
     party: &PartyRow,
     request: &input::OotRequest,
+    answered: Option<&Answered>,
     now: Timestamp,
-) -> EngineResult<i64> {
+) -> EngineResult<Outcome> {
     // The close claims its parties the same way, so it never bills xDRs this invoice takes, nor the reverse.
     if store_close::claim_parties(tx, &[party.id]).await?.is_empty() {
         return Err(EngineError::conflict(
@@ -213,34 +256,49 @@ async fn issue(
         Vec::new()
     };
     let vat_table = crate::catalog::vat_rate_table(tx).await?;
+    let taxing = Taxing {
+        party,
+        class: &class,
+        taxation: &taxation,
+        custom_taxes: &custom_taxes,
+        vat_table: &vat_table,
+        external_taxes: None,
+    };
+    let charges = charges_of(&charges).map_err(|error| EngineError::conflict("not_priced", error))?;
+    let mut external_taxes = None;
+    if taxation.method == TaxMethod::External && taxing.applies() {
+        let (invoice_date, _) = issue_and_due(as_of_us, &party.time_zone, 0).map_err(corrupt)?;
+        let document = TaxDocument {
+            request_id: format!("oot-{}-{}", party.id, request.idempotency_key),
+            document: "oot_invoice",
+            invoice_date,
+            period: None,
+            charges: &charges,
+        };
+        let question = external_tax::question(tx, party, &class, &taxation, document)
+            .await?
+            .map_err(tax_engine_failed)?;
+        match answered {
+            Some((asked, answer)) if *asked == question => {
+                external_taxes = Some(answer.clone().map_err(tax_engine_failed)?);
+            }
+            _ => return Ok(Outcome::AskTaxEngine(question)),
+        }
+    }
     let schedule = crate::ledger::schedule_of(party)?;
     let open = crate::ledger::current_open(tx, party, &schedule, as_of, now).await?;
     let owner_key = crate::close::owner_key(party.owner_reseller_id);
     let (prefix, first) = store_invoices::reserve_numbers(tx, Series::Invoices, owner_key, 1).await?;
     let number = format!("{prefix}{first:06}");
     let template = EngineXdr::template(party.id, open.id, as_of_us, format!("oot:{number}"));
-    let price = crate::close::compute::price_out_of_turn(
-        party,
-        &class,
-        &taxation,
-        &custom_taxes,
-        &vat_table,
-        &charges,
-        &template,
-    )
-    .map_err(|error| {
-        if taxation.method == TaxMethod::External {
-            EngineError::conflict(
-                "external_taxation",
-                "out-of-turn invoices of parties taxed by an external engine are not supported yet",
-            )
-        } else {
-            EngineError::conflict("not_priced", error)
-        }
-    })?;
+    let taxing = Taxing {
+        external_taxes: external_taxes.as_deref(),
+        ..taxing
+    };
+    let price =
+        price_out_of_turn(&taxing, &charges, &template).map_err(|error| EngineError::conflict("not_priced", error))?;
     let net_days = class.out_of_turn_invoices.payment_terms.net_days();
-    let (issue_date, due_date) =
-        crate::close::compute::issue_and_due(as_of_us, &party.time_zone, net_days).map_err(corrupt)?;
+    let (issue_date, due_date) = issue_and_due(as_of_us, &party.time_zone, net_days).map_err(corrupt)?;
     let totals = price.totals;
     // §5.6 rule 4: the amount due is what the party's unallocated credit leaves open at issue. It is known
     // before the credit is applied, so the announcement made at issue already carries it.
@@ -326,5 +384,5 @@ async fn issue(
         },
     )
     .await?;
-    Ok(invoice_id)
+    Ok(Outcome::Issued(invoice_id))
 }

@@ -75,7 +75,8 @@ async fn issue(
 #[utoipa::path(post, path = "/customers/{id}/out-of-turn-invoices", tag = "invoices", params(("id" = i64, Path)),
     request_body = OotRequest,
     responses((status = 201, body = InvoiceView), (status = 200, body = InvoiceView), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 502, body = Problem, description = "the external tax engine failed; nothing was written")))]
 async fn issue_for_customer(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -89,7 +90,8 @@ async fn issue_for_customer(
 #[utoipa::path(post, path = "/resellers/{id}/out-of-turn-invoices", tag = "invoices", params(("id" = i64, Path)),
     request_body = OotRequest,
     responses((status = 201, body = InvoiceView), (status = 200, body = InvoiceView), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 502, body = Problem, description = "the external tax engine failed; nothing was written")))]
 async fn issue_for_reseller(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -240,6 +240,9 @@ pub async fn issue(
             );
             (StatusCode::CONFLICT, all)
         }
+        Err(EngineError::Upstream { code, message }) => {
+            (StatusCode::BAD_GATEWAY, vec![FieldError::new("", &code, message)])
+        }
         Err(e) => return state.pages.error(&session, e),
     };
     for error in &errors {

@@ -83,6 +83,11 @@ async fn start_engine() -> (Arc<Script>, String) {
 
 /// The §7.1 customer in a class taxed by the engine at `url`, with the March charges; retries are 1 ms apart.
 async fn externally_taxed_customer(app: &TestApp, url: &str) -> (Value, i64) {
+    externally_taxed_customer_with(app, url, json!({})).await
+}
+
+/// [`externally_taxed_customer`] in a class with `extra` merged into its document.
+async fn externally_taxed_customer_with(app: &TestApp, url: &str, extra: Value) -> (Value, i64) {
     let settings = app
         .send(
             reqwest::Method::PATCH,
@@ -94,9 +99,10 @@ async fn externally_taxed_customer(app: &TestApp, url: &str) -> (Value, i64) {
         .await;
     assert_eq!(settings.status, StatusCode::OK, "{}", settings.text);
     put_secret(app, "tax-engine", "very-secret-value-123").await;
-    let extra = json!({"taxation": {"method": "external", "external": {
+    let mut document = json!({"taxation": {"method": "external", "external": {
         "endpoint_url": url, "timeout_ms": 5000, "secret_ref": "tax-engine", "prices_include_tax": false}}});
-    let class = invoicing_class(app, "External", "EUR", extra).await;
+    merge(&mut document, extra);
+    let class = invoicing_class(app, "External", "EUR", document).await;
     let party = berlin_customer(app, &class).await;
     app.section_7_1_march_charges(party).await;
     (class, party)
@@ -241,5 +247,141 @@ on_both_backends! {
         let run = bill(app, "2025-04-01T04:00:00Z").await;
         expect_failed_close(app, party, &run["failures"][0], "HTTP 504 Gateway Timeout (after 6 attempts)").await;
         assert_eq!(script.received().len(), 6);
+    }
+}
+
+/// The lines of a request to the engine as `(kind, service, rate_code)`.
+fn requested_lines(body: &Value) -> Vec<(String, String, String)> {
+    body["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|line| ["kind", "service", "rate_code"].map(|key| line[key].as_str().unwrap_or("").to_owned()))
+        .map(|[kind, service, rate]| (kind, service, rate))
+        .collect()
+}
+
+on_both_backends! {
+    async fn the_recurring_fee_invoice_asks_the_engine_separately_and_nothing_is_taxed_twice(app) {
+        let (script, url) = start_engine().await;
+        let template = app.standard_template().await;
+        let (_, party) = externally_taxed_customer_with(app, &url, json!({"out_of_turn_invoices": {
+            "enabled": true, "template_id": template, "separate_recurring_fee_invoice": true, "auto_charge": "on_issue",
+            "payment_terms": {"type": "net", "days": 5}}})).await;
+        let run = bill(app, "2025-04-01T04:00:00Z").await;
+        assert_eq!(run["invoices_issued"], json!(2), "{run}");
+
+        let received = script.received();
+        assert_eq!(received.len(), 2, "one request per invoice");
+        let regular = &received[0].1;
+        let fees = &received[1].1;
+        let period = regular["request_id"].as_str().expect("request id").to_owned();
+        assert!(period.starts_with(&format!("close-{party}-")), "{period}");
+        assert_eq!((regular["document"].clone(), fees["document"].clone()),
+                   (json!("regular_invoice"), json!("recurring_fees_invoice")));
+        assert_eq!(fees["request_id"], json!(format!("{period}-recurring")));
+        assert_eq!(received[1].0.get("idempotency-key").and_then(|v| v.to_str().ok()), Some(&*format!("{period}-recurring")));
+        let trunk = ("recurring".to_owned(), "sip_trunk".to_owned(), "TRUNK-M".to_owned());
+        assert_eq!(requested_lines(fees), vec![trunk.clone()]);
+        assert!(!requested_lines(regular).contains(&trunk), "{regular}");
+        assert_eq!(requested_lines(regular).len(), 5);
+
+        let list = app.invoices_of(party).await;
+        let invoices: Vec<Value> = read_invoices(app, &list).await;
+        let by_kind = |kind: &str| invoices.iter().find(|i| i["kind"] == json!(kind)).expect(kind).clone();
+        // Each invoice carries the engine's answer to its own request: VAT 5.681 on its L1 and the 0.66348 levy.
+        let fee_invoice = by_kind("recurring_fees");
+        assert_eq!(totals(&fee_invoice), ["36.25000", "0.00552", "29.90000", "6.34448"].map(String::from));
+        let regular_invoice = by_kind("regular");
+        // 36.44812 net + 6.34448 = 42.79260 → 42.80.
+        assert_eq!(totals(&regular_invoice), ["42.80000", "0.00740", "36.44812", "6.34448"].map(String::from));
+        assert_eq!(regular_invoice["out_of_turn"], json!("36.25000"));
+    }
+}
+
+/// Every invoice of `list` read with its lines.
+async fn read_invoices(app: &TestApp, list: &[Value]) -> Vec<Value> {
+    let mut invoices = Vec::new();
+    for item in list {
+        invoices.push(app.invoice(&item["id"]).await);
+    }
+    invoices
+}
+
+/// Sends an out-of-turn invoice request for one setup fee of 29.90 under `key` at 2025-03-15.
+async fn setup_fee_invoice(app: &TestApp, party: i64, key: &str) -> crate::support::Answer {
+    app.post(
+        &format!("/api/v1/customers/{party}/out-of-turn-invoices"),
+        &app.admin,
+        json!({"idempotency_key": key, "as_of": "2025-03-15T12:00:00Z", "items": [
+            {"kind": "one_time", "description": "Installation", "service": "setup", "rate_code": "SETUP",
+             "quantity": "1", "unit_price": "29.90"}]}),
+    )
+    .await
+}
+
+on_both_backends! {
+    async fn an_out_of_turn_invoice_is_taxed_by_the_external_engine(app) {
+        let (script, url) = start_engine().await;
+        let template = app.standard_template().await;
+        let (class, party) = externally_taxed_customer_with(app, &url, json!({"out_of_turn_invoices": {
+            "enabled": true, "template_id": template, "payment_terms": {"type": "net", "days": 14}}})).await;
+        let issued = setup_fee_invoice(app, party, "setup-1").await;
+        assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+        assert_eq!(issued.body["kind"], json!("oot"));
+        assert_eq!(totals(&issued.body), ["36.25000", "0.00552", "29.90000", "6.34448"].map(String::from));
+        assert_eq!(tax_lines(&issued.body), vec![
+            row(["VAT", "19", "29.90000", "5.68100", "5.68100"]),
+            row(["Levy", "1", "66.34812", "0.66348", "0.66348"]),
+        ]);
+
+        let received = script.received();
+        assert_eq!(received.len(), 1);
+        let (headers, body) = &received[0];
+        let request_id = format!("oot-{party}-setup-1");
+        assert_eq!(headers.get("idempotency-key").and_then(|v| v.to_str().ok()), Some(request_id.as_str()));
+        assert_eq!(body, &json!({
+            "request_id": request_id, "document": "oot_invoice", "currency": "EUR", "invoice_date": "2025-03-15",
+            "period": null, "prices_include_tax": false,
+            "party": {"id": party, "type": "customer", "country": null, "postal_code": null, "tax_id": null,
+                      "tax_registered": false, "business_model": class["business_model"]},
+            "lines": [{"line_id": "L1", "kind": "one_time", "service": "setup", "rate_code": "SETUP", "quantity": "1",
+                       "amount": "29.90000"}],
+        }));
+
+        // A re-send answers the same invoice without asking the engine again.
+        let again = setup_fee_invoice(app, party, "setup-1").await;
+        assert_eq!((again.status, again.body["id"].clone()), (StatusCode::OK, issued.body["id"].clone()));
+        assert_eq!(script.received().len(), 1);
+    }
+}
+
+on_both_backends! {
+    async fn a_failing_engine_refuses_the_out_of_turn_invoice_and_writes_nothing(app) {
+        let (script, url) = start_engine().await;
+        let template = app.standard_template().await;
+        let (_, party) = externally_taxed_customer_with(app, &url, json!({"out_of_turn_invoices": {
+            "enabled": true, "template_id": template, "payment_terms": {"type": "net", "days": 14}}})).await;
+        let xdrs_before = app.get(&format!("/api/v1/xdrs?party_id={party}"), &app.admin).await.body["items"].clone();
+
+        script.answer_next([Reply::Body("{not json".to_owned())]);
+        let refused = setup_fee_invoice(app, party, "setup-2").await;
+        assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{}", refused.text);
+        assert_eq!(refused.body["code"], json!("tax_engine_failed"));
+        assert!(refused.body["detail"].as_str().unwrap_or("").contains("not the expected JSON"), "{}", refused.text);
+        // Transient failures are retried like the close's; six of them give up.
+        script.answer_next([429, 408, 500, 502, 503, 504].map(Reply::Status));
+        let refused = setup_fee_invoice(app, party, "setup-2").await;
+        assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{}", refused.text);
+        assert!(refused.body["detail"].as_str().unwrap_or("").contains("after 6 attempts"), "{}", refused.text);
+        assert_eq!(invoice_count(app, party).await, 0);
+        let xdrs_after = app.get(&format!("/api/v1/xdrs?party_id={party}"), &app.admin).await.body["items"].clone();
+        assert_eq!(xdrs_after, xdrs_before, "the items of a refused request are not booked");
+
+        // The engine recovers: the same request now issues the invoice.
+        let issued = setup_fee_invoice(app, party, "setup-2").await;
+        assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+        assert_eq!(issued.body["tax_total"], json!("6.34448"));
+        assert_eq!(script.received().len(), 8);
     }
 }
