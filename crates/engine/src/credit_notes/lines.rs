@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::corrupt;
-use crate::close::compute::{Taxing, charges_of, price_out_of_turn};
+use crate::close::compute::{charges_of, price_out_of_turn};
 use crate::error::{EngineError, EngineResult};
 use crate::ledger::ParsedXdr;
 
@@ -217,20 +217,8 @@ async fn price_chosen(
             "the taxes of this invoice come from an external engine; credit the whole invoice instead",
         ));
     }
-    let custom_taxes = if taxation.method == TaxMethod::Custom {
-        crate::oot::selected_custom_taxes(tx, &taxation.custom_tax_ids).await?
-    } else {
-        Vec::new()
-    };
-    let vat_table = crate::catalog::vat_rate_table(tx).await?;
-    let taxing = Taxing {
-        party,
-        class: &class,
-        taxation: &taxation,
-        custom_taxes: &custom_taxes,
-        vat_table: &vat_table,
-        external_taxes: None,
-    };
+    let tables = crate::oot::TaxTables::load(tx, &taxation).await?;
+    let taxing = tables.taxing(party, &class, &taxation);
     let price = charges_of(credit_rows)
         .and_then(|charges| price_out_of_turn(&taxing, &charges, template))
         .map_err(|error| EngineError::conflict("not_priced", error))?;

@@ -8,9 +8,9 @@ mod input;
 use std::collections::HashMap;
 
 use classbill_domain::FieldError;
-use classbill_domain::class::TaxMethod;
+use classbill_domain::class::{ClassSettings, TaxMethod, Taxation};
 use classbill_domain::party::{PartyKind, PartyOverrides};
-use classbill_domain::tax::{CustomTax, TaxLine};
+use classbill_domain::tax::{CustomTax, TaxLine, VatRateRow};
 use classbill_store::allocations;
 use classbill_store::close::{self as store_close, EngineXdr};
 use classbill_store::invoices::{self as store_invoices, NewInvoice, Series};
@@ -29,7 +29,7 @@ use crate::close::external_tax::{self, TaxDocument, TaxQuestion};
 use crate::error::{EngineError, EngineResult};
 use crate::installation::InstallationSettings;
 use crate::ledger::ParsedXdr;
-use crate::parties::{load_visible, owner_of};
+use crate::parties::load_owned;
 
 /// Kinds that never go on an invoice as charges: the invoice makes its own taxes and rounding, and payments
 /// settle invoices instead of being billed (§5.1).
@@ -80,21 +80,51 @@ fn check_xdrs(party: &PartyRow, ids: &[i64], facts: &[XdrFacts]) -> Vec<FieldErr
     errors
 }
 
-/// The custom taxes a `custom` taxation selects, in its order.
-pub(crate) async fn selected_custom_taxes(tx: &mut Tx, ids: &[i64]) -> EngineResult<Vec<CustomTax>> {
-    let mut taxes = Vec::with_capacity(ids.len());
-    for id in ids {
-        let row = catalog::get(tx, kinds::CUSTOM_TAX, *id)
-            .await?
-            .ok_or_else(|| corrupt(format!("custom tax {id} of the class is missing")))?;
-        let doc: CustomTaxDocument = serde_json::from_str(&row.document)?;
-        taxes.push(CustomTax {
-            name: doc.name,
-            rate_percent: doc.rate_percent,
-            scope: doc.scope,
-        });
+/// The catalogue a taxation reads when an invoice is priced outside the close: the custom taxes it selects
+/// (in its order) and the VAT rate table.
+pub(crate) struct TaxTables {
+    custom_taxes: Vec<CustomTax>,
+    vat_table: Vec<VatRateRow>,
+}
+
+impl TaxTables {
+    pub(crate) async fn load(tx: &mut Tx, taxation: &Taxation) -> EngineResult<TaxTables> {
+        let mut custom_taxes = Vec::new();
+        if taxation.method == TaxMethod::Custom {
+            for id in &taxation.custom_tax_ids {
+                let row = catalog::get(tx, kinds::CUSTOM_TAX, *id)
+                    .await?
+                    .ok_or_else(|| corrupt(format!("custom tax {id} of the class is missing")))?;
+                let doc: CustomTaxDocument = serde_json::from_str(&row.document)?;
+                custom_taxes.push(CustomTax {
+                    name: doc.name,
+                    rate_percent: doc.rate_percent,
+                    scope: doc.scope,
+                });
+            }
+        }
+        Ok(TaxTables {
+            custom_taxes,
+            vat_table: crate::catalog::vat_rate_table(tx).await?,
+        })
     }
-    Ok(taxes)
+
+    /// What taxes an invoice of `party` under `class` and `taxation`, before any external engine is asked.
+    pub(crate) fn taxing<'a>(
+        &'a self,
+        party: &'a PartyRow,
+        class: &'a ClassSettings,
+        taxation: &'a Taxation,
+    ) -> Taxing<'a> {
+        Taxing {
+            party,
+            class,
+            taxation,
+            custom_taxes: &self.custom_taxes,
+            vat_table: &self.vat_table,
+            external_taxes: None,
+        }
+    }
 }
 
 impl crate::Engine {
@@ -117,13 +147,7 @@ impl crate::Engine {
         let mut answered: Option<Answered> = None;
         for _ in 0..MAX_PASSES {
             let mut tx = self.store.write().await?;
-            let party = load_visible(&mut tx, actor, kind, party_id).await?;
-            if actor.owner() != owner_of(&party) {
-                return Err(EngineError::forbidden(format!(
-                    "only users of {} issue out-of-turn invoices of {kind} {party_id}",
-                    owner_of(&party)
-                )));
-            }
+            let party = load_owned(&mut tx, actor, kind, party_id, "issue out-of-turn invoices of").await?;
             if let Some(stored) = store_oot::find(&mut tx, party.id, &request.idempotency_key).await? {
                 tx.rollback().await?;
                 if stored.body_hash != request.body_hash {
@@ -250,20 +274,8 @@ async fn issue(
     // Rule 4: taxes and rounding as the close computes them, under the settings in force now.
     let overrides = PartyOverrides::from_json(&party.overrides)?;
     let taxation = overrides.taxation.unwrap_or_else(|| class.taxation.clone());
-    let custom_taxes = if taxation.method == TaxMethod::Custom {
-        selected_custom_taxes(tx, &taxation.custom_tax_ids).await?
-    } else {
-        Vec::new()
-    };
-    let vat_table = crate::catalog::vat_rate_table(tx).await?;
-    let taxing = Taxing {
-        party,
-        class: &class,
-        taxation: &taxation,
-        custom_taxes: &custom_taxes,
-        vat_table: &vat_table,
-        external_taxes: None,
-    };
+    let tables = TaxTables::load(tx, &taxation).await?;
+    let taxing = tables.taxing(party, &class, &taxation);
     let charges = charges_of(&charges).map_err(|error| EngineError::conflict("not_priced", error))?;
     let mut external_taxes = None;
     if taxation.method == TaxMethod::External && taxing.applies() {

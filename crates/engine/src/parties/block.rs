@@ -5,11 +5,11 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use super::read::{CustomerView, ResellerView, Viewer};
-use super::{PartyKind, load_visible, owner_of};
+use super::{PartyKind, load_owned, load_visible};
 use crate::actor::Actor;
 use crate::audit::{self, Change};
 use crate::collections::{Cause, refresh_status};
-use crate::error::{EngineError, EngineResult};
+use crate::error::EngineResult;
 
 impl crate::Engine {
     async fn set_block(
@@ -21,14 +21,7 @@ impl crate::Engine {
         at: Timestamp,
     ) -> EngineResult<()> {
         let mut tx = self.store.write().await?;
-        let row = load_visible(&mut tx, actor, kind, id).await?;
-        if owner_of(&row) != actor.owner() {
-            return Err(EngineError::forbidden(format!(
-                "only users of {} may block or unblock {} {id}",
-                owner_of(&row),
-                kind.as_str()
-            )));
-        }
+        let row = load_owned(&mut tx, actor, kind, id, "block or unblock").await?;
         if row.blocked == blocked {
             return Ok(());
         }

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::stored_values;
-use super::{PartyKind, load_visible, owner_of};
+use super::{PartyKind, load_owned};
 use crate::actor::Actor;
 use crate::audit::{self, Change};
 use crate::catalog::kinds;
@@ -24,14 +24,7 @@ impl crate::Engine {
         now: Timestamp,
     ) -> EngineResult<Vec<String>> {
         let mut tx = self.store.write().await?;
-        let row = load_visible(&mut tx, actor, kind, id).await?;
-        if owner_of(&row) != actor.owner() {
-            return Err(EngineError::forbidden(format!(
-                "only users of {} may erase {} {id}",
-                owner_of(&row),
-                kind.as_str()
-            )));
-        }
+        let row = load_owned(&mut tx, actor, kind, id, "erase").await?;
         if row.status != "closed" {
             return Err(EngineError::conflict(
                 "not_closed",

@@ -49,6 +49,26 @@ pub(crate) async fn load_visible(tx: &mut Tx, actor: &Actor, kind: PartyKind, id
     }
 }
 
+/// [`load_visible`] for a change only users of the party's owner may make; `action` names it for the 403
+/// ("refund credit of").
+pub(crate) async fn load_owned(
+    tx: &mut Tx,
+    actor: &Actor,
+    kind: PartyKind,
+    id: i64,
+    action: &str,
+) -> EngineResult<PartyRow> {
+    let row = load_visible(tx, actor, kind, id).await?;
+    if owner_of(&row) != actor.owner() {
+        return Err(EngineError::forbidden(format!(
+            "only users of {} may {action} {} {id}",
+            owner_of(&row),
+            kind.as_str()
+        )));
+    }
+    Ok(row)
+}
+
 /// The zone a new party of `owner` gets when none is given (§4): the owning reseller's, else the
 /// installation's, else UTC.
 pub(crate) async fn owner_time_zone(tx: &mut Tx, owner: Owner) -> EngineResult<String> {

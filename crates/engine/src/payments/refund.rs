@@ -24,7 +24,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::ledger::ParsedXdr;
 use crate::notifications::{self, Event};
 use crate::page::{Page, PageRequest};
-use crate::parties::{PartyKind, load_visible, owner_of};
+use crate::parties::{PartyKind, load_owned, load_visible};
 
 /// The service of a refund's xDR.
 pub const REFUND_SERVICE: &str = "refund";
@@ -150,13 +150,7 @@ impl crate::Engine {
         now: Timestamp,
     ) -> EngineResult<(RefundView, bool)> {
         let mut tx = self.store.write().await?;
-        let party = load_visible(&mut tx, actor, kind, party_id).await?;
-        if actor.owner() != owner_of(&party) {
-            return Err(EngineError::forbidden(format!(
-                "only users of {} refund credit of {kind} {party_id}",
-                owner_of(&party)
-            )));
-        }
+        let party = load_owned(&mut tx, actor, kind, party_id, "refund credit of").await?;
         let input = parse(body)?;
         let at = input.as_of.unwrap_or(now);
         let mut errors = Vec::new();
