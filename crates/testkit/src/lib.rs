@@ -37,7 +37,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tempfile::TempDir;
 
 pub use pg::{PG_BIN_ENV, PgCluster, PgError, SUPERUSER, find_bin_dir};
-pub use smtp::{ReceivedMail, SmtpReceiver};
+pub use smtp::{ReceivedMail, SmtpReceiver, SmtpTls};
 
 /// Environment variable with the URL of a PostgreSQL server to create test
 /// databases on, instead of starting a private one.

@@ -276,10 +276,50 @@ mod tests {
             "smtp://a..b",
             "smtp://user:25/pass@mail.example.com",
         ] {
-            assert!(UrlParts::split(bad).is_none_or(|parts| !parts.is_smtp()), "{bad}");
+            assert!(smtp_server(bad).is_err(), "{bad}");
         }
         assert!(UrlParts::split("https://billing.example.com/base/").is_some_and(|p| p.is_web()));
         assert!(UrlParts::split("ftp://billing.example.com").is_some_and(|p| !p.is_web()));
+    }
+
+    #[test]
+    fn smtp_urls_name_their_tls_mode_and_private_ca() {
+        let options = |url| smtp_server(url).map(|server| (server.security, server.ca_file));
+        assert_eq!(options("smtp://mail.example.com"), Ok((SmtpSecurity::Plain, None)));
+        assert_eq!(
+            options("smtp://mail.example.com?tls=none"),
+            Ok((SmtpSecurity::Plain, None))
+        );
+        assert_eq!(
+            options("smtp://mail.example.com?tls=opportunistic"),
+            Ok((SmtpSecurity::StartTlsOpportunistic, None))
+        );
+        assert_eq!(
+            options("smtp://mail.example.com:587?tls=required&ca=/etc/classbill/ca.pem"),
+            Ok((SmtpSecurity::StartTlsRequired, Some("/etc/classbill/ca.pem".to_owned())))
+        );
+        assert_eq!(
+            options("smtps://u:p@mail.example.com?ca=/srv/private%20ca.pem"),
+            Ok((SmtpSecurity::ImplicitTls, Some("/srv/private ca.pem".to_owned())))
+        );
+        assert_eq!(
+            options("smtp://h?tls=bogus"),
+            Err("tls= must be required, opportunistic or none")
+        );
+        for bad in [
+            "smtp://h?tls=required&tls=none",
+            "smtp://h?TLS=required",
+            "smtp://h?insecure=true",
+            "smtps://h?tls=required",
+            "smtp://h?ca=/etc/ca.pem",
+            "smtp://h?tls=required&ca=",
+        ] {
+            assert!(options(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            redact_smtp_url("smtps://mailer:s3cret@mail.example.com?ca=/etc/ca.pem"),
+            "smtps://mailer:***@mail.example.com?ca=/etc/ca.pem"
+        );
     }
 
     #[test]

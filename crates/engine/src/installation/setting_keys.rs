@@ -80,14 +80,10 @@ impl Key {
                     return None;
                 };
                 // The message never repeats the submitted text: it may carry a password.
-                match UrlParts::split(url) {
-                    Some(parts) if parts.is_smtp() => Some(Value::from(url)),
-                    _ => {
-                        errors.push(FieldError::new(
-                            field,
-                            "invalid",
-                            "must be an smtp:// or smtps:// URL such as smtps://user:password@mail.example.com:465",
-                        ));
+                match smtp_server(url) {
+                    Ok(_) => Some(Value::from(url)),
+                    Err(reason) => {
+                        errors.push(FieldError::new(field, "invalid", reason));
                         None
                     }
                 }

@@ -70,8 +70,45 @@ impl<'a> UrlParts<'a> {
 
     /// An SMTP URL has nothing after its authority that could hold an `@`: a password with an unescaped `/`
     /// would otherwise pass as host, port and path and be shown unredacted.
-    pub(super) fn is_smtp(&self) -> bool {
+    fn has_smtp_form(&self) -> bool {
         matches!(self.scheme.as_str(), "smtp" | "smtps") && !self.rest.contains('@')
+    }
+
+    /// The security mode and private CA file named by the scheme and the query, or why they do not fit together.
+    /// Only options this build understands pass, so a misspelt `tls=` cannot quietly fall back to plain SMTP.
+    /// The reasons never quote the URL, which may carry a password.
+    fn smtp_options(&self) -> Result<(SmtpSecurity, Option<String>), &'static str> {
+        let implicit = self.scheme == "smtps";
+        let query = self.rest.split_once('?').map_or("", |(_, query)| query);
+        let mut mode = None;
+        let mut ca_file = None;
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match key.as_ref() {
+                "tls" if implicit => return Err("smtps:// is TLS from the first byte and takes no tls= option"),
+                "tls" if mode.is_some() => return Err("tls= is given more than once"),
+                "tls" => {
+                    mode = Some(match value.as_ref() {
+                        "required" => SmtpSecurity::StartTlsRequired,
+                        "opportunistic" => SmtpSecurity::StartTlsOpportunistic,
+                        "none" => SmtpSecurity::Plain,
+                        _ => return Err("tls= must be required, opportunistic or none"),
+                    });
+                }
+                "ca" if ca_file.is_some() => return Err("ca= is given more than once"),
+                "ca" if value.is_empty() => return Err("ca= must name a PEM file"),
+                "ca" => ca_file = Some(value.into_owned()),
+                _ => return Err("the only options an SMTP URL takes are tls= and ca="),
+            }
+        }
+        let mode = if implicit {
+            SmtpSecurity::ImplicitTls
+        } else {
+            mode.unwrap_or(SmtpSecurity::Plain)
+        };
+        if ca_file.is_some() && mode == SmtpSecurity::Plain {
+            return Err("ca= needs TLS: use smtps:// or tls=required");
+        }
+        Ok((mode, ca_file))
     }
 
     pub(super) fn is_web(&self) -> bool {
@@ -109,29 +146,46 @@ pub fn redact_smtp_url(url: &str) -> String {
     }
 }
 
+/// How mail goes to the SMTP server. Certificates are always verified: against the bundled web PKI roots and,
+/// with `ca=`, a private authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://` without `tls=`, or `tls=none`.
+    Plain,
+    /// `tls=opportunistic`: STARTTLS when the server offers it, plain otherwise.
+    StartTlsOpportunistic,
+    /// `tls=required`: STARTTLS, and nothing is sent when the server does not offer it.
+    StartTlsRequired,
+    /// `smtps://`: TLS from the first byte.
+    ImplicitTls,
+}
+
 /// An SMTP URL taken apart for sending mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpServer {
-    /// `smtps://`: TLS from the first byte.
-    pub implicit_tls: bool,
+    /// From the scheme and `tls=`.
+    pub security: SmtpSecurity,
     /// Host name or IP address (an IPv6 literal without its brackets).
     pub host: String,
     pub port: Option<u16>,
     pub user: Option<String>,
     pub password: Option<String>,
-    /// The query after `?`, e.g. `tls=none`.
-    pub query: Option<String>,
+    /// `ca=`: a PEM file with the certificate of a private authority to trust besides the web PKI roots.
+    pub ca_file: Option<String>,
 }
 
-/// `None` unless `url` is an SMTP URL the settings would accept.
-pub fn smtp_server(url: &str) -> Option<SmtpServer> {
-    let parts = UrlParts::split(url).filter(UrlParts::is_smtp)?;
-    Some(SmtpServer {
-        implicit_tls: parts.scheme == "smtps",
+/// `url` taken apart if the settings would accept it; otherwise why not, in words that never quote the URL.
+pub fn smtp_server(url: &str) -> Result<SmtpServer, &'static str> {
+    let parts = UrlParts::split(url)
+        .filter(UrlParts::has_smtp_form)
+        .ok_or("must be an smtp:// or smtps:// URL such as smtps://user:password@mail.example.com:465")?;
+    let (security, ca_file) = parts.smtp_options()?;
+    Ok(SmtpServer {
+        security,
         host: parts.host.trim_start_matches('[').trim_end_matches(']').to_owned(),
         port: parts.port.and_then(|port| port.parse().ok()),
         user: parts.user.map(str::to_owned),
         password: parts.password.map(str::to_owned),
-        query: parts.rest.split_once('?').map(|(_, query)| query.to_owned()),
+        ca_file,
     })
 }
