@@ -6,6 +6,7 @@ use anyhow::Context;
 use classbill_engine::catalog::{CustomTaxKind, InvoiceTemplateKind, VatRateKind};
 use classbill_engine::notifications::DeliveryConfig;
 use classbill_engine::{Actor, Engine, NewCustomer, NewReseller, NewUserRole};
+use classbill_server::TrustedProxies;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde_json::{Value, json};
@@ -14,7 +15,12 @@ use serde_json::{Value, json};
 const DEMO_DATABASE: &str = "sqlite://classbill-demo.db";
 const DEMO_PASSWORD: &str = "demo-password";
 
-pub async fn run(database: &str, listen: SocketAddr, delivery: DeliveryConfig) -> anyhow::Result<()> {
+pub async fn run(
+    database: &str,
+    listen: SocketAddr,
+    delivery: DeliveryConfig,
+    trusted_proxies: TrustedProxies,
+) -> anyhow::Result<()> {
     let url = if database == "sqlite://classbill.db" {
         DEMO_DATABASE
     } else {
@@ -36,7 +42,7 @@ pub async fn run(database: &str, listen: SocketAddr, delivery: DeliveryConfig) -
     println!("  logins:   admin, alpha, beta — password {DEMO_PASSWORD}");
     println!("  token:    {token}   (administrator)");
     println!("  try:      curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/customer-classes");
-    super::serve(engine, listen, Some(delivery)).await
+    super::serve(engine, listen, Some(delivery), trusted_proxies).await
 }
 
 async fn populate(engine: &Engine, now: Timestamp) -> anyhow::Result<String> {

@@ -19,6 +19,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use classbill_engine::notifications::DeliveryConfig;
 use classbill_engine::{Engine, EngineError, NewUserRole};
+use classbill_server::TrustedProxies;
 use classbill_store::Store;
 use jiff::Timestamp;
 
@@ -57,6 +58,8 @@ enum Command {
         no_scheduler: bool,
         #[command(flatten)]
         smtp: SmtpArg,
+        #[command(flatten)]
+        proxies: ProxyArg,
     },
     /// Create a fresh demo installation and serve it.
     Demo {
@@ -64,6 +67,8 @@ enum Command {
         listen: SocketAddr,
         #[command(flatten)]
         smtp: SmtpArg,
+        #[command(flatten)]
+        proxies: ProxyArg,
     },
     /// Deliver notifications (the outbox) without serving HTTP.
     Worker {
@@ -121,8 +126,9 @@ enum Command {
 /// `--smtp-url` of the commands that deliver notifications.
 #[derive(clap::Args)]
 struct SmtpArg {
-    /// SMTP server for notification e-mail (smtp://[USER[:PASSWORD]@]HOST[:PORT]); takes precedence over the
-    /// smtp_url setting.
+    /// SMTP server for notification e-mail: smtp://[USER[:PASSWORD]@]HOST[:PORT] in the clear, with
+    /// ?tls=required or ?tls=opportunistic for STARTTLS, smtps://… for TLS from the start, and &ca=FILE.pem to
+    /// trust a private authority; takes precedence over the smtp_url setting.
     #[arg(long = "smtp-url", env = "CLASSBILL_SMTP_URL")]
     url: Option<String>,
 }
@@ -131,6 +137,16 @@ impl SmtpArg {
     fn delivery(self) -> DeliveryConfig {
         DeliveryConfig { smtp_url: self.url }
     }
+}
+
+/// `--trusted-proxies` of the commands that serve HTTP.
+#[derive(clap::Args)]
+struct ProxyArg {
+    /// Reverse proxies in front of the server, as addresses and networks (10.0.0.0/8,::1): for connections from
+    /// them the client is taken from X-Forwarded-For when counting failed logins. Without it the header is
+    /// ignored.
+    #[arg(long = "trusted-proxies", env = "CLASSBILL_TRUSTED_PROXIES", default_value = "")]
+    list: TrustedProxies,
 }
 
 #[derive(Subcommand)]
@@ -202,13 +218,22 @@ pub(crate) fn explain(e: EngineError) -> anyhow::Error {
 }
 
 /// Serves the API; with `delivery`, notifications are delivered in-process meanwhile.
-pub(crate) async fn serve(engine: Engine, listen: SocketAddr, delivery: Option<DeliveryConfig>) -> anyhow::Result<()> {
+pub(crate) async fn serve(
+    engine: Engine,
+    listen: SocketAddr,
+    delivery: Option<DeliveryConfig>,
+    trusted_proxies: TrustedProxies,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let _delivery = delivery.map(|config| AbortOnDrop(tokio::spawn(worker::deliver_forever(engine.clone(), config))));
     tracing::info!(%listen, "serving");
-    classbill_server::serve(engine, listener, async {
+    let options = classbill_server::ServeOptions {
+        trusted_proxies,
+        ..Default::default()
+    };
+    classbill_server::serve_with(engine, options, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
@@ -226,13 +251,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             no_worker,
             no_scheduler,
             smtp,
+            proxies,
         } => {
             let engine = open(&cli.database).await?;
             let _scheduler = (!no_scheduler).then(|| AbortOnDrop(tokio::spawn(scheduler::run(engine.clone()))));
             eprintln!("Classbill API on http://{listen}/api/v1");
-            serve(engine, listen, (!no_worker).then(|| smtp.delivery())).await?;
+            serve(engine, listen, (!no_worker).then(|| smtp.delivery()), proxies.list).await?;
         }
-        Command::Demo { listen, smtp } => demo::run(&cli.database, listen, smtp.delivery()).await?,
+        Command::Demo { listen, smtp, proxies } => {
+            demo::run(&cli.database, listen, smtp.delivery(), proxies.list).await?
+        }
         Command::Worker { smtp } => worker::run(open(&cli.database).await?, smtp.delivery()).await,
         Command::Bench(args) => bench::run(&cli.database, args).await?,
         Command::Report(args) => report::run(&open(&cli.database).await?, args).await?,

@@ -1,6 +1,7 @@
 //! The HTTP edge: `/api/v1` (bearer tokens, problem documents, an OpenAPI 3.1 document generated from the
 //! handlers), `/healthz`, `/metrics`, and the web UI at `/`.
 
+mod client_address;
 mod clock;
 mod extract;
 mod observability;
@@ -22,6 +23,7 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use client_address::TrustedProxies;
 pub use clock::Clock;
 pub use openapi::openapi_document;
 pub use problem::{ApiError, Problem};
@@ -66,13 +68,23 @@ async fn method_not_allowed() -> ApiError {
 }
 
 pub fn router(engine: Engine) -> Router {
-    router_with_clock(engine, Clock::default())
+    router_with(engine, ServeOptions::default())
 }
 
-/// The router with `clock` as the source of "now" where a request names no instant.
-pub fn router_with_clock(engine: Engine, clock: Clock) -> Router {
+/// How a server runs besides its engine.
+#[derive(Clone, Default)]
+pub struct ServeOptions {
+    /// The source of "now" where a request names no instant.
+    pub clock: Clock,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// The router with these options.
+pub fn router_with(engine: Engine, options: ServeOptions) -> Router {
+    let ServeOptions { clock, trusted_proxies } = options;
     // The UI answers HTML, not problem documents, so it is merged outside the API's layers.
-    let ui = ui::router(engine.clone(), clock.clone());
+    let ui = ui::router(engine.clone(), clock.clone(), trusted_proxies);
     let (api, _) = openapi::api();
     let openapi = openapi_document().to_json().unwrap_or_default();
     let metrics = Arc::new(observability::Metrics::default());
@@ -112,17 +124,17 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_clock(engine, Clock::default(), listener, shutdown).await
+    serve_with(engine, ServeOptions::default(), listener, shutdown).await
 }
 
-/// Serves with `clock` as the source of "now" until `shutdown` resolves. Each request carries its peer address,
-/// which the login limits count failures by.
-pub async fn serve_with_clock(
+/// Serves with these options until `shutdown` resolves. Each request carries its peer address, which the login
+/// limits count failures by.
+pub async fn serve_with(
     engine: Engine,
-    clock: Clock,
+    options: ServeOptions,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router_with_clock(engine, clock).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router_with(engine, options).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -45,6 +45,18 @@ impl LoginAnswer {
 
 /// Posts the login form with the given cookies (`Cookie` header value, may be empty) and form token.
 async fn post_login(app: &TestApp, cookies: &str, csrf: Option<&str>, login: &str, password: &str) -> LoginAnswer {
+    post_login_via(app, None, cookies, csrf, login, password).await
+}
+
+/// [`post_login`] through a proxy that sends `forwarded` as `X-Forwarded-For`.
+async fn post_login_via(
+    app: &TestApp,
+    forwarded: Option<&str>,
+    cookies: &str,
+    csrf: Option<&str>,
+    login: &str,
+    password: &str,
+) -> LoginAnswer {
     let mut form = vec![("login", login), ("password", password), ("next", "/classes")];
     if let Some(csrf) = csrf {
         form.push(("csrf", csrf));
@@ -52,6 +64,9 @@ async fn post_login(app: &TestApp, cookies: &str, csrf: Option<&str>, login: &st
     let mut request = browser().post(format!("{}/login", app.base)).form(&form);
     if !cookies.is_empty() {
         request = request.header("cookie", cookies);
+    }
+    if let Some(forwarded) = forwarded {
+        request = request.header("x-forwarded-for", forwarded);
     }
     let response = request.send().await.expect("login sent");
     LoginAnswer {
@@ -65,6 +80,23 @@ async fn post_login(app: &TestApp, cookies: &str, csrf: Option<&str>, login: &st
 async fn attempt(app: &TestApp, login: &str, password: &str) -> LoginAnswer {
     let (cookie, csrf) = login_form(&browser(), &app.base).await;
     post_login(app, &cookie, Some(&csrf), login, password).await
+}
+
+/// [`attempt`] through a proxy that names the client `forwarded`.
+async fn attempt_via(app: &TestApp, forwarded: &str, login: &str, password: &str) -> LoginAnswer {
+    let (cookie, csrf) = login_form(&browser(), &app.base).await;
+    post_login_via(app, Some(forwarded), &cookie, Some(&csrf), login, password).await
+}
+
+/// Fails 20 logins from `forwarded` (4 on each of five users), which reaches the limit of one address.
+async fn twenty_failures_via(app: &TestApp, forwarded: &str) {
+    for n in 0..5 {
+        app.user(&format!("proxied-{n}"), NewUserRole::Administrator).await;
+    }
+    for n in 0..20 {
+        let answer = attempt_via(app, forwarded, &format!("proxied-{}", n % 5), "not the password").await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}: attempt {n}", app.backend);
+    }
 }
 
 /// A page of the UI requested with `cookie`.
@@ -518,4 +550,51 @@ async fn pool_exhaustion_answers_503_with_retry_after_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_exhaustion_answers_503_with_retry_after_on_postgres() {
     pool_exhaustion_answers_503_with_retry_after(Backend::Postgres).await;
+}
+
+/// Behind a trusted proxy (here: the test's own 127.0.0.1), failures count against the client the proxy names,
+/// not against the proxy; a hop the client wrote itself to the left of it changes nothing.
+async fn failures_behind_a_trusted_proxy_count_against_the_forwarded_client(backend: Backend) {
+    let proxies = "127.0.0.1/32, 10.0.0.0/8".parse().expect("proxy list");
+    let app = &TestApp::start_behind(backend, proxies).await;
+    twenty_failures_via(app, "203.0.113.7").await;
+    let refused = attempt_via(app, "203.0.113.7", "admin", PASSWORD).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{backend:?}: {}",
+        refused.html
+    );
+    let spoofed = attempt_via(app, "198.51.100.9, 203.0.113.7, 10.1.1.1", "admin", PASSWORD).await;
+    assert_eq!(
+        spoofed.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{backend:?}: {}",
+        spoofed.html
+    );
+    let other = attempt_via(app, "198.51.100.4", "admin", PASSWORD).await;
+    assert_eq!(
+        other.status,
+        StatusCode::SEE_OTHER,
+        "another client behind the proxy: {}",
+        other.html
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_behind_a_trusted_proxy_count_against_the_forwarded_client_sqlite() {
+    failures_behind_a_trusted_proxy_count_against_the_forwarded_client(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_behind_a_trusted_proxy_count_against_the_forwarded_client_postgres() {
+    failures_behind_a_trusted_proxy_count_against_the_forwarded_client(Backend::Postgres).await;
+}
+
+on_both_backends! {
+    async fn without_trusted_proxies_x_forwarded_for_is_ignored(app) {
+        twenty_failures_via(app, "203.0.113.7").await;
+        let refused = attempt_via(app, "198.51.100.4", "admin", PASSWORD).await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}: {}", app.backend, refused.html);
+    }
 }

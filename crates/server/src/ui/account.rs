@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use axum::Extension;
 use axum::body::to_bytes;
 use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use classbill_engine::{EngineError, PasswordLogin, login_form_token, new_login_form_id};
 use serde::Deserialize;
@@ -95,12 +96,12 @@ fn internal_error(state: &UiState, e: EngineError) -> Response {
     )
 }
 
-/// The address failed logins are counted against: the TCP peer (a proxy in front of the server counts as
-/// one client).
-fn client_address(extensions: &Extensions) -> String {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string())
+/// The address failed logins are counted against: the TCP peer, or the client a trusted proxy names.
+fn client_address(state: &UiState, parts: &Parts) -> String {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(
+        || "unknown".to_owned(),
+        |info| state.trusted_proxies.client(info.0.ip(), &parts.headers).to_string(),
+    )
 }
 
 /// Signs in with login and password. The form must carry the token of its pre-session cookie; a successful
@@ -137,7 +138,7 @@ pub async fn login(State(state): State<UiState>, request: Request) -> Response {
     let login = form.last("login").unwrap_or("");
     let next = local_path(form.last("next")).to_owned();
     let now = state.clock.now();
-    let client = client_address(&parts.extensions);
+    let client = client_address(&state, &parts);
     let outcome = state
         .engine
         .password_login(login, form.last("password").unwrap_or(""), &client, now)

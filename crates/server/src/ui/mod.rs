@@ -33,6 +33,7 @@ pub struct UiState {
     engine: Engine,
     pages: Arc<Pages>,
     clock: crate::Clock,
+    trusted_proxies: crate::TrustedProxies,
 }
 
 fn party_routes(kind: PartyKind) -> Router<UiState> {
@@ -46,11 +47,12 @@ fn party_routes(kind: PartyKind) -> Router<UiState> {
         .layer(axum::Extension(kind))
 }
 
-pub fn router(engine: Engine, clock: crate::Clock) -> Router {
+pub fn router(engine: Engine, clock: crate::Clock, trusted_proxies: crate::TrustedProxies) -> Router {
     let state = UiState {
         engine,
         pages: Arc::new(Pages::default()),
         clock,
+        trusted_proxies,
     };
     let signed_in = Router::new()
         .route("/", get(|| async { Redirect::to("/classes") }))

@@ -98,6 +98,11 @@ impl Answer {
 impl TestApp {
     /// Starts a server over a fresh database of `backend` with one administrator.
     pub async fn start(backend: Backend) -> TestApp {
+        TestApp::start_behind(backend, classbill_server::TrustedProxies::default()).await
+    }
+
+    /// [`TestApp::start`] for a server that takes the client from `X-Forwarded-For` behind these proxies.
+    pub async fn start_behind(backend: Backend, trusted_proxies: classbill_server::TrustedProxies) -> TestApp {
         let db = database_url(backend).await;
         let store = Store::connect(&db.url).await.expect("database opens");
         let engine = Engine::new(store);
@@ -108,7 +113,11 @@ impl TestApp {
         let clock = classbill_server::Clock::default();
         let server_clock = clock.clone();
         tokio::spawn(async move {
-            classbill_server::serve_with_clock(served, server_clock, listener, std::future::pending())
+            let options = classbill_server::ServeOptions {
+                clock: server_clock,
+                trusted_proxies,
+            };
+            classbill_server::serve_with(served, options, listener, std::future::pending())
                 .await
                 .expect("server runs");
         });
