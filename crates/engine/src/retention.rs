@@ -10,10 +10,9 @@
 //! `nothing_due` or `void`, with nothing open. Each period is purged in its own transaction, so an interrupted
 //! purge leaves whole periods purged or untouched, and a second purge finds nothing left to merge.
 
-use classbill_domain::period::{local_midnight, time_zone};
 use classbill_domain::{FieldError, Owner};
+use classbill_store::StoreError;
 use classbill_store::retention::{self as store_retention, CandidateRow};
-use classbill_store::{StoreError, instants};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -72,12 +71,6 @@ fn grouped(n: i64) -> String {
     out
 }
 
-/// The start of `date` in the party's zone, in microseconds.
-fn start_of(date: Date, zone: &str) -> EngineResult<i64> {
-    let zone = time_zone(zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(instants::to_micros(local_midnight(&zone, date)))
-}
-
 fn refused(code: &'static str, message: String) -> Outcome {
     Outcome::Refused { code, message }
 }
@@ -92,7 +85,7 @@ impl crate::Engine {
         let until = before
             .tomorrow()
             .map_err(|e| EngineError::invalid("before", "out_of_range", e.to_string()))?;
-        let until_us = start_of(until, "UTC")?;
+        let until_us = crate::ledger::start_of_date(until, "UTC")?;
         let mut summary = PurgeSummary::default();
         let mut after_id = 0;
         loop {
@@ -102,7 +95,7 @@ impl crate::Engine {
             let Some(last) = batch.last() else { break };
             after_id = last.period_id;
             for candidate in &batch {
-                if candidate.end_at > start_of(before, &candidate.time_zone)? {
+                if candidate.end_at > crate::ledger::start_of_date(before, &candidate.time_zone)? {
                     continue;
                 }
                 match self.purge_one(actor, candidate.period_id, Some(before), now).await? {
@@ -270,7 +263,7 @@ fn refusal(period: &CandidateRow, before: Option<Date>) -> EngineResult<Option<O
         )));
     }
     if let Some(date) = before
-        && period.end_at > start_of(date, &period.time_zone)?
+        && period.end_at > crate::ledger::start_of_date(date, &period.time_zone)?
     {
         return Ok(Some(refused(
             "too_recent",

@@ -508,6 +508,11 @@ on_both_backends! {
         assert_eq!(app.post(&path, &reseller, json!({"reason": "x"})).await.status, StatusCode::NOT_FOUND);
         let blank = app.post(&path, &app.admin, json!({"reason": " "})).await;
         assert!(blank.has_error("reason", "required"), "{}", blank.text);
+        // Issued 2025-04-01 in Berlin, which begins at 2025-03-31T22:00:00Z: no void before that.
+        for early in ["0088-04-28T07:35:16Z", "2025-03-31T21:59:59Z"] {
+            let refused = app.post(&path, &app.admin, json!({"reason": "x", "as_of": early})).await;
+            assert!(refused.has_error("as_of", "before_issue"), "{early}: {}", refused.text);
+        }
 
         let voided = app
             .post(&path, &app.admin, json!({"reason": "Billed twice", "as_of": "2025-04-29T08:15:00Z"}))

@@ -20,6 +20,15 @@ use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 use crate::parties::owner_of;
 
+/// The start of `date` in `zone` (a party's), in microseconds.
+pub(crate) fn start_of_date(date: jiff::civil::Date, zone: &str) -> EngineResult<i64> {
+    let zone =
+        classbill_domain::period::time_zone(zone).map_err(|e| classbill_store::StoreError::Corrupt(e.to_string()))?;
+    Ok(instants::to_micros(classbill_domain::period::local_midnight(
+        &zone, date,
+    )))
+}
+
 pub(crate) use ingest::place_and_write;
 pub use ingest::{ImportOutcome, ImportRow, MAX_BATCH, RejectedRow};
 pub(crate) use input::ParsedXdr;

@@ -140,7 +140,6 @@ impl crate::Engine {
         body: &Value,
         now: Timestamp,
     ) -> EngineResult<(InvoiceView, bool)> {
-        let request = input::parse(body).map_err(EngineError::Invalid)?;
         // A party taxed by an external engine takes two passes: the first stops where the taxes are needed and
         // rolls back, the engine is asked with no transaction open, and the second uses the answer if it
         // was asked about exactly what the second pass would ask.
@@ -148,6 +147,8 @@ impl crate::Engine {
         for _ in 0..MAX_PASSES {
             let mut tx = self.store.write().await?;
             let party = load_owned(&mut tx, actor, kind, party_id, "issue out-of-turn invoices of").await?;
+            // After the party is found, so that a party the user may not see answers 404 whatever the body.
+            let request = input::parse(body).map_err(EngineError::Invalid)?;
             if let Some(stored) = store_oot::find(&mut tx, party.id, &request.idempotency_key).await? {
                 tx.rollback().await?;
                 if stored.body_hash != request.body_hash {

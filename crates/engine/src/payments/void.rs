@@ -3,7 +3,7 @@
 
 use classbill_domain::Owner;
 use classbill_store::invoices as store_invoices;
-use classbill_store::{allocations, instants};
+use classbill_store::{StoreError, allocations, instants};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -73,6 +73,23 @@ impl crate::Engine {
                 format!(
                     "the credit of invoice {} already pays other invoices; issue a correction instead",
                     invoice.number
+                ),
+            ));
+        }
+        let party = classbill_store::parties::get(&mut tx, invoice.party_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("party {} of invoice {id} is missing", invoice.party_id)))?;
+        let issued = invoice
+            .issue_date
+            .parse::<jiff::civil::Date>()
+            .map_err(|e| StoreError::Corrupt(format!("issue date of invoice {id}: {e}")))?;
+        if instants::to_micros(at) < crate::ledger::start_of_date(issued, &party.time_zone)? {
+            return Err(EngineError::invalid(
+                "as_of",
+                "before_issue",
+                format!(
+                    "lies before the issue date {} of invoice {}",
+                    invoice.issue_date, invoice.number
                 ),
             ));
         }
