@@ -37,6 +37,7 @@ const EXPECTED_OPERATIONS: &[(&str, &[&str])] = &[
     ("/invoice-templates/{id}", &["get", "patch", "delete"]),
     ("/notification-sets", &["get", "post"]),
     ("/notification-sets/{id}", &["get", "patch", "delete"]),
+    ("/notification-sets/preview", &["post"]),
     ("/custom-taxes", &["get", "post"]),
     ("/custom-taxes/{id}", &["get", "patch", "delete"]),
     ("/custom-fields", &["get", "post"]),

@@ -16,6 +16,7 @@
 mod delivery;
 mod endpoints;
 mod log;
+pub mod preview;
 mod signature;
 mod smtp;
 pub mod templates;

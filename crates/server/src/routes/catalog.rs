@@ -148,10 +148,40 @@ catalog_routes!(
     "VAT rates"
 );
 
+/// `POST /notification-sets/preview`: the texts of a set document rendered with a sample customer and invoice.
+mod notification_set_preview {
+    use classbill_engine::notifications::preview::{
+        NotificationSetPreview, NotificationSetPreviewRequest, preview_notification_texts, preview_request,
+    };
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+
+    use crate::AppState;
+    use crate::extract::{Caller, JsonValue};
+    use crate::problem::{ApiResult, Problem};
+
+    pub fn router() -> OpenApiRouter<AppState> {
+        OpenApiRouter::new().routes(routes!(preview_notification_set))
+    }
+
+    /// Renders each event's texts as the outbox would, with sample values; nothing is stored. Template errors
+    /// are answered with `valid: false` and the errors saving would report; a body that is no set document, 422.
+    #[utoipa::path(post, path = "/notification-sets/preview", tag = "notification sets",
+                   request_body = NotificationSetPreviewRequest,
+                   responses((status = 200, body = NotificationSetPreview), (status = 422, body = Problem)))]
+    async fn preview_notification_set(
+        Caller(_signed_in): Caller,
+        JsonValue(body): JsonValue,
+    ) -> ApiResult<axum::Json<NotificationSetPreview>> {
+        Ok(axum::Json(preview_notification_texts(&preview_request(body)?)))
+    }
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(invoice_templates::router())
         .merge(notification_sets::router())
+        .merge(notification_set_preview::router())
         .merge(custom_taxes::router())
         .merge(custom_fields::router())
         .merge(vat_rates::router())

@@ -10,10 +10,12 @@ mod credit_notes;
 mod form;
 mod invoices;
 mod list_query;
+mod notification_sets;
 mod notifications;
 mod out_of_turn;
 mod pages;
 mod parties;
+mod party_fields;
 mod party_list;
 mod session;
 
@@ -72,6 +74,7 @@ pub fn router(engine: Engine, clock: crate::Clock, trusted_proxies: crate::Trust
         .route("/invoices/{id}/pdf", get(invoices::pdf))
         .route("/calendar", get(calendar::show).post(calendar::save))
         .route("/notifications", get(notifications::list))
+        .merge(notification_sets::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::require_session,

@@ -27,6 +27,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("invoice.html", include_str!("../../templates/invoice.html")),
     ("calendar.html", include_str!("../../templates/calendar.html")),
     ("notifications.html", include_str!("../../templates/notifications.html")),
+    (
+        "notification_sets.html",
+        include_str!("../../templates/notification_sets.html"),
+    ),
+    (
+        "notification_set_form.html",
+        include_str!("../../templates/notification_set_form.html"),
+    ),
+    (
+        "notification_set_preview.html",
+        include_str!("../../templates/notification_set_preview.html"),
+    ),
 ];
 
 pub struct Pages {
@@ -98,6 +110,9 @@ impl Pages {
             EngineError::NotFound(detail) => self.message(StatusCode::NOT_FOUND, Some(session), "Not found", &detail),
             EngineError::Forbidden { message, .. } => {
                 self.message(StatusCode::FORBIDDEN, Some(session), "Not permitted", &message)
+            }
+            EngineError::Upstream { message, .. } => {
+                self.message(StatusCode::BAD_GATEWAY, Some(session), "Not completed", &message)
             }
             EngineError::Store(e) if e.is_pool_timeout() => self.busy(Some(session), &e),
             EngineError::Store(e) => {
