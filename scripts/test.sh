@@ -105,6 +105,9 @@ ensure_dependencies() {
     ensure_package chromium-driver command -v chromedriver
     # Invoice PDFs are checked through their text layer.
     ensure_package poppler-utils command -v pdftotext
+    # The API contract run installs schemathesis into a virtual environment and polls the server with curl.
+    ensure_package python3-venv python3 -c 'import ensurepip, venv'
+    ensure_package curl command -v curl
 }
 
 ensure_rust_component() {
@@ -232,3 +235,7 @@ start_postgres
 
 log "cargo test --workspace ${locked[*]} $*"
 cargo test --workspace "${locked[@]}" "$@"
+
+# The running server against its own OpenAPI document (bounded in time; see docs/reliability.md).
+log "API contract (schemathesis, 5 examples per operation, 180 s)"
+bash scripts/contract.sh 5 180
