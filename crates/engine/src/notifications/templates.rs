@@ -16,8 +16,10 @@ const INVOICE_VARIABLES: &[&str] = &["invoice_number", "total", "amount_due", "o
 /// Variables added by the collection ladder's events.
 const LADDER_VARIABLES: &[&str] = &["action_date", "fee_amount", "days_left"];
 
-/// Events of the collection ladder (§5.9); each concerns one invoice.
+/// Events of the collection ladder (§5.9), from the due reminder on; each concerns one invoice.
 const LADDER_EVENTS: &[&str] = &[
+    "invoice_due_soon",
+    "invoice_overdue",
     "late_fee_applied",
     "limitation_upcoming",
     "service_limited",
@@ -32,9 +34,7 @@ const LADDER_EVENTS: &[&str] = &[
 const INVOICE_EVENTS: &[&str] = &[
     "invoice_issued",
     "oot_invoice_issued",
-    "invoice_due_soon",
     "invoice_resent",
-    "invoice_overdue",
     "auto_charge_failed",
     "invoice_under_review",
 ];
@@ -179,14 +179,18 @@ mod tests {
 
     #[test]
     fn ladder_events_offer_invoice_and_ladder_variables() {
-        let set = set_with(
-            "suspension_upcoming",
-            NotificationTexts {
-                subject: "{{ invoice_number }} {{ days_left }} {{ action_date }} {{ fee_amount }}".to_owned(),
-                ..NotificationTexts::default()
-            },
-        );
-        assert_eq!(check_set(&set), []);
+        // The due reminder and the overdue notice are steps of the ladder too: the collection run gives them
+        // `action_date`, so their templates may use it.
+        for event in ["suspension_upcoming", "invoice_due_soon", "invoice_overdue"] {
+            let set = set_with(
+                event,
+                NotificationTexts {
+                    subject: "{{ invoice_number }} {{ days_left }} {{ action_date }} {{ fee_amount }}".to_owned(),
+                    ..NotificationTexts::default()
+                },
+            );
+            assert_eq!(check_set(&set), [], "{event}");
+        }
     }
 
     #[test]
