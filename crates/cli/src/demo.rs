@@ -125,7 +125,7 @@ async fn populate(engine: &Engine, now: Timestamp) -> anyhow::Result<String> {
     add_usage(engine, &admin, &customers, &calendar, now).await?;
     // Recorded like a run requested over the API, so `GET /billing-runs` shows it.
     let requested = engine.request_billing_run(&admin, calendar.run_at, now).await?;
-    let run = engine.execute_billing_run(requested.id).await?;
+    let run = engine.execute_billing_run(requested.id, Timestamp::now).await?;
     println!(
         "Demo: {} customers, a month of usage, billing run as of {}: {} periods closed, {} invoices issued",
         customers.len(),

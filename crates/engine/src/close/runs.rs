@@ -86,18 +86,22 @@ impl crate::Engine {
         view_of(row)
     }
 
-    /// Runs a queued billing run to its end and records its outcome.
-    pub async fn execute_billing_run(&self, id: i64) -> EngineResult<super::BillingRunSummary> {
+    /// Runs a queued billing run to its end and records its outcome; `clock` tells when it starts, works and ends.
+    pub async fn execute_billing_run(
+        &self,
+        id: i64,
+        clock: impl Fn() -> Timestamp,
+    ) -> EngineResult<super::BillingRunSummary> {
         let as_of = {
             let mut tx = self.store.write().await?;
             let row = store_runs::get(&mut tx, id)
                 .await?
                 .ok_or_else(|| EngineError::NotFound(format!("billing run {id} not found")))?;
-            store_runs::start(&mut tx, id, instants::to_micros(Timestamp::now())).await?;
+            store_runs::start(&mut tx, id, instants::to_micros(clock())).await?;
             tx.commit().await?;
             instants::from_micros(row.as_of)?
         };
-        let result = self.run_billing(as_of, Timestamp::now()).await;
+        let result = self.run_billing(as_of, clock()).await;
         let mut tx = self.store.write().await?;
         let (outcome, summary) = match &result {
             Ok(summary) => (
@@ -131,7 +135,7 @@ impl crate::Engine {
             };
             store_runs::add_failure(&mut tx, id, &row).await?;
         }
-        store_runs::finish(&mut tx, id, &outcome, instants::to_micros(Timestamp::now())).await?;
+        store_runs::finish(&mut tx, id, &outcome, instants::to_micros(clock())).await?;
         tx.commit().await?;
         result
     }

@@ -179,18 +179,23 @@ impl crate::Engine {
         view_of(row)
     }
 
-    /// Runs a queued collection run to its end and records its outcome.
-    pub async fn execute_collection_run(&self, id: i64) -> EngineResult<CollectionRunSummary> {
+    /// Runs a queued collection run to its end and records its outcome; `clock` tells when it starts, works and
+    /// ends.
+    pub async fn execute_collection_run(
+        &self,
+        id: i64,
+        clock: impl Fn() -> Timestamp,
+    ) -> EngineResult<CollectionRunSummary> {
         let as_of = {
             let mut tx = self.store.write().await?;
             let row = store_collections::get_run(&mut tx, id)
                 .await?
                 .ok_or_else(|| not_found(id))?;
-            store_collections::start_run(&mut tx, id, instants::to_micros(Timestamp::now())).await?;
+            store_collections::start_run(&mut tx, id, instants::to_micros(clock())).await?;
             tx.commit().await?;
             instants::from_micros(row.as_of)?
         };
-        let result = self.run_collections(as_of, Timestamp::now()).await;
+        let result = self.run_collections(as_of, clock()).await;
         let outcome = match &result {
             Ok(summary) => RunOutcome {
                 status: "completed".to_owned(),
@@ -207,7 +212,7 @@ impl crate::Engine {
             },
         };
         let mut tx = self.store.write().await?;
-        store_collections::finish_run(&mut tx, id, &outcome, instants::to_micros(Timestamp::now())).await?;
+        store_collections::finish_run(&mut tx, id, &outcome, instants::to_micros(clock())).await?;
         tx.commit().await?;
         result
     }

@@ -115,10 +115,12 @@ pub(crate) async fn start_run(
             (run.id, run.status)
         }
     };
+    let clock = state.clock.clone();
     tokio::spawn(async move {
+        let now = || clock.now();
         let executed = match kind {
-            RunKind::Billing => engine.execute_billing_run(id).await.map(drop),
-            RunKind::Collection => engine.execute_collection_run(id).await.map(drop),
+            RunKind::Billing => engine.execute_billing_run(id, now).await.map(drop),
+            RunKind::Collection => engine.execute_collection_run(id, now).await.map(drop),
         };
         if let Err(error) = executed {
             tracing::error!(run = id, kind = name, %error, "run failed");
