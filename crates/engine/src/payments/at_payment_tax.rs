@@ -78,29 +78,32 @@ async fn rates_of(tx: &mut Tx, party: &PartyRow, taxation: &Taxation) -> EngineR
     }
 }
 
-/// Books the taxes of a payment of `paid` (positive) by `party`, booked as xDR `payment_xdr_id`, when the party
-/// is taxed at payment: one tax xDR per rate at the payment's instant and in the payment's period, reducing the
-/// funds. Their keys `payment:<xdr id>:tax:<n>` tie them to the payment.
+/// Books the taxes of a payment of `paid` by `party`, booked as xDR `payment_xdr_id`, when the party is taxed at
+/// payment: one tax xDR per rate at the payment's instant and in the payment's period, reducing the funds. A
+/// refund is a negative `paid`, and its taxes are negative. Their keys `payment:<xdr id>:tax:<n>` tie them to
+/// the payment. Answers the tax booked.
 pub(super) async fn book(
     tx: &mut Tx,
     party: &PartyRow,
     payment_xdr_id: i64,
     paid: Money,
     created_us: i64,
-) -> EngineResult<()> {
+) -> EngineResult<Money> {
     // Postpaid customers and all resellers are always taxed at the close (§2.6).
     if party.kind != "customer" || !party.prepaid || party.tax_exempt {
-        return Ok(());
+        return Ok(Money::ZERO);
     }
     let taxation = taxation_of(tx, party).await?;
     if taxation.tax_timing != TaxTiming::AtPayment {
-        return Ok(());
+        return Ok(Money::ZERO);
     }
     let (rates, reverse_charge, outside_scope) = rates_of(tx, party, &taxation).await?;
     if rates.is_empty() {
-        return Ok(());
+        return Ok(Money::ZERO);
     }
     let lines = taxes_at_payment(paid, &rates).map_err(|e| unusable(format!("amounts out of range: {e}")))?;
+    let booked = classbill_domain::rounding::sum_money(lines.iter().map(|line| line.amount))
+        .map_err(|e| unusable(format!("amounts out of range: {e}")))?;
     let payment = xdrs::get_many(tx, &[payment_xdr_id])
         .await?
         .into_iter()
@@ -127,5 +130,5 @@ pub(super) async fn book(
         })
         .collect();
     store_close::insert_engine_xdrs(tx, &rows, created_us).await?;
-    Ok(())
+    Ok(booked)
 }

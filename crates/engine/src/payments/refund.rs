@@ -63,6 +63,11 @@ pub struct RefundView {
     pub sources: Vec<RefundSourceView>,
     /// The party's unallocated credit left afterwards.
     pub remaining_credit: Money,
+    /// For a prepaid customer taxed at payment (§5.5), the tax contained in the refunded amount, booked back
+    /// (negative) at the refund's instant: a refund is a payment in reverse. It comes back as credit when the
+    /// period closes. Zero for everyone else.
+    #[serde(default)]
+    pub reversed_tax: Money,
 }
 
 /// A checked request body. Its JSON form is stored so an identical re-send can be told from another body.
@@ -282,6 +287,8 @@ async fn book(
     };
     let parties = HashMap::from([(party.id, party.clone())]);
     let xdr_id = crate::ledger::place_and_write(tx, &[&xdr], &parties, at, now).await?[0];
+    let now_us = instants::to_micros(now);
+    let reversed_tax = super::at_payment_tax::book(tx, party, xdr_id, Money(-input.amount.0), now_us).await?;
     let view = RefundView {
         xdr_id,
         party_id: party.id,
@@ -305,8 +312,8 @@ async fn book(
             })
             .collect(),
         remaining_credit: Money(remaining),
+        reversed_tax,
     };
-    let now_us = instants::to_micros(now);
     refunds::insert(
         tx,
         &NewRefund {
