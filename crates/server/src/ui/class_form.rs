@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::UiState;
 use super::class_fields::{self, Field, Kind, Tab};
-use super::form::FormData;
+use super::form::{EditParams, FormData};
 use super::session::Session;
 
 const HEADER_FIELDS: &[&str] = &["name", "managed_by", "business_model", "currency", "description"];
@@ -289,11 +289,6 @@ async fn show_saved(state: &UiState, session: &Session, written: ClassWritten) -
     render_form(state, session, Some(&written.class), &document, shown).await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct EditParams {
-    saved: Option<u8>,
-}
-
 pub async fn edit_form(
     State(state): State<UiState>,
     Extension(session): Extension<Session>,
@@ -306,7 +301,7 @@ pub async fn edit_form(
     };
     let document = serde_json::to_value(&class.settings).unwrap_or(Value::Null);
     let shown = FormState {
-        saved: params.saved.is_some(),
+        saved: params.saved(),
         ..FormState::default()
     };
     render_form(&state, &session, Some(&class), &document, shown).await

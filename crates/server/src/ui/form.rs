@@ -1,4 +1,19 @@
-//! Submitted `application/x-www-form-urlencoded` bodies, kept as the ordered list of pairs the browser sent.
+//! Submitted `application/x-www-form-urlencoded` bodies, kept as the ordered list of pairs the browser sent, and
+//! the query of an edit form.
+
+use serde::Deserialize;
+
+/// The query of an edit form: `?saved=1` after the redirect that follows a successful save.
+#[derive(Debug, Deserialize)]
+pub struct EditParams {
+    saved: Option<u8>,
+}
+
+impl EditParams {
+    pub fn saved(&self) -> bool {
+        self.saved.is_some()
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct FormData {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::UiState;
-use super::form::FormData;
+use super::form::{EditParams, FormData};
 use super::list_query::non_empty;
 use super::session::Session;
 
@@ -330,9 +330,13 @@ pub async fn create(State(state): State<UiState>, Extension(session): Extension<
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct EditParams {
-    saved: Option<u8>,
+/// The set the user asked for, or the error page for it.
+async fn load(state: &UiState, session: &Session, id: i64) -> Result<CatalogItem<NotificationSetDocument>, Response> {
+    state
+        .engine
+        .get_catalog::<NotificationSetKind>(&session.actor, id)
+        .await
+        .map_err(|e| state.pages.error(session, e))
 }
 
 pub async fn edit_form(
@@ -341,13 +345,9 @@ pub async fn edit_form(
     Path(id): Path<i64>,
     Query(params): Query<EditParams>,
 ) -> Response {
-    let set = match state
-        .engine
-        .get_catalog::<NotificationSetKind>(&session.actor, id)
-        .await
-    {
+    let set = match load(&state, &session, id).await {
         Ok(set) => set,
-        Err(e) => return state.pages.error(&session, e),
+        Err(page) => return page,
     };
     let view = FormView {
         set: Some(&set),
@@ -356,7 +356,7 @@ pub async fn edit_form(
         shared: set.shared,
         events: &set.document.events,
         errors: Vec::new(),
-        saved: params.saved.is_some(),
+        saved: params.saved(),
     };
     render_form(&state, &session, view).await
 }
@@ -370,13 +370,9 @@ pub async fn save(
     body: Bytes,
 ) -> Response {
     let form = FormData::parse(&body);
-    let set = match state
-        .engine
-        .get_catalog::<NotificationSetKind>(&session.actor, id)
-        .await
-    {
+    let set = match load(&state, &session, id).await {
         Ok(set) => set,
-        Err(e) => return state.pages.error(&session, e),
+        Err(page) => return page,
     };
     let name = form.last("name").unwrap_or("").to_owned();
     let events = submitted_events(&form);
