@@ -330,7 +330,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let summary = engine
                 .run_collections_with(as_of, Timestamp::now(), options)
                 .await
-                .map_err(explain)?;
+                .map_err(|e| {
+                    // Every batch commits on its own, so a rerun at the same instant fires only what is left.
+                    explain(e).context("the collection run stopped; run it again with the same --as-of to finish it")
+                })?;
             println!(
                 "events due {}, fired {}, dropped {}",
                 summary.events_due, summary.events_fired, summary.events_dropped

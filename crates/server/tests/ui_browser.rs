@@ -3,70 +3,20 @@
 //!
 //! With `CLASSBILL_SCREENSHOTS=1` the test also saves the main pages to `docs/screenshots/`.
 
+mod browser;
 mod support;
+mod ui_support;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use browser::{
+    browser, by_id, choose, click, click_css, fill, log_in, shown, start_driver, submit, text, value, wait_for,
+};
 use classbill_engine::{NewCustomer, NewUserRole};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use jiff::Timestamp;
 use serde_json::json;
 use support::TestApp;
-
-const PASSWORD: &str = "a long enough password";
-
-/// chromedriver on a free port, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_driver() -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver is installed (scripts/test.sh installs chromium-driver)");
-    // Wait until it listens; this is start-up, not an assertion on time.
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".to_owned(),
-        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        "--window-size=1366,900"]}),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&driver.url)
-        .await
-        .expect("browser session")
-}
 
 async fn screenshot(browser: &Client, name: &str) {
     if std::env::var("CLASSBILL_SCREENSHOTS").is_ok_and(|v| v == "1") {
@@ -77,100 +27,9 @@ async fn screenshot(browser: &Client, name: &str) {
     }
 }
 
-async fn log_in(browser: &Client, app: &TestApp, login: &str) {
-    browser.goto(&format!("{}/login", app.base)).await.expect("login page");
-    browser
-        .find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .send_keys(login)
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser.wait().for_element(Locator::Css("header.top")).await.unwrap();
-}
-
-/// The text of the element; when it is missing, the failure shows the page instead.
-async fn text(browser: &Client, css: &str) -> String {
-    match browser.find(Locator::Css(css)).await {
-        Ok(element) => element.text().await.unwrap(),
-        Err(e) => {
-            let page = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
-            panic!("{css}: {e}\n--- the page says:\n{page}");
-        }
-    }
-}
-
+/// Opens the class editor's tab `key`.
 async fn tab(browser: &Client, key: &str) {
-    browser
-        .find(Locator::Id(&format!("tab-{key}")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn fill(browser: &Client, id: &str, value: &str) {
-    let input = browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("{id}: {e}"));
-    input.clear().await.unwrap();
-    input.send_keys(value).await.unwrap();
-}
-
-async fn choose(browser: &Client, id: &str, value: &str) {
-    let select = browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("{id}: {e}"));
-    select.select_by_value(value).await.unwrap();
-}
-
-async fn tick(browser: &Client, id: &str) {
-    browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("{id}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn shown(browser: &Client, id: &str) -> bool {
-    browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap()
-        .is_displayed()
-        .await
-        .unwrap()
-}
-
-async fn submit(browser: &Client, action: &str) {
-    let button = format!("button[name=action][value={action}]");
-    browser
-        .find(Locator::Css(&button))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser.wait().for_element(Locator::Css("h1")).await.unwrap();
+    click(browser, &format!("tab-{key}")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,7 +72,7 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
         !shown(&first, "regular_invoices-payment_terms-type").await,
         "hidden while invoices are off"
     );
-    tick(&first, "regular_invoices-enabled").await;
+    click(&first, "regular_invoices-enabled").await;
     fill(&first, "regular_invoices-template_id", &template).await;
     choose(&first, "regular_invoices-payment_terms-type", "net").await;
     assert!(
@@ -222,7 +81,7 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     );
     fill(&first, "regular_invoices-payment_terms-days", "15").await;
     tab(&first, "out_of_turn_invoices").await;
-    tick(&first, "out_of_turn_invoices-enabled").await;
+    click(&first, "out_of_turn_invoices-enabled").await;
     fill(&first, "out_of_turn_invoices-template_id", &template).await;
     tab(&first, "taxation").await;
     choose(&first, "taxation-method", "fixed_vat").await;
@@ -231,7 +90,7 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     choose(&first, "measured_services-metrics-0--metric", "active_calls").await;
     fill(&first, "measured_services-metrics-0--price_per_item", "1.5").await;
     tab(&first, "notifications").await;
-    tick(&first, "notifications-events-invoice_due_soon-sms").await;
+    click(&first, "notifications-events-invoice_due_soon-sms").await;
     tab(&first, "custom_fields").await;
     screenshot(&first, "class-editor").await;
     submit(&first, "save").await;
@@ -243,28 +102,14 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     );
     screenshot(&first, "class-validation").await;
     assert_eq!(
-        first
-            .find(Locator::Id("taxation-fixed_vat-rate_percent"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("19"),
+        value(&first, "taxation-fixed_vat-rate_percent").await,
+        "19",
         "the other input is kept"
     );
     fill(&first, "general_info-rounding_precision", "2").await;
     submit(&first, "save").await;
     assert!(text(&first, "#saved").await.contains("Saved"));
-    let action = first
-        .find(Locator::Id("class-form"))
-        .await
-        .unwrap()
-        .attr("action")
-        .await
-        .unwrap()
-        .unwrap();
+    let action = by_id(&first, "class-form").await.attr("action").await.unwrap().unwrap();
     let class_id: i64 = action.rsplit('/').next().unwrap().parse().unwrap();
 
     // The list shows it with the §2.10 columns.
@@ -301,21 +146,8 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     // "Preview impact" asks the engine without saving.
     tab(&first, "taxation").await;
     fill(&first, "taxation-fixed_vat-rate_percent", "20").await;
-    first
-        .find(Locator::Id("preview-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let preview = first
-        .wait()
-        .for_element(Locator::Id("preview-result"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    click(&first, "preview-button").await;
+    let preview = wait_for(&first, "#preview-result").await.text().await.unwrap();
     assert!(
         preview.contains("taxation.fixed_vat.rate_percent") && preview.contains("Members"),
         "{preview}"
@@ -324,23 +156,11 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     // Bulk "move to class", then the effective settings of one of them.
     first.goto(&format!("{}/customers", app.base)).await.unwrap();
     for id in &customers {
-        first
-            .find(Locator::Css(&format!("tr[data-party-id='{id}'] input[type=checkbox]")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_css(&first, &format!("tr[data-party-id='{id}'] input[type=checkbox]")).await;
     }
     choose(&first, "move-class", &class_id.to_string()).await;
-    first
-        .find(Locator::Css("form[action='/customers/move'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    first.wait().for_element(Locator::Css("#move-outcomes")).await.unwrap();
+    click_css(&first, "form[action='/customers/move'] button").await;
+    wait_for(&first, "#move-outcomes").await;
     let outcomes = text(&first, "#move-outcomes").await;
     assert_eq!(outcomes.matches("assigned").count(), 3, "{outcomes}");
     screenshot(&first, "customers").await;
@@ -353,13 +173,7 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     screenshot(&first, "effective-settings").await;
 
     // A reseller user sees none of the operator's classes.
-    second
-        .find(Locator::Css("form.logout button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_css(&second, "form.logout button").await;
     log_in(&second, &app, "alpha-user").await;
     second.goto(&format!("{}/classes", app.base)).await.unwrap();
     let list = text(&second, "#classes").await;
@@ -373,36 +187,17 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
         .goto(&format!("{}/invoices?review_state=under_review", app.base))
         .await
         .unwrap();
-    first
-        .find(Locator::Css(&format!("tr[data-invoice-id='{invoice}'] a")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    first.wait().for_element(Locator::Id("approve")).await.unwrap();
+    click_css(&first, &format!("tr[data-invoice-id='{invoice}'] a")).await;
+    wait_for(&first, "#approve").await;
     assert!(text(&first, "#timeline").await.contains("pending"));
     // The invoice document is framed into the page under its own headers, and renders there.
-    first
-        .find(Locator::Id("document"))
-        .await
-        .unwrap()
-        .enter_frame()
-        .await
-        .unwrap();
-    let document = first
-        .wait()
-        .for_element(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    by_id(&first, "document").await.enter_frame().await.unwrap();
+    let document = wait_for(&first, "body").await.text().await.unwrap();
     assert!(document.contains("Reviewed customer"), "{document}");
     first.enter_parent_frame().await.unwrap();
     screenshot(&first, "invoice").await;
-    tick(&first, "approve").await;
-    first.wait().for_element(Locator::Css("h1")).await.unwrap();
+    click(&first, "approve").await;
+    wait_for(&first, "h1").await;
     assert!(text(&first, ".heading .meta").await.contains("review: approved"));
     assert!(text(&first, "#approved").await.contains("Approved"));
     assert!(
@@ -413,22 +208,12 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     assert_eq!(stored.body["review_state"], json!("approved"));
 
     // A credit note from the invoice page: refused without a reason, then issued for the ticked charge.
-    tick(&first, "credit-issue").await;
-    first
-        .wait()
-        .for_element(Locator::Id("credit-reason-error"))
-        .await
-        .unwrap();
+    click(&first, "credit-issue").await;
+    wait_for(&first, "#credit-reason-error").await;
     fill(&first, "credit-reason", "Trunk billed twice").await;
-    first
-        .find(Locator::Css("#credit-charges input[type=checkbox]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    tick(&first, "credit-issue").await;
-    first.wait().for_element(Locator::Id("credited")).await.unwrap();
+    click_css(&first, "#credit-charges input[type=checkbox]").await;
+    click(&first, "credit-issue").await;
+    wait_for(&first, "#credited").await;
     assert!(text(&first, "#credit-note-list").await.contains("Trunk billed twice"));
     let notes = app
         .get(&format!("/api/v1/invoices/{invoice}/credit-notes"), &app.admin)
@@ -436,26 +221,14 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     assert_eq!(notes.body.as_array().map(Vec::len), Some(1), "{}", notes.text);
 
     // The notification log is one click away, and the class list sorts by a column heading.
-    first
-        .find(Locator::Css("header.top a[href='/notifications']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    first.wait().for_element(Locator::Id("notifications")).await.unwrap();
+    click_css(&first, "header.top a[href='/notifications']").await;
+    wait_for(&first, "#notifications").await;
     assert!(text(&first, "h1").await.contains("Notification log"));
     first.goto(&format!("{}/classes", app.base)).await.unwrap();
     for order in ["ascending", "descending"] {
-        first
-            .find(Locator::Css("a[data-sort='members']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_css(&first, "a[data-sort='members']").await;
         let heading = format!("th[aria-sort='{order}'] a[data-sort='members']");
-        first.wait().for_element(Locator::Css(&heading)).await.unwrap();
+        wait_for(&first, &heading).await;
     }
 
     first.close().await.unwrap();

@@ -3,121 +3,19 @@
 //! sees), plus the form and the preview over plain HTTP and `POST /api/v1/notification-sets/preview` on both
 //! backends.
 
+mod browser;
 mod support;
 mod ui_support;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
+use browser::{browser, click, click_css, fill, log_in, start_driver, text, value, wait_for};
 use classbill_engine::NewUserRole;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::TestApp;
-use ui_support::{PASSWORD, UiClient};
+use ui_support::UiClient;
 
 const SETS: &str = "/api/v1/notification-sets";
-
-/// chromedriver on a free port, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_driver() -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver is installed (scripts/test.sh installs chromium-driver)");
-    // Wait until it listens; this is start-up, not an assertion on time.
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".to_owned(),
-        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        "--window-size=1366,900"]}),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&driver.url)
-        .await
-        .expect("browser session")
-}
-
-async fn log_in(browser: &Client, app: &TestApp, login: &str) {
-    browser.goto(&format!("{}/login", app.base)).await.expect("login page");
-    fill(browser, "login", login).await;
-    fill(browser, "password", PASSWORD).await;
-    click(browser, "form button[type=submit]").await;
-    browser.wait().for_element(Locator::Css("header.top")).await.unwrap();
-}
-
-async fn click(browser: &Client, css: &str) {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn fill(browser: &Client, id: &str, value: &str) {
-    let input = browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("{id}: {e}"));
-    input.clear().await.unwrap();
-    input.send_keys(value).await.unwrap();
-}
-
-async fn value(browser: &Client, id: &str) -> String {
-    browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default()
-}
-
-/// The text of the element; when it is missing, the failure shows the page instead.
-async fn text(browser: &Client, css: &str) -> String {
-    match browser.find(Locator::Css(css)).await {
-        Ok(element) => element.text().await.unwrap(),
-        Err(e) => {
-            let page = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
-            panic!("{css}: {e}\n--- the page says:\n{page}");
-        }
-    }
-}
 
 /// The stored set named `name`, as the administrator's API lists it.
 async fn stored_set(app: &TestApp, name: &str) -> Option<Value> {
@@ -140,17 +38,13 @@ async fn a_set_is_written_checked_previewed_and_hidden_from_resellers_in_a_brows
     log_in(&admin, &app, "admin").await;
 
     // From the navigation to a new set.
-    click(&admin, "header.top a[href='/notification-sets']").await;
-    admin
-        .wait()
-        .for_element(Locator::Id("notification-sets"))
-        .await
-        .unwrap();
+    click_css(&admin, "header.top a[href='/notification-sets']").await;
+    wait_for(&admin, "#notification-sets").await;
     assert!(text(&admin, "#notification-sets").await.contains("standard"));
-    click(&admin, "#add-set").await;
-    admin.wait().for_element(Locator::Id("name")).await.unwrap();
+    click(&admin, "add-set").await;
+    wait_for(&admin, "#name").await;
     fill(&admin, "name", "Dunning").await;
-    click(&admin, "#event-invoice_overdue > summary").await;
+    click_css(&admin, "#event-invoice_overdue > summary").await;
     fill(
         &admin,
         "events-invoice_overdue-subject",
@@ -166,7 +60,7 @@ async fn a_set_is_written_checked_previewed_and_hidden_from_resellers_in_a_brows
     let html = "<p>Hello <b>{{ party_name }}</b></p><script>parent.document.title = 'taken'</script>";
     fill(&admin, "events-invoice_overdue-html", html).await;
     fill(&admin, "events-invoice_overdue-sms", "{{ invoice_number }} is overdue").await;
-    click(&admin, "#save").await;
+    click(&admin, "save").await;
 
     // The unknown variable is named beside its field, with its line; the rest of the input is kept.
     let error = text(&admin, "#events-invoice_overdue-subject-error").await;
@@ -186,8 +80,8 @@ async fn a_set_is_written_checked_previewed_and_hidden_from_resellers_in_a_brows
         "Overdue: {{ invoice_number }} for {{ party_name }}",
     )
     .await;
-    click(&admin, "#preview-button").await;
-    admin.wait().for_element(Locator::Id("preview-result")).await.unwrap();
+    click(&admin, "preview-button").await;
+    wait_for(&admin, "#preview-result").await;
     assert_eq!(
         text(&admin, "#preview-invoice_overdue .subject").await,
         "Overdue: INV-2025-0042 for Example Customer Ltd"
@@ -212,20 +106,13 @@ async fn a_set_is_written_checked_previewed_and_hidden_from_resellers_in_a_brows
         .unwrap();
     assert_eq!(frame.attr("sandbox").await.unwrap().as_deref(), Some(""));
     frame.enter_frame().await.unwrap();
-    let body = admin
-        .wait()
-        .for_element(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = wait_for(&admin, "body").await.text().await.unwrap();
     assert_eq!(body, "Hello Example Customer Ltd");
     admin.enter_parent_frame().await.unwrap();
     assert_ne!(admin.title().await.unwrap(), "taken");
 
-    click(&admin, "#save").await;
-    admin.wait().for_element(Locator::Id("saved")).await.unwrap();
+    click(&admin, "save").await;
+    wait_for(&admin, "#saved").await;
     let stored = stored_set(&app, "Dunning").await.expect("saved");
     let texts = &stored["events"]["invoice_overdue"];
     assert_eq!(
@@ -257,8 +144,8 @@ async fn a_set_is_written_checked_previewed_and_hidden_from_resellers_in_a_brows
         .unwrap();
     assert!(text(&alpha, "h1").await.contains("Not found"));
     alpha.goto(&format!("{}/notification-sets", app.base)).await.unwrap();
-    click(&alpha, "#notification-sets a[href^='/notification-sets/']").await;
-    alpha.wait().for_element(Locator::Id("read-only")).await.unwrap();
+    click_css(&alpha, "#notification-sets a[href^='/notification-sets/']").await;
+    wait_for(&alpha, "#read-only").await;
     assert!(alpha.find(Locator::Id("save")).await.is_err(), "no save button");
 
     admin.close().await.unwrap();

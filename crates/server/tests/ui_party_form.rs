@@ -3,19 +3,17 @@
 //! beside their inputs. Over plain HTTP on both backends, and once in headless Chromium (SQLite) where the
 //! page script swaps in the fields of the class an owner change implies.
 
+mod browser;
 mod support;
 mod ui_support;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
+use browser::{browser, choose, click, fill, log_in, main_text, shown, start_driver, submit, text, value, wait_for};
 use classbill_engine::NewUserRole;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::TestApp;
-use ui_support::{PASSWORD, UiClient};
+use ui_support::UiClient;
 
 /// A reseller "Alpha" whose Default class enables a mandatory `contract_no` and an optional list field
 /// `segment`, a second reseller "Beta" with a class of its own, and a user of Alpha. Answers Alpha's id.
@@ -294,131 +292,6 @@ on_both_backends! {
     }
 }
 
-/// chromedriver on a free port, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_driver() -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver is installed (scripts/test.sh installs chromium-driver)");
-    // Wait until it listens; this is start-up, not an assertion on time.
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".to_owned(),
-        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        "--window-size=1366,900"]}),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&driver.url)
-        .await
-        .expect("browser session")
-}
-
-async fn log_in(browser: &Client, app: &TestApp, login: &str) {
-    browser.goto(&format!("{}/login", app.base)).await.expect("login page");
-    fill(browser, "login", login).await;
-    fill(browser, "password", PASSWORD).await;
-    browser
-        .find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser.wait().for_element(Locator::Css("header.top")).await.unwrap();
-}
-
-async fn fill(browser: &Client, id: &str, value: &str) {
-    let input = browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("{id}: {e}"));
-    input.clear().await.unwrap();
-    input.send_keys(value).await.unwrap();
-}
-
-async fn choose(browser: &Client, id: &str, value: &str) {
-    browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("{id}: {e}"))
-        .select_by_value(value)
-        .await
-        .unwrap();
-}
-
-async fn click(browser: &Client, id: &str) {
-    browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("{id}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn shown(browser: &Client, id: &str) -> bool {
-    browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("{id}: {e}"))
-        .is_displayed()
-        .await
-        .unwrap()
-}
-
-async fn value(browser: &Client, id: &str) -> String {
-    browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("{id}: {e}"))
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default()
-}
-
-/// Saves the form and waits for the next page.
-async fn save(browser: &Client) {
-    click(browser, "save").await;
-    browser.wait().for_element(Locator::Css("h1")).await.unwrap();
-}
-
-async fn main_text(browser: &Client) -> String {
-    browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ui_party_form_in_a_browser() {
     let app = TestApp::start(classbill_testkit::Backend::Sqlite).await;
@@ -431,11 +304,7 @@ async fn ui_party_form_in_a_browser() {
     fill(&admin, "name", "Charity Ltd").await;
     // The owner picked, the page swaps in the custom fields of Alpha's Default class.
     choose(&admin, "reseller_id", &alpha.to_string()).await;
-    admin
-        .wait()
-        .for_element(Locator::Id("custom_fields-contract_no"))
-        .await
-        .unwrap();
+    wait_for(&admin, "#custom_fields-contract_no").await;
     fill(&admin, "currency", "EUR").await;
     fill(&admin, "time_zone", "Europe/Berlin").await;
     fill(&admin, "activated_at", "2025-02-01T00:00:00+01:00").await;
@@ -457,7 +326,7 @@ async fn ui_party_form_in_a_browser() {
     choose(&admin, "invoice_email_delivery", "after_review").await;
     click(&admin, "overrides-measured_services-pbx_extensions").await;
     fill(&admin, "measured_services-pbx_extensions-free_items", "20").await;
-    save(&admin).await;
+    submit(&admin, "save").await;
 
     // The mandatory field was left empty: the error sits beside it and nothing typed is lost.
     let Ok(error) = admin.find(Locator::Id("custom_fields-contract_no-error")).await else {
@@ -468,7 +337,7 @@ async fn ui_party_form_in_a_browser() {
     assert_eq!(value(&admin, "invoice_email_delivery").await, "after_review");
     assert_eq!(value(&admin, "measured_services-pbx_extensions-free_items").await, "20");
     fill(&admin, "custom_fields-contract_no", "C-1001").await;
-    save(&admin).await;
+    submit(&admin, "save").await;
     let url = admin.current_url().await.unwrap();
     let id: i64 = url
         .path()
@@ -485,7 +354,7 @@ async fn ui_party_form_in_a_browser() {
     assert!(main_text(&admin).await.contains("Charity Ltd"));
     click(&admin, "overrides-invoice_email_delivery").await;
     assert!(shown(&admin, "inherited-invoice_email_delivery").await);
-    save(&admin).await;
+    submit(&admin, "save").await;
     let (after, email) = stored(&app, id).await;
     assert_party_fields(&after, alpha);
     assert_eq!(after["invoice_email_delivery"], Value::Null);
@@ -497,13 +366,7 @@ async fn ui_party_form_in_a_browser() {
     reseller.goto(&format!("{}/customers/new", app.base)).await.unwrap();
     let page = main_text(&reseller).await;
     assert!(!page.contains("Beta") && !page.contains("Operator Gold"), "{page}");
-    let classes = reseller
-        .find(Locator::Id("class_id"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let classes = text(&reseller, "#class_id").await;
     assert!(classes.contains("Alpha Gold"), "{classes}");
     assert!(
         reseller.find(Locator::Css("select#reseller_id")).await.is_err(),

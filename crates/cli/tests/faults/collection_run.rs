@@ -12,8 +12,8 @@ use classbill_testkit::Backend;
 /// What a collection run leaves behind, without ids that differ between copies or clock readings: every
 /// schedule item with its state, the late fees, every outbox message, every status change, and the ledger.
 #[derive(Debug, PartialEq, Eq)]
-struct Collected {
-    items: Vec<String>,
+pub(crate) struct Collected {
+    pub(crate) items: Vec<String>,
     late_fees: Vec<String>,
     outbox: Vec<String>,
     status_changes: Vec<String>,
@@ -23,7 +23,7 @@ struct Collected {
 type ItemRow = (i64, String, String, String, Option<i64>);
 type MessageKey = (String, i64, String, String, Option<String>, String);
 
-async fn collected(url: &str) -> Collected {
+pub(crate) async fn collected(url: &str) -> Collected {
     let items: Vec<ItemRow> = query(
         url,
         "SELECT party_id, event, local_date, state, fired_at FROM collection_items

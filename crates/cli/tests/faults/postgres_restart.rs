@@ -1,13 +1,14 @@
 //! Fault 4: a private PostgreSQL restarted (fast shutdown: sessions cut off, open transactions rolled back) in
-//! the middle of a bill run.
+//! the middle of a bill run, and in the middle of a collection run.
 
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use classbill_testkit::{Backend, PgCluster};
 
+use crate::collection_run::collected;
 use crate::common::{assert_invoices_sound, block_on, classbill, describe, run_ok};
-use crate::{BILLED_AT, Dataset, count, load_usage};
+use crate::{BILLED_AT, Dataset, collections, collections_ok, count, load_dunning, load_usage};
 
 /// Customers of the bill-run dataset: enough batches of `RESTART_BATCH` for the restart to fall in the middle.
 const USAGE_CUSTOMERS: usize = 120;
@@ -29,18 +30,8 @@ fn a_bill_run_across_a_postgresql_restart_issues_every_invoice_once() {
     // A private server, since this one goes down and comes back: once early in the run, once late.
     let mut cluster = PgCluster::start().unwrap_or_else(|e| panic!("a private PostgreSQL: {e}"));
     for (name, fraction) in [("early", 10), ("late", 60)] {
-        let url = block_on(async {
-            use sqlx::Connection;
-            let mut admin = sqlx::PgConnection::connect(&cluster.admin_url()).await.expect("server");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut admin)
-                .await
-                .expect("database");
-            admin.close().await.expect("closed");
-            let url = cluster.database_url(name);
-            load_usage(url.clone(), USAGE_CUSTOMERS).await;
-            url
-        });
+        let url = block_on(database(&cluster, name));
+        block_on(load_usage(url.clone(), USAGE_CUSTOMERS));
         let dir = reference.dir();
         let run = classbill(
             dir,
@@ -97,6 +88,72 @@ fn a_bill_run_across_a_postgresql_restart_issues_every_invoice_once() {
             "restarted {name}: every invoice once, numbered as without the restart"
         );
     }
+}
+
+#[test]
+fn a_collection_run_across_a_postgresql_restart_fires_every_event_once() {
+    let mut cluster = PgCluster::start().unwrap_or_else(|e| panic!("a private PostgreSQL: {e}"));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // The uninterrupted run on the same server is the reference.
+    let reference_url = block_on(database(&cluster, "collect_reference"));
+    block_on(load_dunning(reference_url.clone()));
+    collections_ok(dir.path(), &reference_url);
+    let expected = block_on(collected(&reference_url));
+    let fired = expected.items.iter().filter(|i| i.contains("\"fired\"")).count() as i64;
+
+    let url = block_on(database(&cluster, "collect_restarted"));
+    block_on(load_dunning(url.clone()));
+    let mut run = KillOnDrop(Some(collections(dir.path(), &url).spawn().expect("the binary starts")));
+    let started = Instant::now();
+    while block_on(count(
+        &url,
+        "SELECT count(*) FROM collection_items WHERE state = 'fired'",
+    )) < fired / 3
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "the run fires events");
+        assert!(run.running(), "the run is still going");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    cluster
+        .restart(Duration::from_millis(500))
+        .unwrap_or_else(|e| panic!("PostgreSQL comes back: {e}"));
+    let output = run.wait();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!(
+        "collection run across a restart: exit {:?}, {}",
+        output.status.code(),
+        stderr.lines().last().unwrap_or_default()
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a clean failure or success: {}",
+        describe(&output)
+    );
+    if !output.status.success() {
+        assert!(
+            stderr.contains("error: the collection run stopped; run it again with the same --as-of"),
+            "the error says how to finish: {}",
+            describe(&output)
+        );
+    }
+    collections_ok(dir.path(), &url);
+    assert_eq!(
+        block_on(collected(&url)),
+        expected,
+        "every event fired once, every effect once, as without the restart"
+    );
+}
+
+/// A new, empty database on the private cluster.
+async fn database(cluster: &PgCluster, name: &str) -> String {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&cluster.admin_url()).await.expect("server");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("database");
+    admin.close().await.expect("closed");
+    cluster.database_url(name)
 }
 
 /// A child process killed if the test fails while it runs.

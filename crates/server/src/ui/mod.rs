@@ -17,6 +17,7 @@ mod pages;
 mod parties;
 mod party_fields;
 mod party_list;
+mod party_overrides;
 mod session;
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Customers and resellers: the create/edit form (with the out-of-turn invoice action) and the
 //! effective-settings view. One set of handlers serves both kinds; the router says which. The lists are in
-//! `party_list`; the inputs of the form and the JSON they stand for are in `party_fields`.
+//! `party_list`; the inputs of the form and the JSON they stand for are in `party_fields` (the party's own fields and
+//! custom fields) and `party_overrides` (the overrides of §4).
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -18,7 +19,8 @@ use serde_json::{Value, json};
 use super::UiState;
 use super::form::FormData;
 use super::out_of_turn;
-use super::party_fields::{self, Choices, ErrorSlots, Inheritance};
+use super::party_fields::{self, Choices, ErrorSlots};
+use super::party_overrides::{self, Inheritance};
 use super::session::Session;
 
 pub(super) fn section(kind: PartyKind) -> (&'static str, &'static str) {
@@ -263,7 +265,7 @@ async fn page_context(
         effective: around.effective,
         class: around.class.clone(),
     };
-    let overrides = party_fields::override_sections(&shown, &inheritance, &around.templates, scripted, &mut slots);
+    let overrides = party_overrides::override_sections(&shown, &inheritance, &around.templates, scripted, &mut slots);
     let other: Vec<Value> = slots
         .rest()
         .into_iter()
@@ -396,7 +398,7 @@ fn effective_rows(prefix: &str, node: &Value, rows: &mut Vec<Value>) {
             other => other.to_string(),
         };
         rows.push(
-            json!({"path": prefix, "value": value, "source": party_fields::source_text(map),
+            json!({"path": prefix, "value": value, "source": party_overrides::source_text(map),
                          "kind": map["source"]}),
         );
         return;
