@@ -108,6 +108,8 @@ ensure_dependencies() {
     # The API contract run installs schemathesis into a virtual environment and polls the server with curl.
     ensure_package python3-venv python3 -c 'import ensurepip, venv'
     ensure_package curl command -v curl
+    # `classbill bench` drives the API with wrk from a second process; its test runs it briefly.
+    ensure_package wrk command -v wrk
 }
 
 ensure_rust_component() {

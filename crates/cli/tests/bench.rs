@@ -44,7 +44,7 @@ fn bench(dir: &Path, url: &str, extra: &[&str]) -> Output {
 fn bench_reports_every_phase_with_matching_counts(backend: Backend) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let database = fresh_database(backend);
-    let output = bench(dir.path(), &database.url, &["--json"]);
+    let output = bench(dir.path(), &database.url, &["--json", "--api-seconds", "1"]);
     let report: Value = serde_json::from_slice(&output.stdout).expect("the report is JSON");
     assert_eq!(report["backend"], backend.name());
     assert_eq!(report["scale"]["xdrs"], CUSTOMERS * XDRS_PER_CUSTOMER);
@@ -66,6 +66,24 @@ fn bench_reports_every_phase_with_matching_counts(backend: Backend) {
     let ratios = report["ratios"].as_array().expect("ratios");
     assert_eq!(ratios.len(), 3);
     assert!(ratios.iter().all(|r| r["value"].is_number()), "{ratios:?}");
+    // wrk drove every endpoint through the server, and every answer was a success.
+    let endpoints = report["api"]["endpoints"].as_array().expect("API figures");
+    let names: Vec<&str> = endpoints
+        .iter()
+        .map(|e| e["endpoint"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names[0], "GET /healthz");
+    for endpoint in endpoints {
+        assert_eq!(endpoint["errors"], 0, "{endpoint}");
+    }
+    // A debug build may not finish one batch of 1,000 xDRs within the second; every read answers many times.
+    for endpoint in &endpoints[..4] {
+        assert!(
+            endpoint["requests_per_second"].as_f64().expect("rate") > 0.0,
+            "{endpoint}"
+        );
+    }
 
     // The same scale on a used database is refused rather than mixed with what is there.
     let again = Command::new(BINARY)
@@ -91,7 +109,7 @@ fn bench_reports_every_phase_with_matching_counts_on_postgres() {
 fn bench_table_names_every_phase_and_ratio() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let database = fresh_database(Backend::Sqlite);
-    let output = bench(dir.path(), &database.url, &[]);
+    let output = bench(dir.path(), &database.url, &["--api-seconds", "1"]);
     let table = String::from_utf8_lossy(&output.stdout);
     for row in [
         "raw-load",
@@ -102,6 +120,9 @@ fn bench_table_names_every_phase_and_ratio() {
         "import rate / raw load rate",
         "bill run time / SQL floor time",
         "hours for 1M PDFs on 2 cores",
+        "API under load",
+        "GET /api/v1/customers/{id}/effective-settings",
+        "target >= 0.5 and p99 < 20 ms",
     ] {
         assert!(table.contains(row), "{row} missing from\n{table}");
     }

@@ -2,6 +2,7 @@
 //! floor on the same backend and data (docs/benchmarks.md). Every measured phase runs as a child process of the
 //! same binary (`bench --phase …`), so its peak memory is its own.
 
+mod api_load;
 mod dataset;
 mod floors;
 mod report;
@@ -35,6 +36,12 @@ pub struct BenchArgs {
     /// Print the figures as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Seconds wrk drives each API endpoint for, after the other phases; 0 leaves the API out.
+    #[arg(long, default_value_t = 10)]
+    api_seconds: u64,
+    /// Concurrent connections wrk keeps open to the API.
+    #[arg(long, default_value_t = 32)]
+    api_connections: u64,
     /// Run one measured phase in this process and print its measurement (used by the benchmark itself).
     #[arg(long, value_enum, hide = true)]
     phase: Option<Phase>,
@@ -117,10 +124,26 @@ pub async fn run(database: &str, args: BenchArgs) -> anyhow::Result<()> {
         report.push(spawn_phase(database, phase, &args.dir, scale)?);
     }
     check_counts(database, &report, written, scale).await?;
+    let load = api_load::Load {
+        seconds: args.api_seconds,
+        connections: args.api_connections,
+    };
+    let api = if load.seconds > 0 {
+        api_load::measure(database, &args.dir, load).await?
+    } else {
+        Vec::new()
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+        let mut json = report.to_json();
+        if !api.is_empty() {
+            json["api"] = api_load::to_json(&api, load);
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!("{}", report.table());
+        if !api.is_empty() {
+            print!("{}", api_load::table(&api, load));
+        }
     }
     Ok(())
 }
