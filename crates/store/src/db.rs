@@ -158,14 +158,18 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // A connection to a local file cannot go stale the way a network connection can, so the pools skip the
+        // round trip to the connection's worker thread that checks it before every use.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(limits.acquire_timeout)
             .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(limits.max_connections)
+            .test_before_acquire(false)
             .acquire_timeout(limits.acquire_timeout)
             .connect_with(options.read_only(true))
             .await
