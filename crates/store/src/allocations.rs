@@ -1,6 +1,7 @@
 //! Payments, credit sources and their allocations to invoices (customer-classes §5.7).
 
-use crate::{AssertSqlSafe, StoreError, Tx, args};
+use crate::db::in_list;
+use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
 /// A credit source with credit left: a payment xDR or an invoice with a negative total.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -34,6 +35,41 @@ pub async fn open_credits(tx: &mut Tx, party_id: i64) -> Result<Vec<OpenCredit>,
         args![party_id],
     )
     .await
+}
+
+#[derive(sqlx::FromRow)]
+struct PartyIdRow {
+    party_id: i64,
+}
+
+/// Which of these parties have unallocated credit ([`open_credits`] not empty), with one statement per
+/// [`crate::parties::ID_BATCH`] parties: issuing skips the credit step for the others.
+pub async fn parties_with_credit(tx: &mut Tx, party_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in party_ids.chunks(crate::parties::ID_BATCH) {
+        let list = in_list(1, chunk.len());
+        let sql = format!(
+            "SELECT DISTINCT party_id FROM (
+                 SELECT x.party_id,
+                     CAST(-x.amount - COALESCE((SELECT SUM(a.amount) FROM allocations a WHERE a.source_xdr_id = x.id), 0)
+                         - COALESCE((SELECT SUM(r.amount) FROM refund_sources r WHERE r.source_xdr_id = x.id), 0)
+                         AS BIGINT) AS remaining
+                 FROM xdrs x WHERE x.party_id IN ({list}) AND x.kind = 'payment'
+                 UNION ALL
+                 SELECT i.party_id,
+                     CAST(-i.total - COALESCE((SELECT SUM(a.amount) FROM allocations a WHERE a.source_invoice_id = i.id), 0)
+                         - COALESCE((SELECT SUM(r.amount) FROM refund_sources r WHERE r.source_invoice_id = i.id), 0)
+                         AS BIGINT)
+                 FROM invoices i WHERE i.party_id IN ({list}) AND i.total < 0 AND i.status <> 'void'
+             ) c
+             WHERE remaining > 0"
+        );
+        let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
+        let rows: Vec<PartyIdRow> = tx.fetch_all(AssertSqlSafe(sql), values).await?;
+        found.extend(rows.into_iter().map(|r| r.party_id));
+    }
+    found.sort_unstable();
+    Ok(found)
 }
 
 /// An invoice still to be paid.

@@ -1,6 +1,9 @@
 //! Invoices (customer-classes §5.6), the gapless number sequence of each owner (§5.3) and the close-time
 //! writes on periods and xDRs that go with issuing them.
 
+use std::collections::HashMap;
+
+use crate::db::in_list;
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -44,17 +47,42 @@ struct IdRow {
     id: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct NumberedIdRow {
+    id: i64,
+    number: String,
+}
+
 pub async fn insert(tx: &mut Tx, i: &NewInvoice) -> Result<i64, StoreError> {
-    let row: IdRow = tx
-        .fetch_one(
-            "INSERT INTO invoices (number, kind, party_id, owner_reseller_id, class_id, class_revision,
-                 settings_snapshot, period_id, issue_date, due_date, net_total, tax_total, rounding, total,
-                 previous_balance, payments, out_of_turn, amount_due, credit_carried, open_amount, status,
-                 review_state, card_only, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                 $21, $22, $23, $24)
-             RETURNING id",
-            args![
+    Ok(insert_many(tx, &[i]).await?[0])
+}
+
+/// Invoices stored per statement (24 bound values each). SQLite finds each `$n` by walking the statement's list of
+/// names, so binding costs grow with the square of the values in a statement; about 1,000 keeps it negligible.
+const INSERT_BATCH: usize = 40;
+
+/// Stores invoices with one multi-row statement per [`INSERT_BATCH`] and answers their ids in the order given.
+/// Their numbers must differ (they do within one owner's sequence): the ids are matched to the rows by number,
+/// since neither backend promises the order of `RETURNING` rows.
+pub async fn insert_many(tx: &mut Tx, invoices: &[&NewInvoice]) -> Result<Vec<i64>, StoreError> {
+    const COLUMNS: usize = 24;
+    let mut ids = Vec::with_capacity(invoices.len());
+    for chunk in invoices.chunks(INSERT_BATCH) {
+        let mut sql = String::from(
+            "INSERT INTO invoices (number, kind, party_id, owner_reseller_id, class_id, class_revision, \
+             settings_snapshot, period_id, issue_date, due_date, net_total, tax_total, rounding, total, \
+             previous_balance, payments, out_of_turn, amount_due, credit_carried, open_amount, status, \
+             review_state, card_only, created_at) VALUES ",
+        );
+        let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (n, i) in chunk.iter().enumerate() {
+            if n > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            sql.push_str(&in_list(n * COLUMNS + 1, COLUMNS));
+            sql.push(')');
+            values.extend(args![
                 i.number.clone(),
                 i.kind.clone(),
                 i.party_id,
@@ -79,10 +107,19 @@ pub async fn insert(tx: &mut Tx, i: &NewInvoice) -> Result<i64, StoreError> {
                 i.review_state.clone(),
                 i.card_only,
                 i.created_at,
-            ],
-        )
-        .await?;
-    Ok(row.id)
+            ]);
+        }
+        sql.push_str(" RETURNING id, number");
+        let rows: Vec<NumberedIdRow> = tx.fetch_all(AssertSqlSafe(sql), values).await?;
+        let by_number: HashMap<String, i64> = rows.into_iter().map(|r| (r.number, r.id)).collect();
+        for i in chunk {
+            let id = by_number
+                .get(&i.number)
+                .ok_or_else(|| StoreError::Corrupt(format!("invoice {} was not stored", i.number)))?;
+            ids.push(*id);
+        }
+    }
+    Ok(ids)
 }
 
 pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<InvoiceRow>, StoreError> {
@@ -91,6 +128,21 @@ pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<InvoiceRow>, StoreError>
         args![id],
     )
     .await
+}
+
+/// These invoices in id order; ids that do not exist are left out.
+pub async fn get_many(tx: &mut Tx, ids: &[i64]) -> Result<Vec<InvoiceRow>, StoreError> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(crate::parties::ID_BATCH) {
+        let sql = format!(
+            "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id IN ({}) ORDER BY id",
+            in_list(1, chunk.len())
+        );
+        let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
+        rows.extend(tx.fetch_all::<InvoiceRow>(AssertSqlSafe(sql), values).await?);
+    }
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
 }
 
 /// What an invoice list may be narrowed to; `owner` as in `parties::PartyFilter` (`Some(None)` = the
@@ -225,11 +277,32 @@ pub async fn reserve_numbers(
 
 /// Attaches these xDRs to an invoice.
 pub async fn attach_xdrs(tx: &mut Tx, invoice_id: i64, xdr_ids: &[i64]) -> Result<(), StoreError> {
-    for chunk in xdr_ids.chunks(crate::parties::ID_BATCH) {
-        let list: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
-        let sql = format!("UPDATE xdrs SET invoice_id = $1 WHERE id IN ({})", list.join(", "));
-        let mut values = args![invoice_id];
-        values.extend(chunk.iter().map(|&id| Arg::from(id)));
+    attach_xdrs_many(tx, &[(invoice_id, xdr_ids)]).await
+}
+
+/// (xDR, invoice) pairs updated per statement: two bound values each, about 1,000 in all (see [`INSERT_BATCH`]).
+const ATTACH_BATCH: usize = 500;
+
+/// Attaches the xDRs of several invoices (`(invoice_id, xdr_ids)`) with one set-based statement per
+/// [`ATTACH_BATCH`] xDRs instead of one per invoice.
+pub async fn attach_xdrs_many(tx: &mut Tx, invoices: &[(i64, &[i64])]) -> Result<(), StoreError> {
+    let pairs: Vec<(i64, i64)> = invoices
+        .iter()
+        .flat_map(|(invoice_id, xdr_ids)| xdr_ids.iter().map(move |&xdr_id| (xdr_id, *invoice_id)))
+        .collect();
+    for chunk in pairs.chunks(ATTACH_BATCH) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|n| format!("(${}, ${})", 2 * n + 1, 2 * n + 2))
+            .collect();
+        let sql = format!(
+            "WITH attached (xdr_id, invoice_id) AS (VALUES {})
+             UPDATE xdrs SET invoice_id = attached.invoice_id FROM attached WHERE xdrs.id = attached.xdr_id",
+            rows.join(", ")
+        );
+        let values: Vec<Arg> = chunk
+            .iter()
+            .flat_map(|&(xdr_id, invoice_id)| [Arg::from(xdr_id), Arg::from(invoice_id)])
+            .collect();
         tx.execute(AssertSqlSafe(sql), values).await?;
     }
     Ok(())

@@ -15,7 +15,7 @@ mod pass;
 mod runs;
 mod statistics;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use classbill_domain::Money;
@@ -25,14 +25,16 @@ use classbill_domain::tax::{CustomTax, VatRateRow};
 use classbill_store::close::{self as store_close};
 use classbill_store::invoices::{self as store_invoices, NewInvoice, Series};
 use classbill_store::parties::{self, PartyRow};
+use classbill_store::pdf_jobs::{self, NewJob};
 use classbill_store::periods::PeriodRow;
-use classbill_store::{Tx, catalog, instants, pdf_jobs};
+use classbill_store::{Tx, allocations, catalog, instants};
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::catalog::{CustomTaxDocument, kinds};
+use crate::collections::Issued;
 use crate::error::EngineResult;
 use crate::installation::InstallationSettings;
 
@@ -280,6 +282,11 @@ async fn finish_batch(
             .or_default()
             .push(item);
     }
+    let count: usize = by_owner.values().map(Vec::len).sum();
+    let mut issuing: Vec<i64> = by_owner.values().flatten().map(|p| p.invoice.party_id).collect();
+    issuing.sort_unstable();
+    issuing.dedup();
+    let credit = CreditParties::of(tx, &issuing, by_owner.values().flatten()).await?;
     let mut owners: Vec<i64> = by_owner.keys().copied().collect();
     owners.sort_unstable();
     for owner in owners {
@@ -287,18 +294,27 @@ async fn finish_batch(
         // A recurring-fee invoice takes its number just before the regular invoice of its period.
         items.sort_by_key(|p| (p.invoice.party_id, p.invoice.period_id, p.invoice.kind == "regular"));
         let (prefix, first) = store_invoices::reserve_numbers(tx, Series::Invoices, owner, items.len() as i64).await?;
-        for (n, mut item) in items.into_iter().enumerate() {
+        for (n, item) in items.iter_mut().enumerate() {
             item.invoice.number = format!("{prefix}{:06}", first + n as i64);
-            let id = store_invoices::insert(tx, &item.invoice).await?;
-            store_invoices::attach_xdrs(tx, id, &item.xdr_ids).await?;
-            crate::collections::after_issue(tx, id, item.close_us, now).await?;
-            if item.pdf != PdfGeneration::OnDemand {
-                let ready = item.pdf == PdfGeneration::EndOfPeriod;
-                pdf_jobs::enqueue(tx, id, &context.pass_key, ready, created_us).await?;
-            }
-            summary.invoices_issued += 1;
+            // What S6 sets when there is no credit to apply; the credit step below sets it again when there is.
+            let (open, status) = crate::payments::opening(&item.invoice);
+            item.invoice.open_amount = open;
+            item.invoice.status = status;
         }
+        // Issued in number order, in runs stored and followed up together; an invoice whose credit step does
+        // work is a run of its own (see `collections::after_issue`).
+        let mut run: Vec<Pending> = Vec::new();
+        for item in items {
+            if credit.applies(&item.invoice) {
+                issue(tx, context, std::mem::take(&mut run), created_us, now).await?;
+                issue(tx, context, vec![item], created_us, now).await?;
+            } else {
+                run.push(item);
+            }
+        }
+        issue(tx, context, run, created_us, now).await?;
     }
+    summary.invoices_issued += count as i64;
 
     // S5 statistics, now that the invoice numbers are known.
     statistics::write(tx, &archived, &parties, created_us).await?;
@@ -312,6 +328,71 @@ async fn finish_batch(
     }
     let archived: Vec<i64> = archived.iter().map(|p| p.id).collect();
     store_close::record_step(tx, batch_id, STEP_STATISTICS, &archived, created_us).await?;
+    Ok(())
+}
+
+/// The parties of a batch whose invoices may have credit to apply at issue: those holding unallocated credit
+/// before the batch, and those issued a negative invoice in it (its credit is spread when it is issued).
+struct CreditParties(HashSet<i64>);
+
+impl CreditParties {
+    async fn of<'a>(
+        tx: &mut Tx,
+        party_ids: &[i64],
+        pending: impl Iterator<Item = &'a Pending>,
+    ) -> EngineResult<CreditParties> {
+        let mut parties: HashSet<i64> = allocations::parties_with_credit(tx, party_ids)
+            .await?
+            .into_iter()
+            .collect();
+        parties.extend(pending.filter(|p| p.invoice.total < 0).map(|p| p.invoice.party_id));
+        Ok(CreditParties(parties))
+    }
+
+    fn applies(&self, invoice: &NewInvoice) -> bool {
+        crate::payments::credit_applies(invoice, self.0.contains(&invoice.party_id))
+    }
+}
+
+/// Stores a run of numbered invoices with one statement, attaches their xDRs, follows their issue up (credit,
+/// schedule, announcement: `collections::after_issue`) and queues their PDFs (§2.4), each step for the whole run.
+async fn issue(
+    tx: &mut Tx,
+    context: &RunContext,
+    run: Vec<Pending>,
+    created_us: i64,
+    now: Timestamp,
+) -> EngineResult<()> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    let invoices: Vec<&NewInvoice> = run.iter().map(|p| &p.invoice).collect();
+    let ids = store_invoices::insert_many(tx, &invoices).await?;
+    let attached: Vec<(i64, &[i64])> = ids
+        .iter()
+        .zip(&run)
+        .map(|(&id, p)| (id, p.xdr_ids.as_slice()))
+        .collect();
+    store_invoices::attach_xdrs_many(tx, &attached).await?;
+    let issued: Vec<Issued> = ids
+        .iter()
+        .zip(&run)
+        .map(|(&invoice_id, p)| Issued {
+            invoice_id,
+            at_us: p.close_us,
+        })
+        .collect();
+    crate::collections::after_issue(tx, &issued, now).await?;
+    let jobs: Vec<NewJob> = ids
+        .iter()
+        .zip(&run)
+        .filter(|(_, p)| p.pdf != PdfGeneration::OnDemand)
+        .map(|(&invoice_id, p)| NewJob {
+            invoice_id,
+            ready: p.pdf == PdfGeneration::EndOfPeriod,
+        })
+        .collect();
+    pdf_jobs::enqueue(tx, &jobs, &context.pass_key, created_us).await?;
     Ok(())
 }
 

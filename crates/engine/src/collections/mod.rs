@@ -10,7 +10,10 @@ mod review;
 mod runs;
 mod status;
 
+use std::collections::{HashMap, HashSet};
+
 use classbill_domain::class::{AutoCharge, ClassSettings, InvoicePolicy};
+use classbill_store::allocations;
 use classbill_store::collections as store_collections;
 use classbill_store::invoices::{self as store_invoices, InvoiceRow};
 use classbill_store::{StoreError, Tx, instants};
@@ -20,38 +23,88 @@ use utoipa::ToSchema;
 
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
-use crate::notifications::{self, Event};
+use crate::notifications::{self, EmitCache, Event};
 
 pub(crate) use release::after_allocation;
 pub use runs::{CollectionOptions, CollectionRunSummary, CollectionRunView, DEFAULT_COLLECTION_BATCH};
 pub(crate) use status::{Cause, refresh_status};
 
-/// Everything that follows the storing of a newly issued invoice, in its transaction: the party's credit is
-/// applied to it (§5.7 rule 3) and its collection schedule is computed from its policy and the installation
-/// calendar and frozen (§5.9). `at_us` is the issue instant.
-pub(crate) async fn after_issue(tx: &mut Tx, invoice_id: i64, at_us: i64, now: Timestamp) -> EngineResult<()> {
+/// A newly stored invoice and its issue instant, the instant its credit is applied at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Issued {
+    pub invoice_id: i64,
+    pub at_us: i64,
+}
+
+/// Everything that follows the storing of newly issued invoices, in their transaction: the party's credit is
+/// applied to each (§5.7 rule 3), its collection schedule is computed from its policy and the installation
+/// calendar and frozen (§5.9), and its issue is announced, invoice by invoice in the order given.
+///
+/// The invoices of a close batch go through together, so the reads and writes they share are made once per batch
+/// (one credit query, one calendar, multi-row schedule inserts); an out-of-turn invoice is a batch of one. Every
+/// invoice of the batch is stored before the first is handled, so an invoice whose credit step does work
+/// ([`crate::payments::credit_applies`]) must come in a batch of its own, or its credit would reach the
+/// invoices stored after it.
+pub(crate) async fn after_issue(tx: &mut Tx, issued: &[Issued], now: Timestamp) -> EngineResult<()> {
     let now_us = instants::to_micros(now);
-    crate::payments::apply_credit(tx, invoice_id, at_us, now_us).await?;
-    let invoice = store_invoices::get(tx, invoice_id)
+    let ids: Vec<i64> = issued.iter().map(|i| i.invoice_id).collect();
+    let mut stored: HashMap<i64, InvoiceRow> = store_invoices::get_many(tx, &ids)
         .await?
-        .ok_or_else(|| corrupt(format!("invoice {invoice_id} vanished")))?;
-    plan::freeze_schedule(tx, &invoice).await?;
-    if invoice.review_state == "under_review" {
-        let event = Event::for_invoice("invoice_under_review", &invoice);
-        return notifications::emit(tx, &event, now).await;
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    let mut party_ids: Vec<i64> = stored.values().map(|row| row.party_id).collect();
+    party_ids.sort_unstable();
+    party_ids.dedup();
+    let with_credit: HashSet<i64> = allocations::parties_with_credit(tx, &party_ids)
+        .await?
+        .into_iter()
+        .collect();
+    let mut invoices = Vec::with_capacity(issued.len());
+    for item in issued {
+        let vanished = || corrupt(format!("invoice {} vanished", item.invoice_id));
+        let mut invoice = stored.remove(&item.invoice_id).ok_or_else(vanished)?;
+        if crate::payments::credit_applies(&invoice, with_credit.contains(&invoice.party_id)) {
+            crate::payments::apply_credit(tx, invoice.id, item.at_us, now_us).await?;
+            invoice = store_invoices::get(tx, invoice.id).await?.ok_or_else(vanished)?;
+        } else {
+            // Nothing to allocate: the invoice only starts open for its total, which the caller may have stored.
+            let (open, status) = crate::payments::opening(&invoice);
+            if (open, status.as_str()) != (invoice.open_amount, invoice.status.as_str()) {
+                allocations::set_open(tx, invoice.id, open, &status).await?;
+                invoice.open_amount = open;
+                invoice.status = status;
+            }
+        }
+        invoices.push(invoice);
     }
-    announce(tx, &invoice, now).await
+    plan::freeze_schedules(tx, &invoices).await?;
+    let mut cache = EmitCache::default();
+    for invoice in &invoices {
+        if invoice.review_state == "under_review" {
+            let event = Event::for_invoice("invoice_under_review", invoice);
+            notifications::emit_with(tx, &mut cache, &event, now).await?;
+        } else {
+            announce_with(tx, &mut cache, invoice, now).await?;
+        }
+    }
+    Ok(())
 }
 
 /// What issue (or, for an invoice held in review, approval) announces: the invoice e-mail of its tab and the
 /// `on_issue` charge request.
 async fn announce(tx: &mut Tx, invoice: &InvoiceRow, now: Timestamp) -> EngineResult<()> {
+    announce_with(tx, &mut EmitCache::default(), invoice, now).await
+}
+
+/// [`announce`] sharing `cache` with the other invoices of a batch.
+async fn announce_with(tx: &mut Tx, cache: &mut EmitCache, invoice: &InvoiceRow, now: Timestamp) -> EngineResult<()> {
     let key = if invoice.kind == "regular" {
         "invoice_issued"
     } else {
         "oot_invoice_issued"
     };
-    notifications::emit(tx, &Event::for_invoice(key, invoice), now).await?;
+    notifications::emit_with(tx, cache, &Event::for_invoice(key, invoice), now).await?;
     let class = class_of(invoice)?;
     if policy_of(&class, invoice).auto_charge == AutoCharge::OnIssue {
         crate::charges::request_charge(tx, invoice, 1, now).await?;

@@ -355,7 +355,11 @@ async fn issue(
     store_invoices::attach_xdrs(tx, invoice_id, &xdr_ids).await?;
     // Applies the credit, freezes the schedule from the OOT policy and announces the invoice:
     // `oot_invoice_issued` and, with `auto_charge` = `on_issue`, the first charge request (§5.8 rule 5).
-    crate::collections::after_issue(tx, invoice_id, as_of_us, now).await?;
+    let issued = crate::collections::Issued {
+        invoice_id,
+        at_us: as_of_us,
+    };
+    crate::collections::after_issue(tx, &[issued], now).await?;
     // The amount due follows the credit actually applied.
     store_oot::settle_amount_due(tx, invoice_id).await?;
     match store_oot::insert(

@@ -137,14 +137,28 @@ pub(crate) async fn spread(
     Ok(made)
 }
 
+/// The open amount and status of a newly issued invoice before any credit is applied: its total (never below
+/// zero), and the status that open amount gives.
+pub(crate) fn opening(invoice: &InvoiceRow) -> (i64, String) {
+    let open = invoice.total.max(0);
+    (open, status_for(invoice, open))
+}
+
+/// Whether [`apply_credit`] has more to do for a newly issued invoice than set its [`opening`] amount: a negative
+/// total is spread as credit, and a positive one that is not `card_only` takes the credit of a party that has
+/// some.
+pub(crate) fn credit_applies(invoice: &InvoiceRow, party_has_credit: bool) -> bool {
+    invoice.total < 0 || (invoice.total > 0 && !invoice.card_only && party_has_credit)
+}
+
 /// Issue-time credit application (§5.7 rules 3 and 4) for a newly stored invoice: its open amount starts at
 /// its total; with a positive total and not `card_only`, the party's unallocated credit is consumed into it in
 /// FIFO order; a negative total becomes credit applied at once to the party's older open invoices. The
 /// invoice's `open_amount` and `status` are set accordingly. Allocations are dated `at_us`.
 pub(crate) async fn apply_credit(tx: &mut Tx, invoice_id: i64, at_us: i64, now_us: i64) -> EngineResult<()> {
     let row = invoice(tx, invoice_id).await?;
-    let open = row.total.max(0);
-    allocations::set_open(tx, invoice_id, open, &status_for(&row, open)).await?;
+    let (open, status) = opening(&row);
+    allocations::set_open(tx, invoice_id, open, &status).await?;
     if row.total < 0 {
         spread(
             tx,
