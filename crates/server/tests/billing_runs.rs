@@ -470,3 +470,40 @@ on_both_backends! {
         assert_eq!(reset["occurred_at"], json!("2025-04-01T00:00:00Z"));
     }
 }
+
+/// The parties a pass at `as_of` claims, as its progress reports them.
+async fn parties_claimed(app: &TestApp, as_of: &str) -> u64 {
+    let claimed = std::sync::atomic::AtomicU64::new(0);
+    let observe = |progress: &classbill_engine::CloseProgress| {
+        claimed.fetch_max(progress.parties_claimed, std::sync::atomic::Ordering::Relaxed);
+    };
+    let options = classbill_engine::CloseOptions {
+        batch_size: 2,
+        on_commit: Some(&observe),
+    };
+    let at: jiff::Timestamp = as_of.parse().expect("instant");
+    app.engine
+        .run_billing_with(at, at, options)
+        .await
+        .expect("the pass runs");
+    claimed.into_inner()
+}
+
+on_both_backends! {
+    async fn a_scheduler_tick_only_visits_parties_with_billing_work(app) {
+        let class = invoicing_class(app, &app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
+        let parties = [
+            berlin_customer(app, &class["id"]).await,
+            berlin_customer(app, &class["id"]).await,
+            berlin_customer(app, &class["id"]).await,
+        ];
+        // Nothing stored yet: every party needs its periods.
+        assert_eq!(parties_claimed(app, "2025-03-15T00:00:00Z").await, 3);
+        // Each is inside its open March period with nothing ended: a tick has nothing to look at.
+        assert_eq!(parties_claimed(app, "2025-03-20T00:00:00Z").await, 0);
+        // March has ended: every party is due, and once closed (April stored), quiet again.
+        assert_eq!(parties_claimed(app, "2025-04-01T04:00:00Z").await, 3);
+        assert_eq!(invoices_of(app, &app.admin, parties[0]).await.len(), 1);
+        assert_eq!(parties_claimed(app, "2025-04-10T00:00:00Z").await, 0);
+    }
+}

@@ -122,7 +122,7 @@ impl crate::Engine {
         let (total, context) = {
             let mut tx = self.store.read().await?;
             (
-                store_close::count_parties_active_at(&mut tx, as_of_us).await?,
+                store_close::count_parties_with_billing_work(&mut tx, as_of_us).await?,
                 run_context(&mut tx, now).await?,
             )
         };
@@ -130,7 +130,8 @@ impl crate::Engine {
         let mut summary = BillingRunSummary::default();
         loop {
             let mut tx = self.store.write().await?;
-            let claimed = store_close::claim_parties_active_at(&mut tx, pass.after, as_of_us, pass.limit()).await?;
+            let claimed =
+                store_close::claim_parties_with_billing_work(&mut tx, pass.after, as_of_us, pass.limit()).await?;
             if claimed.is_empty() {
                 break;
             }
