@@ -280,3 +280,32 @@ on_both_backends! {
         assert!(pdf.starts_with(b"%PDF-"));
     }
 }
+
+on_both_backends! {
+    async fn two_workers_share_the_pdf_queue_and_render_each_invoice_once(app) {
+        let template = app.standard_template().await;
+        let class = app
+            .class(&app.admin, json!({"name": "PDF queue", "currency": "EUR",
+                "regular_invoices": {"enabled": true, "template_id": template, "pdf_generation": "end_of_period"}}))
+            .await;
+        let mut parties = Vec::new();
+        for n in 0..12 {
+            let answer = app
+                .post("/api/v1/customers", &app.admin,
+                      json!({"name": format!("Queue {n}"), "currency": "EUR", "class_id": class["id"],
+                             "time_zone": "Europe/Berlin", "activated_at": "2025-03-01T00:00:00+01:00"}))
+                .await;
+            assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+            let party = answer.body["id"].as_i64().expect("customer id");
+            app.section_7_1_march_charges(party).await;
+            parties.push(party);
+        }
+        close_march(app, parties[0]).await;
+        // Two workers poll at once; each job is claimed by one of them.
+        let now = jiff::Timestamp::now();
+        let (first, second) = tokio::join!(app.engine.render_queued_pdfs(now), app.engine.render_queued_pdfs(now));
+        let (first, second) = (first.expect("a pass"), second.expect("a pass"));
+        assert_eq!(first + second, 12, "{first} + {second}");
+        assert_eq!(app.engine.render_queued_pdfs(now).await.expect("a pass"), 0, "nothing rendered twice or left");
+    }
+}

@@ -1,7 +1,7 @@
 //! The queue of invoice PDFs to render (`pdf_jobs`).
 
 use crate::db::in_list;
-use crate::{AssertSqlSafe, StoreError, Tx, args};
+use crate::{AssertSqlSafe, Backend, StoreError, Tx, args};
 
 /// One invoice PDF to queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,15 +52,34 @@ struct JobRow {
     invoice_id: i64,
 }
 
-/// Up to `limit` ready jobs that have failed fewer than `max_attempts` times, oldest invoice first. Two workers
-/// may pick the same job; the first PDF kept wins and the other is discarded.
-pub async fn ready(tx: &mut Tx, max_attempts: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
-    let rows: Vec<JobRow> = tx
+/// Claims up to `limit` ready jobs that have failed fewer than `max_attempts` times and that no other worker
+/// holds at `now`, oldest invoice first, holding them until `claimed_until`. PostgreSQL skips rows another
+/// transaction is claiming; SQLite has a single writer.
+pub async fn claim_ready(
+    tx: &mut Tx,
+    now: i64,
+    claimed_until: i64,
+    max_attempts: i64,
+    limit: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let lock = match tx.backend() {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let mut rows: Vec<JobRow> = tx
         .fetch_all(
-            "SELECT invoice_id FROM pdf_jobs WHERE ready AND attempts < $1 ORDER BY invoice_id LIMIT $2",
-            args![max_attempts, limit],
+            AssertSqlSafe(format!(
+                "UPDATE pdf_jobs SET claimed_until = $2
+                 WHERE invoice_id IN (
+                     SELECT invoice_id FROM pdf_jobs
+                     WHERE ready AND attempts < $3 AND (claimed_until IS NULL OR claimed_until <= $1)
+                     ORDER BY invoice_id LIMIT $4 {lock})
+                 RETURNING invoice_id"
+            )),
+            args![now, claimed_until, max_attempts, limit],
         )
         .await?;
+    rows.sort_by_key(|r| r.invoice_id);
     Ok(rows.into_iter().map(|r| r.invoice_id).collect())
 }
 

@@ -80,33 +80,50 @@ async fn render_pdf(
 /// Renders failed this often stay in the queue with their last error and are not tried again; the PDF is then
 /// rendered on its first download, where the error shows.
 const MAX_RENDER_ATTEMPTS: i64 = 5;
-/// Jobs taken by one call; the worker calls again on its next poll.
-const RENDER_BATCH: i64 = 100;
+/// Jobs rendered by one call at most; the worker calls again on its next poll.
+const RENDER_BATCH: usize = 100;
+/// Jobs claimed at a time: small, so that workers polling together share the queue.
+const CLAIM_BATCH: i64 = 10;
+/// How long a claim holds, far longer than rendering a claim's jobs takes; a dead worker's jobs wait this long.
+const CLAIM_MICROS: i64 = 10 * 60 * 1_000_000;
 
 impl crate::Engine {
     /// Renders the queued invoice PDFs that are ready (`end_of_period` at once, `postponed` once their run has
-    /// finished) and keeps them; answers how many were rendered. A failure is recorded on the job and retried
-    /// by a later pass, up to a limit.
+    /// finished) and keeps them; answers how many were rendered. Jobs are claimed a few at a time, so workers
+    /// never render the same invoice. A failure is recorded on the job, which is tried again once its claim has
+    /// lapsed, up to a limit.
     pub async fn render_queued_pdfs(&self, now: Timestamp) -> EngineResult<u64> {
-        let ready = {
-            let mut tx = self.store.read().await?;
-            pdf_jobs::ready(&mut tx, MAX_RENDER_ATTEMPTS, RENDER_BATCH).await?
-        };
+        let now_us = instants::to_micros(now);
         let mut rendered = 0;
-        for invoice_id in ready {
-            let outcome = self.invoice_pdf(&Actor::system(), invoice_id, now).await;
-            let mut tx = self.store.write().await?;
-            match outcome {
-                Ok(_) => {
-                    pdf_jobs::done(&mut tx, invoice_id).await?;
-                    rendered += 1;
-                }
-                Err(error) => {
-                    tracing::warn!(invoice = invoice_id, %error, "invoice PDF not rendered");
-                    pdf_jobs::failed(&mut tx, invoice_id, &error.to_string()).await?;
-                }
+        let mut taken = 0;
+        while taken < RENDER_BATCH {
+            let claimed = {
+                let mut tx = self.store.write().await?;
+                let claimed =
+                    pdf_jobs::claim_ready(&mut tx, now_us, now_us + CLAIM_MICROS, MAX_RENDER_ATTEMPTS, CLAIM_BATCH)
+                        .await?;
+                tx.commit().await?;
+                claimed
+            };
+            if claimed.is_empty() {
+                break;
             }
-            tx.commit().await?;
+            taken += claimed.len();
+            for invoice_id in claimed {
+                let outcome = self.invoice_pdf(&Actor::system(), invoice_id, now).await;
+                let mut tx = self.store.write().await?;
+                match outcome {
+                    Ok(_) => {
+                        pdf_jobs::done(&mut tx, invoice_id).await?;
+                        rendered += 1;
+                    }
+                    Err(error) => {
+                        tracing::warn!(invoice = invoice_id, %error, "invoice PDF not rendered");
+                        pdf_jobs::failed(&mut tx, invoice_id, &error.to_string()).await?;
+                    }
+                }
+                tx.commit().await?;
+            }
         }
         Ok(rendered)
     }
