@@ -40,36 +40,18 @@ fn a_bill_run_across_a_postgresql_restart_issues_every_invoice_once() {
         )
         .spawn()
         .expect("the binary starts");
-        let mut run = KillOnDrop(Some(run));
         let issued = (USAGE_CUSTOMERS * 2 * fraction / 100) as i64;
-        let started = Instant::now();
-        while block_on(count(&url, "SELECT count(*) FROM invoices")) < issued {
-            assert!(started.elapsed() < Duration::from_secs(30), "the run issues invoices");
-            assert!(run.running(), "the run is still going");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        cluster
-            .restart(Duration::from_millis(500))
-            .unwrap_or_else(|e| panic!("PostgreSQL comes back: {e}"));
-        let output = run.wait();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        eprintln!(
-            "restarted {name}: exit {:?}, {}",
-            output.status.code(),
-            stderr.lines().last().unwrap_or_default()
+        restart_during(
+            &mut cluster,
+            run,
+            Progress {
+                url: &url,
+                sql: "SELECT count(*) FROM invoices",
+                at_least: issued,
+            },
+            &format!("bill run, restarted {name}"),
+            "error: the bill run stopped; run it again with --retry",
         );
-        assert!(
-            !stderr.contains("panicked"),
-            "a clean failure or success: {}",
-            describe(&output)
-        );
-        if !output.status.success() {
-            assert!(
-                stderr.contains("error: the bill run stopped; run it again with --retry"),
-                "the error says how to finish: {}",
-                describe(&output)
-            );
-        }
         run_ok(
             dir,
             &url,
@@ -103,15 +85,44 @@ fn a_collection_run_across_a_postgresql_restart_fires_every_event_once() {
 
     let url = block_on(database(&cluster, "collect_restarted"));
     block_on(load_dunning(url.clone()));
-    let mut run = KillOnDrop(Some(collections(dir.path(), &url).spawn().expect("the binary starts")));
+    let run = collections(dir.path(), &url).spawn().expect("the binary starts");
+    restart_during(
+        &mut cluster,
+        run,
+        Progress {
+            url: &url,
+            sql: "SELECT count(*) FROM collection_items WHERE state = 'fired'",
+            at_least: fired / 3,
+        },
+        "collection run",
+        "error: the collection run stopped; run it again with the same --as-of",
+    );
+    collections_ok(dir.path(), &url);
+    assert_eq!(
+        block_on(collected(&url)),
+        expected,
+        "every event fired once, every effect once, as without the restart"
+    );
+}
+
+/// How far a run has come: `sql` counts its work in `url`; the restart waits for `at_least`.
+struct Progress<'a> {
+    url: &'a str,
+    sql: &'static str,
+    at_least: i64,
+}
+
+/// Restarts the cluster once `run` has done `progress`, then waits for the run to end: cleanly, or with an error
+/// that starts with `stopped` (which says how to finish).
+fn restart_during(cluster: &mut PgCluster, run: Child, progress: Progress, what: &str, stopped: &str) {
+    let mut run = KillOnDrop(Some(run));
     let started = Instant::now();
-    while block_on(count(
-        &url,
-        "SELECT count(*) FROM collection_items WHERE state = 'fired'",
-    )) < fired / 3
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "the run fires events");
-        assert!(run.running(), "the run is still going");
+    while block_on(count(progress.url, progress.sql)) < progress.at_least {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what}: the run makes progress"
+        );
+        assert!(run.running(), "{what}: the run is still going");
         std::thread::sleep(Duration::from_millis(2));
     }
     cluster
@@ -120,28 +131,22 @@ fn a_collection_run_across_a_postgresql_restart_fires_every_event_once() {
     let output = run.wait();
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!(
-        "collection run across a restart: exit {:?}, {}",
+        "{what}: exit {:?}, {}",
         output.status.code(),
         stderr.lines().last().unwrap_or_default()
     );
     assert!(
         !stderr.contains("panicked"),
-        "a clean failure or success: {}",
+        "{what}: a clean failure or success: {}",
         describe(&output)
     );
     if !output.status.success() {
         assert!(
-            stderr.contains("error: the collection run stopped; run it again with the same --as-of"),
-            "the error says how to finish: {}",
+            stderr.contains(stopped),
+            "{what}: the error says how to finish: {}",
             describe(&output)
         );
     }
-    collections_ok(dir.path(), &url);
-    assert_eq!(
-        block_on(collected(&url)),
-        expected,
-        "every event fired once, every effect once, as without the restart"
-    );
 }
 
 /// A new, empty database on the private cluster.
