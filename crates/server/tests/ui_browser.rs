@@ -10,7 +10,8 @@ mod ui_support;
 use std::time::Duration;
 
 use browser::{
-    browser, by_id, choose, click, click_css, fill, log_in, shown, start_driver, submit, text, value, wait_for,
+    browser, by_id, choose, click, click_css, click_to_load, fill, log_in, shown, start_driver, submit, text, value,
+    wait_for,
 };
 use classbill_engine::{NewCustomer, NewUserRole};
 use fantoccini::{Client, Locator};
@@ -196,8 +197,7 @@ async fn ui_administrator_and_reseller_stories_in_a_browser() {
     assert!(document.contains("Reviewed customer"), "{document}");
     first.enter_parent_frame().await.unwrap();
     screenshot(&first, "invoice").await;
-    click(&first, "approve").await;
-    wait_for(&first, "h1").await;
+    click_to_load(&first, "#approve").await;
     assert!(text(&first, ".heading .meta").await.contains("review: approved"));
     assert!(text(&first, "#approved").await.contains("Approved"));
     assert!(

@@ -7,7 +7,7 @@ mod browser;
 mod support;
 mod ui_support;
 
-use browser::{browser, click, click_css, fill, log_in, start_driver, text, value, wait_for};
+use browser::{browser, click, click_css, click_to_load, fill, log_in, start_driver, text, value, wait_for};
 use classbill_engine::NewUserRole;
 use fantoccini::Locator;
 use reqwest::StatusCode;
@@ -60,7 +60,7 @@ async fn a_set_is_written_checked_previewed_and_hidden_from_resellers_in_a_brows
     let html = "<p>Hello <b>{{ party_name }}</b></p><script>parent.document.title = 'taken'</script>";
     fill(&admin, "events-invoice_overdue-html", html).await;
     fill(&admin, "events-invoice_overdue-sms", "{{ invoice_number }} is overdue").await;
-    click(&admin, "save").await;
+    click_to_load(&admin, "#save").await;
 
     // The unknown variable is named beside its field, with its line; the rest of the input is kept.
     let error = text(&admin, "#events-invoice_overdue-subject-error").await;
@@ -111,7 +111,7 @@ async fn a_set_is_written_checked_previewed_and_hidden_from_resellers_in_a_brows
     admin.enter_parent_frame().await.unwrap();
     assert_ne!(admin.title().await.unwrap(), "taken");
 
-    click(&admin, "save").await;
+    click_to_load(&admin, "#save").await;
     wait_for(&admin, "#saved").await;
     let stored = stored_set(&app, "Dunning").await.expect("saved");
     let texts = &stored["events"]["invoice_overdue"];

@@ -115,10 +115,20 @@ pub async fn click_css(browser: &Client, css: &str) {
         .unwrap();
 }
 
+/// Clicks the element matching `css` and waits for the page the click loads. The old page is marked first, so
+/// the wait cannot be met by what is still showing while the browser loads the new one.
+pub async fn click_to_load(browser: &Client, css: &str) {
+    browser
+        .execute("document.documentElement.dataset.leaving = 'yes'", Vec::new())
+        .await
+        .unwrap();
+    click_css(browser, css).await;
+    wait_for(browser, "html:not([data-leaving])").await;
+}
+
 /// Presses the form's submit button for `action` (`save`, `save_copy`, …) and waits for the page it leads to.
 pub async fn submit(browser: &Client, action: &str) {
-    click_css(browser, &format!("button[name=action][value={action}]")).await;
-    wait_for(browser, "h1").await;
+    click_to_load(browser, &format!("button[name=action][value={action}]")).await;
 }
 
 /// Whether the element `id` is displayed, which is how the page scripts hide the inputs that do not apply.
