@@ -1,6 +1,8 @@
 //! The writes and reads of a period close (customer-classes §5.3), set-based per batch of parties.
 
-use crate::db::in_list;
+use std::collections::HashMap;
+
+use crate::db::{in_list, rows_per_statement, value_rows};
 use crate::periods::PeriodRow;
 use crate::xdrs::XdrRow;
 use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
@@ -213,15 +215,27 @@ pub struct Freeze<'a> {
     pub batch_id: i64,
 }
 
-/// S1: the period stops taking xDRs and keeps what it closes under.
-pub async fn freeze(tx: &mut Tx, f: &Freeze<'_>, at_us: i64) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE billing_periods SET status = 'closing', class_revision = $1, settings_snapshot = $2,
-             frozen_at = COALESCE(frozen_at, $3), close_error = NULL, close_at = $4, close_batch_id = $5
-         WHERE id = $6",
-        args![f.revision, f.snapshot, at_us, f.close_at, f.batch_id, f.period_id],
-    )
-    .await?;
+/// S1: the periods stop taking xDRs and keep what they close under, with set-based statements over many
+/// periods.
+pub async fn freeze(tx: &mut Tx, periods: &[Freeze<'_>], at_us: i64) -> Result<(), StoreError> {
+    const COLUMNS: usize = 5;
+    for chunk in periods.chunks(rows_per_statement(COLUMNS)) {
+        let at = chunk.len() * COLUMNS + 1;
+        let sql = format!(
+            "WITH frozen (period_id, revision, snapshot, close_at, batch_id) AS (VALUES {})
+             UPDATE billing_periods SET status = 'closing', class_revision = frozen.revision,
+                 settings_snapshot = frozen.snapshot, frozen_at = COALESCE(frozen_at, ${at}), close_error = NULL,
+                 close_at = frozen.close_at, close_batch_id = frozen.batch_id
+             FROM frozen WHERE billing_periods.id = frozen.period_id",
+            value_rows(chunk.len(), COLUMNS)
+        );
+        let mut values = Vec::with_capacity(chunk.len() * COLUMNS + 1);
+        for f in chunk {
+            values.extend(args![f.period_id, f.revision, f.snapshot, f.close_at, f.batch_id]);
+        }
+        values.push(Arg::from(at_us));
+        tx.execute(AssertSqlSafe(sql), values).await?;
+    }
     Ok(())
 }
 
@@ -277,22 +291,29 @@ pub async fn xdrs_of_invoice(tx: &mut Tx, invoice_id: i64) -> Result<Vec<XdrRow>
 }
 
 #[derive(sqlx::FromRow)]
-struct SumRow {
+struct BalanceRow {
+    period_id: i64,
     total: Option<i64>,
 }
 
-/// Σ `amount` of the party's xDRs of the periods that start before `start_us`: the balance at that period's
-/// start (§5.1).
-pub async fn balance_before(tx: &mut Tx, party_id: i64, start_us: i64) -> Result<i64, StoreError> {
-    let row: SumRow = tx
-        .fetch_one(
-            "SELECT CAST(SUM(x.amount) AS BIGINT) AS total FROM xdrs x
-             JOIN billing_periods b ON b.id = x.period_id
-             WHERE x.party_id = $1 AND b.start_at < $2",
-            args![party_id, start_us],
-        )
-        .await?;
-    Ok(row.total.unwrap_or(0))
+/// For each of these periods, Σ `amount` of its party's xDRs of the periods that start before it: the balance at
+/// the period's start (§5.1). A period without earlier xDRs is absent (its balance is zero).
+pub async fn balances_before(tx: &mut Tx, period_ids: &[i64]) -> Result<HashMap<i64, i64>, StoreError> {
+    let mut balances = HashMap::with_capacity(period_ids.len());
+    for chunk in period_ids.chunks(crate::parties::ID_BATCH) {
+        let sql = format!(
+            "SELECT p.id AS period_id, CAST(SUM(x.amount) AS BIGINT) AS total FROM billing_periods p
+             JOIN billing_periods b ON b.party_id = p.party_id AND b.start_at < p.start_at
+             JOIN xdrs x ON x.period_id = b.id AND x.party_id = p.party_id
+             WHERE p.id IN ({})
+             GROUP BY p.id",
+            in_list(1, chunk.len())
+        );
+        let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
+        let rows: Vec<BalanceRow> = tx.fetch_all(AssertSqlSafe(sql), values).await?;
+        balances.extend(rows.into_iter().map(|r| (r.period_id, r.total.unwrap_or(0))));
+    }
+    Ok(balances)
 }
 
 /// An xDR the engine books at close: a tax, the rounding or a balance reset.
@@ -339,24 +360,40 @@ impl EngineXdr {
 }
 
 /// Books engine xDRs (quantity 1); a key that is already stored is skipped. Answers the ids of the rows stored
-/// now.
+/// now, ascending.
 pub async fn insert_engine_xdrs(tx: &mut Tx, rows: &[EngineXdr], created_at: i64) -> Result<Vec<i64>, StoreError> {
+    let mut ids: Vec<i64> = book_engine_xdrs(tx, rows, created_at).await?.into_values().collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+#[derive(sqlx::FromRow)]
+struct BookedRow {
+    id: i64,
+    party_id: i64,
+    external_id: String,
+}
+
+/// [`insert_engine_xdrs`] for the records of many periods at once: answers the id of each row stored now by its
+/// key `(party_id, external_id)`, so the caller can tell which records are whose.
+pub async fn book_engine_xdrs(
+    tx: &mut Tx,
+    rows: &[EngineXdr],
+    created_at: i64,
+) -> Result<HashMap<(i64, String), i64>, StoreError> {
     const COLUMNS: usize = 17;
-    let mut ids = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(crate::xdrs::INSERT_BATCH / 2) {
-        let mut sql = String::from(
+    let mut ids = HashMap::with_capacity(rows.len());
+    for chunk in rows.chunks(rows_per_statement(COLUMNS)) {
+        let sql = format!(
             "INSERT INTO xdrs (party_id, period_id, occurred_at, kind, service, quantity, amount, external_id, \
              hidden, late, tax_name, tax_rate_percent, tax_base, tax_amount, reverse_charge, outside_scope, \
-             created_at) VALUES ",
+             created_at) VALUES {} \
+             ON CONFLICT (party_id, external_id) WHERE external_id IS NOT NULL DO NOTHING \
+             RETURNING id, party_id, external_id",
+            value_rows(chunk.len(), COLUMNS)
         );
         let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
-        for (i, x) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            sql.push_str(&in_list(i * COLUMNS + 1, COLUMNS));
-            sql.push(')');
+        for x in chunk {
             values.extend([
                 Arg::from(x.party_id),
                 Arg::from(x.period_id),
@@ -377,14 +414,12 @@ pub async fn insert_engine_xdrs(tx: &mut Tx, rows: &[EngineXdr], created_at: i64
                 Arg::from(created_at),
             ]);
         }
-        sql.push_str(" ON CONFLICT (party_id, external_id) WHERE external_id IS NOT NULL DO NOTHING RETURNING id");
         ids.extend(
-            tx.fetch_all::<IdRow>(AssertSqlSafe(sql), values)
+            tx.fetch_all::<BookedRow>(AssertSqlSafe(sql), values)
                 .await?
                 .into_iter()
-                .map(|r| r.id),
+                .map(|r| ((r.party_id, r.external_id), r.id)),
         );
     }
-    ids.sort_unstable();
     Ok(ids)
 }

@@ -1,7 +1,7 @@
 //! Collections (customer-classes §5.8, §5.9): invoices' frozen schedules, the active limitation and suspension
 //! of each invoice, the party status history, and collection runs.
 
-use crate::db::in_list;
+use crate::db::{in_list, rows_per_statement, value_rows};
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
 /// One planned event of an invoice's schedule, as stored at issue.
@@ -32,25 +32,17 @@ pub struct ItemRow {
 
 const ITEM_COLUMNS: &str = "id, invoice_id, party_id, event, firing_rank, local_date, due_at, state, fired_at";
 
-/// Schedule items stored per statement: 7 bound values each, about 1,000 in all (SQLite binds a `$n` by walking
-/// the statement's list of names, a cost that grows with the square of the values per statement).
-const INSERT_BATCH: usize = 150;
-
-/// Stores schedule items in the order given, with one multi-row statement per [`INSERT_BATCH`] items.
+/// Stores schedule items in the order given, with multi-row statements.
 pub async fn insert_items(tx: &mut Tx, items: &[NewItem]) -> Result<(), StoreError> {
     const COLUMNS: usize = 7;
-    for chunk in items.chunks(INSERT_BATCH) {
-        let mut sql = String::from(
-            "INSERT INTO collection_items (invoice_id, party_id, event, firing_rank, local_date, due_at, state) VALUES ",
+    for chunk in items.chunks(rows_per_statement(COLUMNS)) {
+        let sql = format!(
+            "INSERT INTO collection_items (invoice_id, party_id, event, firing_rank, local_date, due_at, state) \
+             VALUES {}",
+            value_rows(chunk.len(), COLUMNS)
         );
         let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
-        for (n, item) in chunk.iter().enumerate() {
-            if n > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            sql.push_str(&in_list(n * COLUMNS + 1, COLUMNS));
-            sql.push(')');
+        for item in chunk {
             values.extend(args![
                 item.invoice_id,
                 item.party_id,
@@ -392,44 +384,4 @@ pub async fn list_runs(tx: &mut Tx, after_id: Option<i64>, limit: i64) -> Result
         args![after_id, limit],
     )
     .await
-}
-
-pub async fn start_run(tx: &mut Tx, id: i64, at_us: i64) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE collection_runs SET status = 'running', started_at = $1 WHERE id = $2",
-        args![at_us, id],
-    )
-    .await?;
-    Ok(())
-}
-
-/// The final counts and status of a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunOutcome {
-    pub status: String,
-    pub events_due: i64,
-    pub events_fired: i64,
-    pub events_dropped: i64,
-    pub approvals: i64,
-    pub error: Option<String>,
-}
-
-pub async fn finish_run(tx: &mut Tx, id: i64, o: &RunOutcome, at_us: i64) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE collection_runs SET status = $1, events_due = $2, events_fired = $3, events_dropped = $4,
-             approvals = $5, error = $6, finished_at = $7
-         WHERE id = $8",
-        args![
-            o.status.as_str(),
-            o.events_due,
-            o.events_fired,
-            o.events_dropped,
-            o.approvals,
-            o.error.clone(),
-            at_us,
-            id
-        ],
-    )
-    .await?;
-    Ok(())
 }

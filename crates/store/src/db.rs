@@ -369,9 +369,36 @@ pub(crate) fn in_list(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// Bound values per multi-row statement. SQLite finds each `$n` by walking the statement's list of parameter
+/// names, so binding costs grow with the square of the values in one statement; near 1,000 that cost stays
+/// negligible while one statement still replaces dozens of round trips.
+const VALUES_PER_STATEMENT: usize = 1_000;
+
+/// Rows of `columns` bound values each that one multi-row statement takes.
+pub(crate) fn rows_per_statement(columns: usize) -> usize {
+    (VALUES_PER_STATEMENT / columns.max(1)).max(1)
+}
+
+/// `($1, $2), ($3, $4), …`: the placeholders of `rows` tuples of `columns` bound values, for a multi-row
+/// `VALUES` list.
+pub(crate) fn value_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", in_list(row * columns + 1, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn value_rows_number_the_placeholders_row_by_row() {
+        assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::value_rows(1, 1), "($1)");
+        assert_eq!(super::rows_per_statement(7), 142);
+        assert_eq!(super::rows_per_statement(5_000), 1);
+    }
 
     #[test]
     fn redact_hides_the_password_only() {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::db::in_list;
+use crate::db::{in_list, rows_per_statement, value_rows};
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -57,31 +57,22 @@ pub async fn insert(tx: &mut Tx, i: &NewInvoice) -> Result<i64, StoreError> {
     Ok(insert_many(tx, &[i]).await?[0])
 }
 
-/// Invoices stored per statement (24 bound values each). SQLite finds each `$n` by walking the statement's list of
-/// names, so binding costs grow with the square of the values in a statement; about 1,000 keeps it negligible.
-const INSERT_BATCH: usize = 40;
-
-/// Stores invoices with one multi-row statement per [`INSERT_BATCH`] and answers their ids in the order given.
+/// Stores invoices with multi-row statements and answers their ids in the order given.
 /// Their numbers must differ (they do within one owner's sequence): the ids are matched to the rows by number,
 /// since neither backend promises the order of `RETURNING` rows.
 pub async fn insert_many(tx: &mut Tx, invoices: &[&NewInvoice]) -> Result<Vec<i64>, StoreError> {
     const COLUMNS: usize = 24;
     let mut ids = Vec::with_capacity(invoices.len());
-    for chunk in invoices.chunks(INSERT_BATCH) {
-        let mut sql = String::from(
+    for chunk in invoices.chunks(rows_per_statement(COLUMNS)) {
+        let sql = format!(
             "INSERT INTO invoices (number, kind, party_id, owner_reseller_id, class_id, class_revision, \
              settings_snapshot, period_id, issue_date, due_date, net_total, tax_total, rounding, total, \
              previous_balance, payments, out_of_turn, amount_due, credit_carried, open_amount, status, \
-             review_state, card_only, created_at) VALUES ",
+             review_state, card_only, created_at) VALUES {} RETURNING id, number",
+            value_rows(chunk.len(), COLUMNS)
         );
         let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
-        for (n, i) in chunk.iter().enumerate() {
-            if n > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            sql.push_str(&in_list(n * COLUMNS + 1, COLUMNS));
-            sql.push(')');
+        for i in chunk {
             values.extend(args![
                 i.number.clone(),
                 i.kind.clone(),
@@ -109,7 +100,6 @@ pub async fn insert_many(tx: &mut Tx, invoices: &[&NewInvoice]) -> Result<Vec<i6
                 i.created_at,
             ]);
         }
-        sql.push_str(" RETURNING id, number");
         let rows: Vec<NumberedIdRow> = tx.fetch_all(AssertSqlSafe(sql), values).await?;
         let by_number: HashMap<String, i64> = rows.into_iter().map(|r| (r.number, r.id)).collect();
         for i in chunk {
@@ -280,24 +270,18 @@ pub async fn attach_xdrs(tx: &mut Tx, invoice_id: i64, xdr_ids: &[i64]) -> Resul
     attach_xdrs_many(tx, &[(invoice_id, xdr_ids)]).await
 }
 
-/// (xDR, invoice) pairs updated per statement: two bound values each, about 1,000 in all (see [`INSERT_BATCH`]).
-const ATTACH_BATCH: usize = 500;
-
-/// Attaches the xDRs of several invoices (`(invoice_id, xdr_ids)`) with one set-based statement per
-/// [`ATTACH_BATCH`] xDRs instead of one per invoice.
+/// Attaches the xDRs of several invoices (`(invoice_id, xdr_ids)`) with set-based statements over many xDRs
+/// instead of one per invoice.
 pub async fn attach_xdrs_many(tx: &mut Tx, invoices: &[(i64, &[i64])]) -> Result<(), StoreError> {
     let pairs: Vec<(i64, i64)> = invoices
         .iter()
         .flat_map(|(invoice_id, xdr_ids)| xdr_ids.iter().map(move |&xdr_id| (xdr_id, *invoice_id)))
         .collect();
-    for chunk in pairs.chunks(ATTACH_BATCH) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|n| format!("(${}, ${})", 2 * n + 1, 2 * n + 2))
-            .collect();
+    for chunk in pairs.chunks(rows_per_statement(2)) {
         let sql = format!(
             "WITH attached (xdr_id, invoice_id) AS (VALUES {})
              UPDATE xdrs SET invoice_id = attached.invoice_id FROM attached WHERE xdrs.id = attached.xdr_id",
-            rows.join(", ")
+            value_rows(chunk.len(), 2)
         );
         let values: Vec<Arg> = chunk
             .iter()

@@ -1,6 +1,7 @@
 //! Samples of measured services (customer-classes §5.11): one row per party, metric and instant. A sample sent
 //! again for the same key replaces the stored one.
 
+use crate::db::{rows_per_statement, value_rows};
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -22,23 +23,18 @@ pub struct NewMeasurement {
     pub value: i64,
 }
 
-/// Rows per multi-row statement: five parameters each stays far below both backends' limits.
-pub const UPSERT_BATCH: usize = 500;
-
 const COLUMNS: &str = "party_id, metric, at, value, created_at";
 
 /// Stores `rows`, replacing any stored sample with the same `(party_id, metric, at)`. The rows must carry
 /// distinct keys: one statement may not touch the same row twice.
 pub async fn upsert_many(tx: &mut Tx, rows: &[NewMeasurement], created_at: i64) -> Result<(), StoreError> {
-    for chunk in rows.chunks(UPSERT_BATCH) {
-        let mut sql = format!("INSERT INTO measurements ({COLUMNS}) VALUES ");
+    for chunk in rows.chunks(rows_per_statement(5)) {
+        let mut sql = format!(
+            "INSERT INTO measurements ({COLUMNS}) VALUES {}",
+            value_rows(chunk.len(), 5)
+        );
         let mut values = Vec::with_capacity(chunk.len() * 5);
-        for (i, m) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let n = i * 5;
-            sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5));
+        for m in chunk {
             values.extend([
                 Arg::from(m.party_id),
                 Arg::from(m.metric.clone()),

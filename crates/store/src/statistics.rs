@@ -1,6 +1,6 @@
 //! Statistics files of closed periods (customer-classes §5.12) and the measured-service xDRs of step S2.
 
-use crate::db::in_list;
+use crate::db::{in_list, rows_per_statement, value_rows};
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
 /// The two files of one period.
@@ -14,24 +14,32 @@ pub struct StatisticsRow {
     pub created_at: i64,
 }
 
-/// Stores the files of a period; a repeated S5 replaces what an earlier attempt wrote.
-pub async fn put(tx: &mut Tx, row: &StatisticsRow) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO period_statistics (period_id, full_name, full_csv, summary_name, summary_csv, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (period_id) DO UPDATE SET full_name = excluded.full_name, full_csv = excluded.full_csv,
-             summary_name = excluded.summary_name, summary_csv = excluded.summary_csv,
-             created_at = excluded.created_at",
-        args![
-            row.period_id,
-            row.full_name.clone(),
-            row.full_csv.clone(),
-            row.summary_name.clone(),
-            row.summary_csv.clone(),
-            row.created_at
-        ],
-    )
-    .await?;
+/// Stores the files of these periods with multi-row statements; a repeated S5 replaces what an earlier attempt
+/// wrote. The periods must differ: one statement may not touch the same row twice.
+pub async fn put(tx: &mut Tx, rows: &[StatisticsRow]) -> Result<(), StoreError> {
+    const COLUMNS: usize = 6;
+    for chunk in rows.chunks(rows_per_statement(COLUMNS)) {
+        let sql = format!(
+            "INSERT INTO period_statistics (period_id, full_name, full_csv, summary_name, summary_csv, created_at)
+             VALUES {}
+             ON CONFLICT (period_id) DO UPDATE SET full_name = excluded.full_name, full_csv = excluded.full_csv,
+                 summary_name = excluded.summary_name, summary_csv = excluded.summary_csv,
+                 created_at = excluded.created_at",
+            value_rows(chunk.len(), COLUMNS)
+        );
+        let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
+        for row in chunk {
+            values.extend(args![
+                row.period_id,
+                row.full_name.as_str(),
+                row.full_csv.as_str(),
+                row.summary_name.as_str(),
+                row.summary_csv.as_str(),
+                row.created_at
+            ]);
+        }
+        tx.execute(AssertSqlSafe(sql), values).await?;
+    }
     Ok(())
 }
 

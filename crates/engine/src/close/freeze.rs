@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use classbill_domain::class::ClosureMode;
+use classbill_domain::class::{ClosureMode, PeriodClosure};
 use classbill_domain::party::PartyOverrides;
 use classbill_store::classes::{self, ClassRow};
 use classbill_store::close::{self as store_close, Freeze};
@@ -43,14 +43,15 @@ pub(super) async fn freeze_due(
     crate::ledger::ensure_through_many(tx, &needs, now).await?;
 
     let mut class_rows: HashMap<i64, ClassRow> = HashMap::new();
+    let mut closures: HashMap<i64, PeriodClosure> = HashMap::new();
     let mut due = Vec::new();
     for period in store_close::open_ended(tx, party_ids, as_of_us).await? {
         let party = &parties[&period.party_id];
         if let Entry::Vacant(slot) = class_rows.entry(party.class_id) {
-            slot.insert(class_row(tx, party.class_id).await?);
+            let row = slot.insert(class_row(tx, party.class_id).await?);
+            closures.insert(row.id, crate::classes::settings_of(row)?.general_info.period_closure);
         }
-        let settings = crate::classes::settings_of(&class_rows[&party.class_id])?;
-        let closure = &settings.general_info.period_closure;
+        let closure = &closures[&party.class_id];
         if closure.mode == ClosureMode::UponApproval {
             continue;
         }
@@ -64,19 +65,25 @@ pub(super) async fn freeze_due(
     }
     let now_us = instants::to_micros(now);
     let batch_id = store_close::new_batch(tx, now_us).await?;
-    for (period, close_us) in &due {
+    let mut snapshots = Snapshots::default();
+    for (period, _) in &due {
         let party = &parties[&period.party_id];
-        freeze_one(
-            tx,
-            party,
-            &class_rows[&party.class_id],
-            period,
-            *close_us,
-            batch_id,
-            now_us,
-        )
-        .await?;
+        snapshots.add(party, &class_rows[&party.class_id])?;
     }
+    let frozen: Vec<Freeze> = due
+        .iter()
+        .map(|(period, close_us)| {
+            let party = &parties[&period.party_id];
+            Freeze {
+                period_id: period.id,
+                revision: class_rows[&party.class_id].revision,
+                snapshot: snapshots.of(party),
+                close_at: *close_us,
+                batch_id,
+            }
+        })
+        .collect();
+    store_close::freeze(tx, &frozen, now_us).await?;
     let ids: Vec<i64> = due.iter().map(|(p, _)| p.id).collect();
     store_close::record_step(tx, batch_id, STEP_FREEZE, &ids, now_us).await?;
     Ok(Some(batch_id))
@@ -94,7 +101,15 @@ pub(super) async fn freeze_approved(
 ) -> EngineResult<i64> {
     let now_us = instants::to_micros(now);
     let batch_id = store_close::new_batch(tx, now_us).await?;
-    freeze_one(tx, party, class, period, close_us, batch_id, now_us).await?;
+    let snapshot = settings_snapshot(party, class)?;
+    let frozen = Freeze {
+        period_id: period.id,
+        revision: class.revision,
+        snapshot: &snapshot,
+        close_at: close_us,
+        batch_id,
+    };
+    store_close::freeze(tx, &[frozen], now_us).await?;
     store_close::record_step(tx, batch_id, STEP_FREEZE, &[period.id], now_us).await?;
     Ok(batch_id)
 }
@@ -105,26 +120,37 @@ pub(super) async fn class_row(tx: &mut Tx, id: i64) -> EngineResult<ClassRow> {
         .ok_or_else(|| StoreError::Corrupt(format!("class {id} is missing")))?)
 }
 
-/// The snapshot S2–S11 read: the class document and the party's overrides as they are at the freeze.
-async fn freeze_one(
-    tx: &mut Tx,
-    party: &PartyRow,
-    class: &ClassRow,
-    period: &PeriodRow,
-    close_us: i64,
-    batch_id: i64,
-    now_us: i64,
-) -> EngineResult<()> {
-    let snapshot = settings_snapshot(party, class)?;
-    let freeze = Freeze {
-        period_id: period.id,
-        revision: class.revision,
-        snapshot: &snapshot,
-        close_at: close_us,
-        batch_id,
-    };
-    store_close::freeze(tx, &freeze, now_us).await?;
-    Ok(())
+/// What a settings snapshot depends on besides the class: parties alike in it share one snapshot.
+type SnapshotKey = (i64, String, Option<String>);
+
+/// The settings snapshots of a batch, made once per class and alike parties: the parties of a batch mostly
+/// share theirs, and making one parses and writes the whole class document.
+#[derive(Default)]
+struct Snapshots(HashMap<SnapshotKey, String>);
+
+impl Snapshots {
+    fn key(party: &PartyRow) -> SnapshotKey {
+        (party.class_id, party.overrides.clone(), exemption_reason(party))
+    }
+
+    fn add(&mut self, party: &PartyRow, class: &ClassRow) -> EngineResult<()> {
+        if let Entry::Vacant(slot) = self.0.entry(Snapshots::key(party)) {
+            slot.insert(settings_snapshot(party, class)?);
+        }
+        Ok(())
+    }
+
+    /// The snapshot [`Snapshots::add`] made for a party alike.
+    fn of(&self, party: &PartyRow) -> &str {
+        &self.0[&Snapshots::key(party)]
+    }
+}
+
+/// The exemption reason an invoice prints: present exactly when the party is exempt.
+fn exemption_reason(party: &PartyRow) -> Option<String> {
+    party
+        .tax_exempt
+        .then(|| party.tax_exemption_reason.clone().unwrap_or_default())
 }
 
 /// The settings snapshot an invoice is issued under (§6): the class document and the party's overrides as
@@ -135,7 +161,7 @@ pub(crate) fn settings_snapshot(party: &PartyRow, class: &ClassRow) -> EngineRes
         "class_id": class.id,
         "class": serde_json::from_str::<Value>(&class.document)?,
         "overrides": serde_json::to_value(PartyOverrides::from_json(&party.overrides)?)?,
-        "tax_exemption_reason": party.tax_exempt.then(|| party.tax_exemption_reason.clone().unwrap_or_default()),
+        "tax_exemption_reason": exemption_reason(party),
     })
     .to_string())
 }

@@ -16,13 +16,14 @@ mod runs;
 mod statistics;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use classbill_domain::Money;
 use classbill_domain::class::{ClassSettings, EmailDelivery, PdfGeneration, TaxMethod};
 use classbill_domain::party::PartyOverrides;
 use classbill_domain::tax::{CustomTax, VatRateRow};
-use classbill_store::close::{self as store_close};
+use classbill_store::close::{self as store_close, EngineXdr};
 use classbill_store::invoices::{self as store_invoices, NewInvoice, Series};
 use classbill_store::parties::{self, PartyRow};
 use classbill_store::pdf_jobs::{self, NewJob};
@@ -73,24 +74,36 @@ pub(crate) fn owner_key(owner_reseller_id: Option<i64>) -> i64 {
     owner_reseller_id.unwrap_or(0)
 }
 
-/// The class and the party overrides a period closes under, as frozen at S1.
+/// The class and the party overrides a period closes under, as frozen at S1. Cloned per period from one parse
+/// of each distinct snapshot (the periods of a batch mostly share theirs), so the parsed parts are shared.
+#[derive(Clone)]
 struct Frozen {
     class_id: i64,
     revision: i64,
     snapshot: String,
-    class: ClassSettings,
-    overrides: PartyOverrides,
+    class: Arc<ClassSettings>,
+    overrides: Arc<PartyOverrides>,
     /// The party's `tax_exempt` at S1: the snapshot holds an exemption reason exactly when it was exempt.
     tax_exempt: bool,
 }
 
 impl Frozen {
-    /// The settings a frozen period closes under, or why they cannot be read (a close failure of the period).
-    fn from_row(row: store_close::FrozenRow) -> Result<Frozen, String> {
-        match (row.class_revision, row.settings_snapshot) {
-            (Some(revision), Some(snapshot)) => Frozen::parse(revision, snapshot),
-            _ => Err("the period was not frozen".to_owned()),
-        }
+    /// The settings of each frozen period, or why they cannot be read (a close failure of the period); each
+    /// distinct snapshot is parsed once.
+    fn of_rows(rows: Vec<store_close::FrozenRow>) -> HashMap<i64, Result<Frozen, String>> {
+        let mut parsed: HashMap<(i64, String), Result<Frozen, String>> = HashMap::new();
+        rows.into_iter()
+            .map(|row| {
+                let frozen = match (row.class_revision, row.settings_snapshot) {
+                    (Some(revision), Some(snapshot)) => parsed
+                        .entry((revision, snapshot))
+                        .or_insert_with_key(|(revision, snapshot)| Frozen::parse(*revision, snapshot.clone()))
+                        .clone(),
+                    _ => Err("the period was not frozen".to_owned()),
+                };
+                (row.id, frozen)
+            })
+            .collect()
     }
 
     fn parse(revision: i64, snapshot: String) -> Result<Frozen, String> {
@@ -98,16 +111,17 @@ impl Frozen {
         let class_id = value["class_id"]
             .as_i64()
             .ok_or_else(|| "settings snapshot: no class_id".to_owned())?;
-        let class = serde_json::from_value(value["class"].clone()).map_err(|e| format!("settings snapshot: {e}"))?;
-        let overrides =
+        let class: ClassSettings =
+            serde_json::from_value(value["class"].clone()).map_err(|e| format!("settings snapshot: {e}"))?;
+        let overrides: PartyOverrides =
             serde_json::from_value(value["overrides"].clone()).map_err(|e| format!("settings snapshot: {e}"))?;
         Ok(Frozen {
             class_id,
             revision,
             tax_exempt: value["tax_exemption_reason"].is_string(),
             snapshot,
-            class,
-            overrides,
+            class: Arc::new(class),
+            overrides: Arc::new(overrides),
         })
     }
 }
@@ -206,12 +220,8 @@ async fn finish_batch(
         .collect();
 
     // What S1 stored: the settings every later step reads, and the close instant.
-    let mut frozen: HashMap<i64, Result<Frozen, String>> =
-        store_close::snapshots(tx, &closing.iter().map(|p| p.id).collect::<Vec<_>>())
-            .await?
-            .into_iter()
-            .map(|r| (r.id, Frozen::from_row(r)))
-            .collect();
+    let mut frozen =
+        Frozen::of_rows(store_close::snapshots(tx, &closing.iter().map(|p| p.id).collect::<Vec<_>>()).await?);
     let due: Vec<(PeriodRow, i64)> = closing
         .into_iter()
         .map(|period| {
@@ -237,26 +247,24 @@ async fn finish_batch(
         xdrs_by_period.entry(row.period_id).or_default().push(row);
     }
 
-    let mut pending: Vec<Pending> = Vec::new();
+    let balances = store_close::balances_before(tx, &period_ids).await?;
+
+    let mut planned: Vec<Planned> = Vec::new();
     let mut closed = Vec::new();
     let mut archived = Vec::new();
     for (period, close_us) in &due {
         let party = &parties[&period.party_id];
         let archive = matches!(frozen.get(&period.id), Some(Ok(f)) if f.class.general_info.archive_xdrs);
-        match close_one(
-            tx,
-            context,
+        let close = PeriodClose {
             party,
             period,
-            *close_us,
-            frozen.remove(&period.id),
-            &xdrs_by_period,
+            close_us: *close_us,
+            previous_balance: Money(balances.get(&period.id).copied().unwrap_or(0)),
             created_us,
-        )
-        .await?
-        {
-            Ok(invoice) => {
-                pending.extend(invoice);
+        };
+        match plan_one(tx, context, &close, frozen.remove(&period.id), &xdrs_by_period).await? {
+            Ok(plan) => {
+                planned.push(plan);
                 closed.push(period.id);
                 if archive {
                     archived.push(period);
@@ -273,6 +281,9 @@ async fn finish_batch(
             }
         }
     }
+
+    // S3, S4 and S11 bookings of the whole batch at once.
+    let pending = book(tx, planned, created_us).await?;
 
     // S6 numbers: one reservation per owner for the whole batch, in this transaction.
     let mut by_owner: HashMap<i64, Vec<Pending>> = HashMap::new();
@@ -409,24 +420,73 @@ fn review_state(frozen: &Frozen) -> &'static str {
     }
 }
 
-/// Books S3, S4 and S11 of one period and answers the invoice S6 is to issue; the inner `Err` is a close
-/// failure of this period (nothing of it booked), the outer one a storage failure of the whole batch.
-#[allow(clippy::too_many_arguments)]
-async fn close_one(
+/// One period about to be closed, with what the batch read for it.
+struct PeriodClose<'a> {
+    party: &'a PartyRow,
+    period: &'a PeriodRow,
+    close_us: i64,
+    /// The party's balance at the period's start (§5.1).
+    previous_balance: Money,
+    created_us: i64,
+}
+
+/// A period's S3, S4 and S11 computed and not yet booked: the engine xDRs to book and the invoices they go on.
+struct Planned {
+    /// Taxes, rounding, or the balance reset: booked onto the regular invoice when there is one.
+    xdrs: Vec<EngineXdr>,
+    /// The taxes and rounding of the separate recurring-fee invoice (§5.10 rule 6).
+    fee_xdrs: Vec<EngineXdr>,
+    fees: Option<Pending>,
+    regular: Option<Pending>,
+}
+
+/// Books the engine xDRs of every planned period with multi-row statements and answers the invoices S6 is to
+/// issue, each with the ids of its booked xDRs added to those it invoices. A key already stored (a step that
+/// booked it before) is not booked again and not added.
+async fn book(tx: &mut Tx, planned: Vec<Planned>, created_us: i64) -> EngineResult<Vec<Pending>> {
+    let rows: Vec<EngineXdr> = planned
+        .iter()
+        .flat_map(|p| p.xdrs.iter().chain(&p.fee_xdrs).cloned())
+        .collect();
+    let booked = store_close::book_engine_xdrs(tx, &rows, created_us).await?;
+    let ids_of = |xdrs: &[EngineXdr]| {
+        let mut ids: Vec<i64> = xdrs
+            .iter()
+            .filter_map(|x| booked.get(&(x.party_id, x.external_id.clone())).copied())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let mut pending = Vec::new();
+    for plan in planned {
+        if let Some(mut fees) = plan.fees {
+            fees.xdr_ids.extend(ids_of(&plan.fee_xdrs));
+            pending.push(fees);
+        }
+        // A balance reset is only booked when no invoice is issued, so every booked xDR belongs on it.
+        if let Some(mut regular) = plan.regular {
+            regular.xdr_ids.extend(ids_of(&plan.xdrs));
+            pending.push(regular);
+        }
+    }
+    Ok(pending)
+}
+
+/// Computes S3, S4 and S11 of one period and the invoices S6 is to issue; the inner `Err` is a close failure of
+/// this period (nothing of it booked), the outer one a storage failure of the whole batch.
+async fn plan_one(
     tx: &mut Tx,
     context: &RunContext,
-    party: &PartyRow,
-    period: &PeriodRow,
-    close_us: i64,
+    close: &PeriodClose<'_>,
     frozen: Option<Result<Frozen, String>>,
     xdrs_by_period: &HashMap<i64, Vec<classbill_store::xdrs::XdrRow>>,
-    created_us: i64,
-) -> EngineResult<Result<Vec<Pending>, String>> {
+) -> EngineResult<Result<Planned, String>> {
     let frozen = match frozen {
         Some(Ok(frozen)) => frozen,
         Some(Err(error)) => return Ok(Err(error)),
         None => return Ok(Err("the period was not frozen".to_owned())),
     };
+    let (period, close_us, created_us) = (close.period, close.close_us, close.created_us);
     let taxation = frozen
         .overrides
         .taxation
@@ -441,11 +501,10 @@ async fn close_one(
             }
         }
     }
-    let previous_balance = Money(store_close::balance_before(tx, party.id, period.start_at).await?);
     // S3 taxes the party as S1 froze it: a later change of its exemption waits for the next period.
     let party = &PartyRow {
         tax_exempt: frozen.tax_exempt,
-        ..party.clone()
+        ..close.party.clone()
     };
     let mut input = compute::CloseInput {
         party,
@@ -456,7 +515,7 @@ async fn close_one(
         vat_table: &context.vat_table,
         external_taxes: None,
         external_recurring_taxes: None,
-        previous_balance,
+        previous_balance: close.previous_balance,
     };
     let empty = Vec::new();
     let xdrs = xdrs_by_period.get(&period.id).unwrap_or(&empty);
@@ -475,8 +534,12 @@ async fn close_one(
         Ok(dates) => dates,
         Err(error) => return Ok(Err(error)),
     };
-    let booked = store_close::insert_engine_xdrs(tx, &plan.xdrs, created_us).await?;
-    let mut issued = Vec::new();
+    let mut planned = Planned {
+        xdrs: plan.xdrs,
+        fee_xdrs: Vec::new(),
+        fees: None,
+        regular: None,
+    };
     if let Some(fees) = plan.recurring_fees {
         let fee_dates = match compute::issue_and_due(
             close_us,
@@ -486,10 +549,9 @@ async fn close_one(
             Ok(dates) => dates,
             Err(error) => return Ok(Err(error)),
         };
-        let mut xdr_ids = fees.invoiced_xdr_ids;
-        xdr_ids.extend(store_close::insert_engine_xdrs(tx, &fees.xdrs, created_us).await?);
         let totals = fees.totals;
-        issued.push(Pending {
+        planned.fee_xdrs = fees.xdrs;
+        planned.fees = Some(Pending {
             // Rendered at issue like every out-of-turn invoice (§2.5).
             pdf: PdfGeneration::EndOfPeriod,
             invoice: NewInvoice {
@@ -521,16 +583,13 @@ async fn close_one(
                 card_only: true,
                 created_at: created_us,
             },
-            xdr_ids,
+            xdr_ids: fees.invoiced_xdr_ids,
             close_us,
         });
     }
     let Some(amounts) = plan.invoice else {
-        return Ok(Ok(issued));
+        return Ok(Ok(planned));
     };
-    let mut xdr_ids = plan.invoiced_xdr_ids;
-    // A balance reset is only booked when no invoice is issued, so every booked xDR belongs on it.
-    xdr_ids.extend(booked);
     let totals = amounts.totals;
     let balance = amounts.balance;
     let review_state = review_state(&frozen);
@@ -562,11 +621,11 @@ async fn close_one(
         card_only: false,
         created_at: created_us,
     };
-    issued.push(Pending {
+    planned.regular = Some(Pending {
         pdf: frozen.class.regular_invoices.pdf_generation,
         invoice,
-        xdr_ids,
+        xdr_ids: plan.invoiced_xdr_ids,
         close_us,
     });
-    Ok(Ok(issued))
+    Ok(Ok(planned))
 }

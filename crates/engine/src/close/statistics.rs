@@ -13,7 +13,7 @@ use jiff::tz::TimeZone;
 
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
-use crate::notifications::{self, Event};
+use crate::notifications::{self, EmitCache, Event};
 use crate::parties::owner_of;
 
 /// Which of the two files.
@@ -60,6 +60,8 @@ pub(super) async fn write(
             hidden: x.hidden,
         });
     }
+    let mut files = Vec::with_capacity(periods.len());
+    let mut events = Vec::with_capacity(periods.len());
     for period in periods {
         let party = &parties[&period.party_id];
         let zone = TimeZone::get(&party.time_zone)
@@ -74,19 +76,21 @@ pub(super) async fn write(
             .with("period_end", last.to_string())
             .with("full_file", names.full.as_str())
             .with("summary_file", names.summary.as_str());
-        store_statistics::put(
-            tx,
-            &StoredFiles {
-                period_id: period.id,
-                full_name: names.full,
-                full_csv: full_csv(&rows, &zone),
-                summary_name: names.summary,
-                summary_csv: summary_csv(&rows),
-                created_at: created_us,
-            },
-        )
-        .await?;
-        notifications::emit(tx, &ready, instants::from_micros(created_us)?).await?;
+        files.push(StoredFiles {
+            period_id: period.id,
+            full_name: names.full,
+            full_csv: full_csv(&rows, &zone),
+            summary_name: names.summary,
+            summary_csv: summary_csv(&rows),
+            created_at: created_us,
+        });
+        events.push(ready);
+    }
+    store_statistics::put(tx, &files).await?;
+    let now = instants::from_micros(created_us)?;
+    let mut cache = EmitCache::default();
+    for event in &events {
+        notifications::emit_with(tx, &mut cache, event, now).await?;
     }
     Ok(())
 }

@@ -78,35 +78,56 @@ pub(crate) async fn after_issue(tx: &mut Tx, issued: &[Issued], now: Timestamp) 
         }
         invoices.push(invoice);
     }
-    plan::freeze_schedules(tx, &invoices).await?;
-    let mut cache = EmitCache::default();
+    let mut followup = Followup::default();
+    let parties = plan::freeze_schedules(tx, &invoices, &mut followup).await?;
+    // Read after the credit step, the last change issuing makes to a party.
+    followup.emit = EmitCache::knowing(parties);
     for invoice in &invoices {
         if invoice.review_state == "under_review" {
             let event = Event::for_invoice("invoice_under_review", invoice);
-            notifications::emit_with(tx, &mut cache, &event, now).await?;
+            notifications::emit_with(tx, &mut followup.emit, &event, now).await?;
         } else {
-            announce_with(tx, &mut cache, invoice, now).await?;
+            announce_with(tx, &mut followup, invoice, now).await?;
         }
     }
     Ok(())
 }
 
+/// What the follow-up of a batch of issued invoices reads more than once: the class settings of each distinct
+/// settings snapshot (the invoices of a close batch mostly share one, and parsing it is the dearest step of an
+/// invoice's follow-up) and what the announcements read.
+#[derive(Default)]
+struct Followup {
+    classes: HashMap<String, ClassSettings>,
+    emit: EmitCache,
+}
+
+impl Followup {
+    /// [`class_of`], parsed once per distinct snapshot.
+    fn class_of(&mut self, invoice: &InvoiceRow) -> EngineResult<&ClassSettings> {
+        if !self.classes.contains_key(&invoice.settings_snapshot) {
+            let class = class_of(invoice)?;
+            self.classes.insert(invoice.settings_snapshot.clone(), class);
+        }
+        Ok(&self.classes[&invoice.settings_snapshot])
+    }
+}
+
 /// What issue (or, for an invoice held in review, approval) announces: the invoice e-mail of its tab and the
 /// `on_issue` charge request.
 async fn announce(tx: &mut Tx, invoice: &InvoiceRow, now: Timestamp) -> EngineResult<()> {
-    announce_with(tx, &mut EmitCache::default(), invoice, now).await
+    announce_with(tx, &mut Followup::default(), invoice, now).await
 }
 
-/// [`announce`] sharing `cache` with the other invoices of a batch.
-async fn announce_with(tx: &mut Tx, cache: &mut EmitCache, invoice: &InvoiceRow, now: Timestamp) -> EngineResult<()> {
+/// [`announce`] sharing what it reads with the other invoices of a batch.
+async fn announce_with(tx: &mut Tx, followup: &mut Followup, invoice: &InvoiceRow, now: Timestamp) -> EngineResult<()> {
     let key = if invoice.kind == "regular" {
         "invoice_issued"
     } else {
         "oot_invoice_issued"
     };
-    notifications::emit_with(tx, cache, &Event::for_invoice(key, invoice), now).await?;
-    let class = class_of(invoice)?;
-    if policy_of(&class, invoice).auto_charge == AutoCharge::OnIssue {
+    notifications::emit_with(tx, &mut followup.emit, &Event::for_invoice(key, invoice), now).await?;
+    if policy_of(followup.class_of(invoice)?, invoice).auto_charge == AutoCharge::OnIssue {
         crate::charges::request_charge(tx, invoice, 1, now).await?;
     }
     Ok(())

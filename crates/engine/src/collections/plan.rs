@@ -13,7 +13,7 @@ use jiff::Span;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use super::{class_of, corrupt, policy_of};
+use super::{Followup, corrupt, policy_of};
 use crate::error::EngineResult;
 use crate::installation::Calendar;
 
@@ -26,7 +26,12 @@ impl WorkingDays for Calendar {
 /// Stores the schedules of newly issued invoices, all items with one multi-row insert, and the instant of an
 /// invoice's automatic approval when it is held in review with `review_hold_days`. An invoice with nothing to
 /// collect (total ≤ 0) has no schedule.
-pub(super) async fn freeze_schedules(tx: &mut Tx, invoices: &[InvoiceRow]) -> EngineResult<()> {
+/// Answers the invoices' parties, read once for the whole batch.
+pub(super) async fn freeze_schedules(
+    tx: &mut Tx,
+    invoices: &[InvoiceRow],
+    followup: &mut Followup,
+) -> EngineResult<HashMap<i64, PartyRow>> {
     let mut party_ids: Vec<i64> = invoices.iter().map(|i| i.party_id).collect();
     party_ids.sort_unstable();
     party_ids.dedup();
@@ -42,7 +47,7 @@ pub(super) async fn freeze_schedules(tx: &mut Tx, invoices: &[InvoiceRow]) -> En
             .get(&invoice.party_id)
             .ok_or_else(|| corrupt(format!("party {} vanished", invoice.party_id)))?;
         let zone = TimeZone::get(&party.time_zone).map_err(corrupt)?;
-        let class = class_of(invoice)?;
+        let class = followup.class_of(invoice)?;
         if invoice.review_state == "under_review"
             && let Some(days) = class.regular_invoices.review_hold_days
         {
@@ -55,7 +60,7 @@ pub(super) async fn freeze_schedules(tx: &mut Tx, invoices: &[InvoiceRow]) -> En
             continue;
         }
         let due_date: Date = invoice.due_date.parse().map_err(corrupt)?;
-        let policy = policy_of(&class, invoice);
+        let policy = policy_of(class, invoice);
         let calendar = match &mut calendar {
             Some(calendar) => calendar,
             empty => empty.insert(Calendar::load(tx).await?),
@@ -78,5 +83,5 @@ pub(super) async fn freeze_schedules(tx: &mut Tx, invoices: &[InvoiceRow]) -> En
         }));
     }
     store_collections::insert_items(tx, &rows).await?;
-    Ok(())
+    Ok(parties)
 }

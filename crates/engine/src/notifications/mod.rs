@@ -101,25 +101,36 @@ pub async fn emit(tx: &mut Tx, event: &Event, now: Timestamp) -> EngineResult<()
     emit_with(tx, &mut EmitCache::default(), event, now).await
 }
 
-/// What [`emit`] reads for a class event besides the party itself — the class, its settings and the party's
-/// effective settings — kept across the events of one batch of issued invoices at one instant, which changes
-/// none of them. Reading and merging them is most of the cost of an event (about a dozen statements), and the
-/// parties of a batch mostly share them.
+/// What [`emit`] reads for a class event — the party, its class, the class settings and the party's effective
+/// settings — kept across the events of one batch at one instant, which changes none of them. Reading and
+/// merging them is most of the cost of an event (about a dozen statements), and the parties of a batch mostly
+/// share them.
 #[derive(Default)]
 pub(crate) struct EmitCache {
+    /// Parties the caller read in the same transaction after its last change to them.
+    parties: HashMap<i64, PartyRow>,
     settings: HashMap<SettingsKey, (ClassRow, ClassSettings, EffectiveSettings)>,
 }
 
-/// Everything [`crate::effective::of_party`] reads from a party: two parties alike in these have the same class
-/// and the same effective settings at one instant.
+impl EmitCache {
+    /// A cache that takes these parties as read: the caller has not changed them since.
+    pub(crate) fn knowing(parties: HashMap<i64, PartyRow>) -> EmitCache {
+        EmitCache {
+            parties,
+            settings: HashMap::new(),
+        }
+    }
+}
+
+/// What a class event's effective settings depend on. It reads only the e-mail switches of the invoice and
+/// statistics tabs and the notification sender, which come from the class, the party's overrides, its kind
+/// and its owner (the reseller's sender); its zone, prepaid flag and tax exemption change other leaves only.
+/// Two parties alike in these announce alike.
 #[derive(PartialEq, Eq, Hash)]
 struct SettingsKey {
     class_id: i64,
     kind: String,
     owner_reseller_id: Option<i64>,
-    prepaid: bool,
-    tax_exempt: bool,
-    time_zone: String,
     overrides: String,
 }
 
@@ -129,9 +140,6 @@ impl SettingsKey {
             class_id: party.class_id,
             kind: party.kind.clone(),
             owner_reseller_id: party.owner_reseller_id,
-            prepaid: party.prepaid,
-            tax_exempt: party.tax_exempt,
-            time_zone: party.time_zone.clone(),
             overrides: party.overrides.clone(),
         }
     }
@@ -145,9 +153,12 @@ pub(crate) async fn emit_with(tx: &mut Tx, cache: &mut EmitCache, event: &Event,
     let party_id = event
         .party_id
         .ok_or_else(|| StoreError::Corrupt(format!("event {} names no party", event.key)))?;
-    let party = parties::get(tx, party_id)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("event {} names missing party {party_id}", event.key)))?;
+    let party = match cache.parties.get(&party_id) {
+        Some(party) => party.clone(),
+        None => parties::get(tx, party_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("event {} names missing party {party_id}", event.key)))?,
+    };
     if INTEGRATION_EVENT_KEYS.contains(&event.key) {
         let body = webhook_body(event, &event.variables, now);
         return webhook_messages(tx, event, &party, &body, false, now).await;
