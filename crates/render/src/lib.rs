@@ -14,7 +14,7 @@ pub use invoice::{
     ChargeLine, CustomFieldValue, InvoiceDocument, PartyDetails, PeriodDates, ServiceGroup, TaxLine, Totals,
     sample_invoice,
 };
-pub use pdf::{check_template, render_pdf};
+pub use pdf::{PdfJob, check_template, render_pdf, render_pdfs};
 
 /// The built-in `Standard` invoice template every installation starts with.
 pub const STANDARD_TEMPLATE: &str = include_str!("../templates/standard_invoice.typ");

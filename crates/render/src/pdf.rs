@@ -1,6 +1,8 @@
 //! Typst template + invoice data → PDF bytes.
 
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
 
 use typst::WorldExt;
 use typst::diag::{Severity, SourceDiagnostic};
@@ -36,6 +38,52 @@ pub fn render_pdf(source: &str, invoice: &InvoiceDocument) -> Result<Vec<u8>, Re
         typst::comemo::evict(1);
     }
     result
+}
+
+/// One invoice of a batch and the template it renders with.
+#[derive(Debug, Clone, Copy)]
+pub struct PdfJob<'a> {
+    pub template: &'a str,
+    pub invoice: &'a InvoiceDocument,
+}
+
+/// Renders a batch of invoices on all cores of the machine: a thread per core takes the next invoice until none
+/// is left, so one slow invoice does not hold up the others. Typst's memoised results are shared by the
+/// threads. The results come in the order of `jobs`.
+pub fn render_pdfs(jobs: &[PdfJob<'_>]) -> Vec<Result<Vec<u8>, RenderError>> {
+    let threads = thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .min(jobs.len());
+    if threads <= 1 {
+        return jobs.iter().map(|job| render_pdf(job.template, job.invoice)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(job) = jobs.get(index) else {
+                return done;
+            };
+            done.push((index, render_pdf(job.template, job.invoice)));
+        }
+    };
+    let mut results: Vec<Option<Result<Vec<u8>, RenderError>>> = vec![None; jobs.len()];
+    thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        // This thread is one of the workers.
+        let mut done = work();
+        for helper in helpers {
+            done.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        for (index, result) in done {
+            results[index] = Some(result);
+        }
+    });
+    results
+        .into_iter()
+        .map(|result| result.expect("every job is taken by one thread"))
+        .collect()
 }
 
 /// Compiles an uploaded template against the sample invoice; the errors name their line.

@@ -1,7 +1,7 @@
 //! The closed world a template compiles in: its own source, the invoice as `invoice.json` and the fonts
 //! built into the binary. Nothing else is reachable, so a template cannot read files or fetch packages.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 use typst::diag::{FileError, FileResult};
 use typst::foundations::{Bytes, Datetime, Duration};
@@ -46,6 +46,38 @@ fn invoice_id() -> FileId {
     file_id(INVOICE_PATH)
 }
 
+/// Templates parsed at most: an installation renders with a handful of templates, and a batch of invoices
+/// mostly with one.
+const PARSED_TEMPLATES: usize = 8;
+
+/// The most recently used parsed templates, newest last. Parsing the built-in template takes a noticeable share
+/// of a render, and a template parsed once is also hashed once, which lets Typst find its memoised results.
+static PARSED: Mutex<Vec<Source>> = Mutex::new(Vec::new());
+
+/// The template parsed, from the cache when this text was parsed before.
+fn parsed(template: &str) -> Source {
+    // A panic elsewhere while the lock was held leaves a list that is still usable.
+    let mut parsed = PARSED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(index) = parsed.iter().position(|source| source.text() == template) {
+        let source = parsed.remove(index);
+        parsed.push(source.clone());
+        return source;
+    }
+    drop(parsed);
+    // Parsed outside the lock, so renders with other templates are not held up; another thread may have
+    // parsed the same text meanwhile, and then its copy is the one kept.
+    let source = Source::new(template_id(), template.to_owned());
+    let mut parsed = PARSED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(kept) = parsed.iter().find(|kept| kept.text() == template) {
+        return kept.clone();
+    }
+    if parsed.len() == PARSED_TEMPLATES {
+        parsed.remove(0);
+    }
+    parsed.push(source.clone());
+    source
+}
+
 pub(crate) struct InvoiceWorld {
     source: Source,
     invoice: Bytes,
@@ -54,7 +86,7 @@ pub(crate) struct InvoiceWorld {
 impl InvoiceWorld {
     pub(crate) fn new(template: &str, invoice_json: Vec<u8>) -> Self {
         InvoiceWorld {
-            source: Source::new(template_id(), template.to_owned()),
+            source: parsed(template),
             invoice: Bytes::new(invoice_json),
         }
     }

@@ -4,7 +4,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use classbill_render::{
-    RenderError, STANDARD_TEMPLATE, TemplateError, check_template, render_html, render_pdf, sample_invoice,
+    PdfJob, RenderError, STANDARD_TEMPLATE, TemplateError, check_template, render_html, render_pdf, render_pdfs,
+    sample_invoice,
 };
 
 /// The text layer of a PDF, as `pdftotext` (poppler-utils) reads it.
@@ -86,6 +87,52 @@ fn rendering_is_reproducible() {
     let first = render_pdf(STANDARD_TEMPLATE, &sample_invoice()).expect("renders");
     let second = render_pdf(STANDARD_TEMPLATE, &sample_invoice()).expect("renders");
     assert_eq!(first, second);
+}
+
+#[test]
+fn a_batch_renders_each_invoice_as_alone_in_the_order_given() {
+    let invoices: Vec<_> = (0..7)
+        .map(|n| {
+            let mut invoice = sample_invoice();
+            invoice.number = format!("INV-{n:06}");
+            invoice
+        })
+        .collect();
+    let broken = "#let invoice = json(\"invoice.json\")\n#invoice.missing\n";
+    let jobs: Vec<PdfJob<'_>> = invoices
+        .iter()
+        .enumerate()
+        .map(|(n, invoice)| PdfJob {
+            template: if n == 3 { broken } else { STANDARD_TEMPLATE },
+            invoice,
+        })
+        .collect();
+    let rendered = render_pdfs(&jobs);
+    assert_eq!(rendered.len(), invoices.len());
+    for (n, (result, invoice)) in rendered.iter().zip(&invoices).enumerate() {
+        if n == 3 {
+            assert!(matches!(result, Err(RenderError::Template(_))), "{result:?}");
+            continue;
+        }
+        let pdf = result.as_ref().expect("renders");
+        assert_eq!(
+            pdf,
+            &render_pdf(STANDARD_TEMPLATE, invoice).expect("renders"),
+            "invoice {n}"
+        );
+        assert!(pdf_text(pdf).contains(&invoice.number), "invoice {n}");
+    }
+    assert!(render_pdfs(&[]).is_empty());
+}
+
+#[test]
+fn a_template_edited_between_renders_renders_as_edited() {
+    let invoice = sample_invoice();
+    let first = "#let invoice = json(\"invoice.json\")\nFirst #invoice.number\n";
+    let second = "#let invoice = json(\"invoice.json\")\nSecond #invoice.number\n";
+    assert!(pdf_text(&render_pdf(first, &invoice).expect("renders")).contains("First INV-000042"));
+    assert!(pdf_text(&render_pdf(second, &invoice).expect("renders")).contains("Second INV-000042"));
+    assert!(pdf_text(&render_pdf(first, &invoice).expect("renders")).contains("First INV-000042"));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The queue of invoice PDFs to render (`pdf_jobs`).
 
 use crate::db::in_list;
-use crate::{AssertSqlSafe, Backend, StoreError, Tx, args};
+use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
 
 /// One invoice PDF to queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,9 +83,13 @@ pub async fn claim_ready(
     Ok(rows.into_iter().map(|r| r.invoice_id).collect())
 }
 
-pub async fn done(tx: &mut Tx, invoice_id: i64) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM pdf_jobs WHERE invoice_id = $1", args![invoice_id])
-        .await?;
+/// Removes the jobs of invoices whose PDF is kept, with one statement per claim.
+pub async fn done(tx: &mut Tx, invoice_ids: &[i64]) -> Result<(), StoreError> {
+    for chunk in invoice_ids.chunks(INSERT_BATCH) {
+        let sql = format!("DELETE FROM pdf_jobs WHERE invoice_id IN ({})", in_list(1, chunk.len()));
+        let values = chunk.iter().map(|&id| Arg::from(id)).collect();
+        tx.execute(AssertSqlSafe(sql), values).await?;
+    }
     Ok(())
 }
 

@@ -54,7 +54,8 @@ pub enum Phase {
     Import,
     BillFloor,
     BillRun,
-    /// The invoice PDFs the bill run queued in postponed mode, rendered by one worker (one core).
+    /// The invoice PDFs the bill run queued in postponed mode, rendered by one worker, which renders on every
+    /// core of the machine.
     PdfRender,
 }
 

@@ -66,11 +66,11 @@ impl Report {
         let pair = |a: &str, b: &str| self.get(a).zip(self.get(b));
         let ingest = pair("import", "raw-load").map(|(import, raw)| import.rate() / raw.rate());
         let bill = pair("bill-run", "bill-floor").map(|(run, floor)| run.seconds / floor.seconds);
-        // One worker renders on one core; two workers share the machine's two cores.
+        // The worker renders on every core, so its rate is the machine's.
         let pdf_hours = self
             .get("pdf-render")
             .filter(|m| m.rate() > 0.0)
-            .map(|m| 1_000_000.0 / (2.0 * m.rate()) / 3600.0);
+            .map(|m| 1_000_000.0 / m.rate() / 3600.0);
         vec![
             Ratio {
                 name: "import rate / raw load rate",

@@ -101,8 +101,10 @@ fn party_details(row: &PartyRow) -> PartyDetails {
     }
 }
 
-/// The issuer: the reseller owning the party, or the operator under the installation's sender name.
-async fn seller(tx: &mut Tx, party: &PartyRow) -> EngineResult<PartyDetails> {
+/// The issuer: the reseller owning the party, or the operator under the installation's sender name. The
+/// operator's details take a dozen reads of the installation settings, so a batch of invoices reads them once
+/// into `operator`.
+async fn seller(tx: &mut Tx, party: &PartyRow, operator: &mut Option<PartyDetails>) -> EngineResult<PartyDetails> {
     if let Some(reseller_id) = party.owner_reseller_id {
         let reseller = parties::get(tx, reseller_id)
             .await?
@@ -112,12 +114,17 @@ async fn seller(tx: &mut Tx, party: &PartyRow) -> EngineResult<PartyDetails> {
             ..party_details(&reseller)
         });
     }
+    if let Some(operator) = operator {
+        return Ok(operator.clone());
+    }
     let sender = InstallationSettings::load(tx).await?.default_sender;
-    Ok(PartyDetails {
+    let details = PartyDetails {
         name: sender.name.unwrap_or_default(),
         email: sender.address,
         ..PartyDetails::default()
-    })
+    };
+    *operator = Some(details.clone());
+    Ok(details)
 }
 
 /// The period's first and last local day.
@@ -217,11 +224,13 @@ async fn visible_custom_fields(
         .collect())
 }
 
-/// The document of an issued invoice (its view must carry its lines).
+/// The document of an issued invoice (its view must carry its lines). `operator` keeps the operator's details
+/// between the invoices of a batch; `None` the first time.
 pub(super) async fn invoice_document(
     tx: &mut Tx,
     invoice: &InvoiceView,
     issued_under: &IssuedUnder,
+    operator: &mut Option<PartyDetails>,
 ) -> EngineResult<InvoiceDocument> {
     let format = Formatter {
         precision: usize::try_from(issued_under.class.general_info.rounding_precision).unwrap_or(2),
@@ -272,7 +281,7 @@ pub(super) async fn invoice_document(
         credited_invoice,
         period,
         currency: party.currency.clone(),
-        seller: seller(tx, &party).await?,
+        seller: seller(tx, &party, operator).await?,
         customer: party_details(&party),
         groups: service_groups(lines, &format),
         notes: notes(&taxes, issued_under.tax_exemption_reason.as_deref()),
