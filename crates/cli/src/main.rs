@@ -50,7 +50,7 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Do not deliver notifications in this process (a `classbill worker` does).
+        /// Only queue requested runs and do not deliver notifications in this process (a `classbill worker` does).
         #[arg(long)]
         no_worker: bool,
         /// Do not close due periods on the real clock (runs requested by API or CLI still execute).
@@ -70,7 +70,7 @@ enum Command {
         #[command(flatten)]
         proxies: ProxyArg,
     },
-    /// Deliver notifications (the outbox) without serving HTTP.
+    /// Execute queued billing and collection runs, render queued PDFs and deliver notifications, without HTTP.
     Worker {
         #[command(flatten)]
         smtp: SmtpArg,
@@ -217,7 +217,8 @@ pub(crate) fn explain(e: EngineError) -> anyhow::Error {
     }
 }
 
-/// Serves the API; with `delivery`, notifications are delivered in-process meanwhile.
+/// Serves the API; with `delivery`, notifications are delivered and requested runs executed in-process
+/// meanwhile, without it requested runs are only queued.
 pub(crate) async fn serve(
     engine: Engine,
     listen: SocketAddr,
@@ -227,10 +228,12 @@ pub(crate) async fn serve(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let queue_runs_only = delivery.is_none();
     let _delivery = delivery.map(|config| AbortOnDrop(tokio::spawn(worker::deliver_forever(engine.clone(), config))));
     tracing::info!(%listen, "serving");
     let options = classbill_server::ServeOptions {
         trusted_proxies,
+        queue_runs_only,
         ..Default::default()
     };
     classbill_server::serve_with(engine, options, listener, async {

@@ -1,13 +1,16 @@
-//! Outbox delivery and queued invoice PDFs on the real clock: `classbill worker`, and in-process in `serve` and
-//! `demo` unless `--no-worker` is given.
+//! The work of `classbill worker` on the real clock: queued billing and collection runs (shared with the other
+//! workers of the database, see `classbill_engine::workers`), queued invoice PDFs and outbox delivery. `serve`
+//! and `demo` deliver and render in-process unless `--no-worker` is given; they execute the runs requested
+//! over their API themselves.
 
 use std::time::Duration;
 
 use classbill_engine::Engine;
 use classbill_engine::notifications::{DeliveryConfig, DeliveryReport};
+use classbill_engine::workers::worker_name;
 use jiff::Timestamp;
 
-/// Pause between delivery passes; a pass itself sends everything that is due.
+/// Pause between passes that found nothing to do; a pass itself does everything that is due.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Delivers due outbox messages and renders ready PDFs until the task is dropped.
@@ -32,11 +35,34 @@ pub(crate) async fn deliver_forever(engine: Engine, config: DeliveryConfig) {
     }
 }
 
-/// `classbill worker`: delivery only, until interrupted.
+/// Takes or joins queued and running billing and collection runs until the task is dropped. After a share of a
+/// run it looks again at once: another run may be waiting, or a participant of this one may have died.
+async fn run_queued_forever(engine: Engine) {
+    let worker = worker_name();
+    loop {
+        match engine.work_on_runs(&worker, Timestamp::now).await {
+            Ok(Some(share)) => {
+                match share.error {
+                    None => tracing::info!(kind = share.kind, run = share.run_id, "share of a run done"),
+                    Some(error) => {
+                        tracing::error!(kind = share.kind, run = share.run_id, %error, "share of a run failed")
+                    }
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "looking for queued runs failed"),
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// `classbill worker`: runs, PDFs and delivery side by side, until interrupted.
 pub(crate) async fn run(engine: Engine, config: DeliveryConfig) {
-    eprintln!("delivering notifications; stop with Ctrl-C");
+    eprintln!("executing queued runs and delivering notifications; stop with Ctrl-C");
     tokio::select! {
-        () = deliver_forever(engine, config) => {}
+        () = deliver_forever(engine.clone(), config) => {}
+        () = run_queued_forever(engine) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
 }

@@ -29,6 +29,7 @@ pub mod reports;
 pub mod retention;
 mod secrets;
 pub mod users;
+pub mod workers;
 
 pub use actor::{Actor, Role};
 pub use audit::AuditEntry;

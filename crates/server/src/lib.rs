@@ -36,6 +36,8 @@ pub struct AppState {
     pub engine: Engine,
     /// "Now" for requests that name no instant; see [`Clock`].
     pub(crate) clock: Clock,
+    /// Whether runs requested over HTTP are only queued, for `classbill worker` processes to execute.
+    pub(crate) queue_runs_only: bool,
     openapi: Arc<String>,
     metrics: Arc<observability::Metrics>,
 }
@@ -78,11 +80,18 @@ pub struct ServeOptions {
     pub clock: Clock,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// `serve --no-worker`: requested billing and collection runs are recorded as queued and left to
+    /// `classbill worker` processes instead of being executed by this one.
+    pub queue_runs_only: bool,
 }
 
 /// The router with these options.
 pub fn router_with(engine: Engine, options: ServeOptions) -> Router {
-    let ServeOptions { clock, trusted_proxies } = options;
+    let ServeOptions {
+        clock,
+        trusted_proxies,
+        queue_runs_only,
+    } = options;
     // The UI answers HTML, not problem documents, so it is merged outside the API's layers.
     let ui = ui::router(engine.clone(), clock.clone(), trusted_proxies);
     let (api, _) = openapi::api();
@@ -91,6 +100,7 @@ pub fn router_with(engine: Engine, options: ServeOptions) -> Router {
     let state = AppState {
         engine,
         clock,
+        queue_runs_only,
         openapi: Arc::new(openapi),
         metrics: metrics.clone(),
     };

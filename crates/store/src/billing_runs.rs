@@ -1,4 +1,5 @@
 //! Billing runs (`/billing-runs`): one row per run with its counts, one row per period that failed to close.
+//! Who executes a run, and how its counts add up, is in [`crate::run_workers`].
 
 use crate::{StoreError, Tx, args};
 
@@ -60,46 +61,6 @@ pub async fn list(tx: &mut Tx, after_id: Option<i64>, limit: i64) -> Result<Vec<
         args![after_id, limit],
     )
     .await
-}
-
-pub async fn start(tx: &mut Tx, id: i64, at_us: i64) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE billing_runs SET status = 'running', started_at = $1 WHERE id = $2",
-        args![at_us, id],
-    )
-    .await?;
-    Ok(())
-}
-
-/// The final counts and status of a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunOutcome {
-    pub status: String,
-    pub periods_due: i64,
-    pub periods_closed: i64,
-    pub periods_failed: i64,
-    pub invoices_issued: i64,
-    pub error: Option<String>,
-}
-
-pub async fn finish(tx: &mut Tx, id: i64, o: &RunOutcome, at_us: i64) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE billing_runs SET status = $1, periods_due = $2, periods_closed = $3, periods_failed = $4,
-             invoices_issued = $5, error = $6, finished_at = $7
-         WHERE id = $8",
-        args![
-            o.status.clone(),
-            o.periods_due,
-            o.periods_closed,
-            o.periods_failed,
-            o.invoices_issued,
-            o.error.clone(),
-            at_us,
-            id
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 pub async fn add_failure(tx: &mut Tx, run_id: i64, f: &FailureRow) -> Result<(), StoreError> {

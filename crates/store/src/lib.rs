@@ -24,6 +24,7 @@ pub mod periods;
 pub mod refunds;
 pub mod reports;
 pub mod retention;
+pub mod run_workers;
 pub mod settings;
 pub mod statistics;
 pub mod users;

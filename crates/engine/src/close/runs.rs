@@ -1,8 +1,10 @@
-//! Billing runs as records (`/billing-runs`): requested, executed (by a background task of the server or
-//! in-process by the CLI), and read back with their counts and failures.
+//! Billing runs as records (`/billing-runs`): requested, executed (by a background task of the server, by the
+//! `classbill worker` processes sharing it, or in-process by the CLI), and read back with their counts, their
+//! failures and the workers that took part.
 
-use classbill_store::billing_runs::{self as store_runs, FailureRow, RunOutcome, RunRow};
+use classbill_store::billing_runs::{self as store_runs, FailureRow, RunRow};
 use classbill_store::instants;
+use classbill_store::run_workers::{self, BillingWorkerRow, Participation, RunKind};
 use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -10,6 +12,7 @@ use utoipa::ToSchema;
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
+use crate::workers::{Entry, worker_name};
 
 /// A period a run could not close.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -17,6 +20,36 @@ pub struct BillingRunFailure {
     pub party_id: i64,
     pub period_id: i64,
     pub error: String,
+}
+
+/// A worker that took part in a billing run, with what it did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BillingRunWorker {
+    /// The worker's host and process id.
+    pub worker: String,
+    /// `working`, `finished`, `failed`, or `lapsed` (it stopped renewing its lease; another worker took over).
+    pub status: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub joined_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<Timestamp>,
+    pub periods_due: i64,
+    pub periods_closed: i64,
+    pub periods_failed: i64,
+    pub invoices_issued: i64,
+}
+
+fn worker_view(row: BillingWorkerRow) -> EngineResult<BillingRunWorker> {
+    Ok(BillingRunWorker {
+        worker: row.worker,
+        status: row.status,
+        joined_at: instants::from_micros(row.joined_at)?,
+        finished_at: row.finished_at.map(instants::from_micros).transpose()?,
+        periods_due: row.periods_due,
+        periods_closed: row.periods_closed,
+        periods_failed: row.periods_failed,
+        invoices_issued: row.invoices_issued,
+    })
 }
 
 /// A billing run as the API shows it.
@@ -40,6 +73,10 @@ pub struct BillingRunView {
     /// Present on a single run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failures: Option<Vec<BillingRunFailure>>,
+    /// The workers that took part, in the order they joined; the counts above are their sums. Present on a
+    /// single run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<Vec<BillingRunWorker>>,
 }
 
 fn view_of(row: RunRow) -> EngineResult<BillingRunView> {
@@ -55,6 +92,7 @@ fn view_of(row: RunRow) -> EngineResult<BillingRunView> {
         started_at: row.started_at.map(instants::from_micros).transpose()?,
         finished_at: row.finished_at.map(instants::from_micros).transpose()?,
         failures: None,
+        workers: None,
     })
 }
 
@@ -86,56 +124,65 @@ impl crate::Engine {
         view_of(row)
     }
 
-    /// Runs a queued billing run to its end and records its outcome; `clock` tells when it starts, works and ends.
+    /// Takes run `id` if it is still queued and works on it until this process's share is done (other workers
+    /// may join meanwhile, see [`crate::workers`]); `clock` tells when it starts, works and ends. A run some
+    /// other process took first is a conflict.
     pub async fn execute_billing_run(
         &self,
         id: i64,
         clock: impl Fn() -> Timestamp,
     ) -> EngineResult<super::BillingRunSummary> {
-        let as_of = {
-            let mut tx = self.store.write().await?;
-            let row = store_runs::get(&mut tx, id)
-                .await?
-                .ok_or_else(|| EngineError::NotFound(format!("billing run {id} not found")))?;
-            store_runs::start(&mut tx, id, instants::to_micros(clock())).await?;
-            tx.commit().await?;
-            instants::from_micros(row.as_of)?
+        let Some(participation) = self
+            .enter_run(RunKind::Billing, Entry::Take(id), &worker_name(), clock())
+            .await?
+        else {
+            let mut tx = self.store.read().await?;
+            return Err(match store_runs::get(&mut tx, id).await? {
+                Some(_) => EngineError::conflict("run_taken", format!("billing run {id} is not queued")),
+                None => EngineError::NotFound(format!("billing run {id} not found")),
+            });
         };
-        let result = self.run_billing(as_of, clock()).await;
+        self.share_billing_run(participation, &clock).await
+    }
+
+    /// Runs one participant's billing pass under its lease, then adds its counts and failures to the run.
+    pub(crate) async fn share_billing_run(
+        &self,
+        participation: Participation,
+        clock: &impl Fn() -> Timestamp,
+    ) -> EngineResult<super::BillingRunSummary> {
+        let as_of = instants::from_micros(participation.as_of)?;
+        let result = self
+            .under_lease(
+                RunKind::Billing,
+                &participation,
+                clock,
+                self.run_billing(as_of, clock()),
+            )
+            .await;
         let mut tx = self.store.write().await?;
-        let (outcome, summary) = match &result {
-            Ok(summary) => (
-                RunOutcome {
-                    status: "completed".to_owned(),
-                    periods_due: summary.periods_due,
-                    periods_closed: summary.periods_closed,
-                    periods_failed: summary.periods_failed,
-                    invoices_issued: summary.invoices_issued,
-                    error: None,
-                },
-                Some(summary),
-            ),
-            Err(error) => (
-                RunOutcome {
-                    status: "failed".to_owned(),
-                    periods_due: 0,
-                    periods_closed: 0,
-                    periods_failed: 0,
-                    invoices_issued: 0,
-                    error: Some(error.to_string()),
-                },
-                None,
-            ),
+        let (counts, error) = match &result {
+            Ok(summary) => {
+                for failure in &summary.failures {
+                    let row = FailureRow {
+                        party_id: failure.party_id,
+                        period_id: failure.period_id,
+                        error: failure.error.clone(),
+                    };
+                    store_runs::add_failure(&mut tx, participation.run_id, &row).await?;
+                }
+                let counts = [
+                    summary.periods_due,
+                    summary.periods_closed,
+                    summary.periods_failed,
+                    summary.invoices_issued,
+                ];
+                (counts, None)
+            }
+            Err(error) => ([0; 4], Some(error.to_string())),
         };
-        for failure in summary.map(|s| s.failures.as_slice()).unwrap_or_default() {
-            let row = FailureRow {
-                party_id: failure.party_id,
-                period_id: failure.period_id,
-                error: failure.error.clone(),
-            };
-            store_runs::add_failure(&mut tx, id, &row).await?;
-        }
-        store_runs::finish(&mut tx, id, &outcome, instants::to_micros(clock())).await?;
+        let now = instants::to_micros(clock());
+        run_workers::finish(&mut tx, RunKind::Billing, &participation, counts, error.as_deref(), now).await?;
         tx.commit().await?;
         result
     }
@@ -156,8 +203,14 @@ impl crate::Engine {
                 error: f.error,
             })
             .collect();
+        let workers = run_workers::billing_workers(&mut tx, id)
+            .await?
+            .into_iter()
+            .map(worker_view)
+            .collect::<EngineResult<Vec<_>>>()?;
         let mut view = view_of(row)?;
         view.failures = Some(failures);
+        view.workers = Some(workers);
         Ok(view)
     }
 

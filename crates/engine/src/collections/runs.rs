@@ -1,9 +1,11 @@
 //! Collection runs (`/collection-runs`, `classbill collections`, the scheduler): fire every event due at or
 //! before `as_of` (§5.8 rule 2), party by party in batches with one transaction each. On PostgreSQL the
 //! parties are claimed with `SKIP LOCKED`, so concurrent runs split them and no event fires twice: an event
-//! is settled exactly once, under its party's claim.
+//! is settled exactly once, under its party's claim; this is also how the workers sharing one run
+//! ([`crate::workers`]) split its parties.
 
-use classbill_store::collections::{self as store_collections, RunOutcome, RunRow};
+use classbill_store::collections::{self as store_collections, RunRow};
+use classbill_store::run_workers::{self, Participation, RunKind};
 use classbill_store::{close as store_close, instants};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -14,6 +16,7 @@ use super::review::approve;
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
+use crate::workers::{Entry, worker_name};
 
 /// Parties per transaction unless the caller chooses otherwise.
 pub const DEFAULT_COLLECTION_BATCH: usize = 200;
@@ -179,40 +182,65 @@ impl crate::Engine {
         view_of(row)
     }
 
-    /// Runs a queued collection run to its end and records its outcome; `clock` tells when it starts, works and
-    /// ends.
+    /// Takes run `id` if it is still queued and works on it until this process's share is done (other workers
+    /// may join meanwhile, see [`crate::workers`]); `clock` tells when it starts, works and ends. A run some
+    /// other process took first is a conflict.
     pub async fn execute_collection_run(
         &self,
         id: i64,
         clock: impl Fn() -> Timestamp,
     ) -> EngineResult<CollectionRunSummary> {
-        let as_of = {
-            let mut tx = self.store.write().await?;
-            let row = store_collections::get_run(&mut tx, id)
-                .await?
-                .ok_or_else(|| not_found(id))?;
-            store_collections::start_run(&mut tx, id, instants::to_micros(clock())).await?;
-            tx.commit().await?;
-            instants::from_micros(row.as_of)?
+        let Some(participation) = self
+            .enter_run(RunKind::Collection, Entry::Take(id), &worker_name(), clock())
+            .await?
+        else {
+            let mut tx = self.store.read().await?;
+            return Err(match store_collections::get_run(&mut tx, id).await? {
+                Some(_) => EngineError::conflict("run_taken", format!("collection run {id} is not queued")),
+                None => not_found(id),
+            });
         };
-        let result = self.run_collections(as_of, clock()).await;
-        let outcome = match &result {
-            Ok(summary) => RunOutcome {
-                status: "completed".to_owned(),
-                events_due: summary.events_due,
-                events_fired: summary.events_fired,
-                events_dropped: summary.events_dropped,
-                approvals: summary.approvals,
-                error: None,
-            },
-            Err(error) => RunOutcome {
-                status: "failed".to_owned(),
-                error: Some(error.to_string()),
-                ..RunOutcome::default()
-            },
+        self.share_collection_run(participation, &clock).await
+    }
+
+    /// Runs one participant's collection pass under its lease, then adds its counts to the run.
+    pub(crate) async fn share_collection_run(
+        &self,
+        participation: Participation,
+        clock: &impl Fn() -> Timestamp,
+    ) -> EngineResult<CollectionRunSummary> {
+        let as_of = instants::from_micros(participation.as_of)?;
+        let result = self
+            .under_lease(
+                RunKind::Collection,
+                &participation,
+                clock,
+                self.run_collections(as_of, clock()),
+            )
+            .await;
+        let (counts, error) = match &result {
+            Ok(summary) => (
+                [
+                    summary.events_due,
+                    summary.events_fired,
+                    summary.events_dropped,
+                    summary.approvals,
+                ],
+                None,
+            ),
+            Err(error) => ([0; 4], Some(error.to_string())),
         };
         let mut tx = self.store.write().await?;
-        store_collections::finish_run(&mut tx, id, &outcome, instants::to_micros(clock())).await?;
+        let now = instants::to_micros(clock());
+        run_workers::finish(
+            &mut tx,
+            RunKind::Collection,
+            &participation,
+            counts,
+            error.as_deref(),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         result
     }

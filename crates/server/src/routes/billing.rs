@@ -1,5 +1,5 @@
 //! `/billing-runs`, `/invoices` and `/invoice-sequences` (customer-classes §5.3, §5.6): period closes requested
-//! over HTTP and run in the background, and the invoices they issue.
+//! over HTTP and run in the background (or by `classbill worker` processes), and the invoices they issue.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -85,7 +85,8 @@ pub(crate) enum RunKind {
 }
 
 /// `POST /billing-runs` and `POST /collection-runs`: checks the body, records the run as queued and executes it
-/// in the background (administrators only).
+/// in the background (administrators only). A server started with `--no-worker` only records it: a
+/// `classbill worker` takes it from the queue.
 pub(crate) async fn start_run(
     state: &AppState,
     actor: &classbill_engine::Actor,
@@ -115,6 +116,9 @@ pub(crate) async fn start_run(
             (run.id, run.status)
         }
     };
+    if state.queue_runs_only {
+        return Ok((StatusCode::ACCEPTED, axum::Json(RunAccepted { id, status })));
+    }
     let clock = state.clock.clone();
     tokio::spawn(async move {
         let now = || clock.now();

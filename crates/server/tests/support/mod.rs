@@ -116,6 +116,7 @@ impl TestApp {
             let options = classbill_server::ServeOptions {
                 clock: server_clock,
                 trusted_proxies,
+                queue_runs_only: false,
             };
             classbill_server::serve_with(served, options, listener, std::future::pending())
                 .await
