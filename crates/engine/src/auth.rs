@@ -1,7 +1,9 @@
 //! Users and API tokens. Passwords are hashed with argon2; tokens are random and stored as SHA-256 hashes,
 //! so a leaked database does not leak usable credentials.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -76,16 +78,98 @@ impl Engine {
         Ok(token)
     }
 
-    /// The actor behind a bearer token. The lookup is by hash, so no comparison of secrets happens here.
+    /// The actor behind a bearer token. The lookup is by hash, so no comparison of secrets happens here. A
+    /// token verified less than [`TOKEN_CACHE_TTL`] ago is answered from memory (see [`TokenCache`]).
     pub async fn authenticate_token(&self, token: &str) -> EngineResult<Actor> {
         if !token.starts_with(TOKEN_PREFIX) {
             return Err(EngineError::Unauthenticated);
         }
+        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let checked_at = Instant::now();
+        let generation = match self.tokens.get(&hash, checked_at) {
+            Ok(actor) => return Ok(actor),
+            Err(generation) => generation,
+        };
         let mut tx = self.store.read().await?;
-        let user = users::by_token_hash(&mut tx, &token_hash(token))
+        let user = users::by_token_hash(&mut tx, &hex::encode(hash))
             .await?
             .ok_or(EngineError::Unauthenticated)?;
-        actor_of(user)
+        drop(tx);
+        let actor = actor_of(user)?;
+        self.tokens.put(hash, actor.clone(), generation, checked_at);
+        Ok(actor)
+    }
+
+    /// Makes every token be checked against the database again at its next use. Called after a commit that
+    /// revokes a token or changes what a token's user may do, so the change holds from the next request on.
+    pub(crate) fn forget_verified_tokens(&self) {
+        self.tokens.forget_all();
+    }
+}
+
+/// How long a verified bearer token is trusted without asking the database again. Revocations and user changes
+/// made through this process take effect at once ([`Engine::forget_verified_tokens`]); those made by another
+/// process sharing the database (a second `serve`) take effect within this time.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(3);
+
+/// Verified tokens kept at most; when full, expired entries are dropped, and if none had expired, all of them.
+const TOKEN_CACHE_CAPACITY: usize = 4096;
+
+/// Bearer tokens verified recently, by the SHA-256 of the token (the token itself is not kept). Every API
+/// request authenticates, and asking the database each time cost a second transaction beside the request's own
+/// read. Only tokens that passed the check are kept, so unknown tokens cannot fill the cache.
+#[derive(Debug, Default)]
+pub(crate) struct TokenCache {
+    state: Mutex<TokenCacheState>,
+}
+
+#[derive(Debug, Default)]
+struct TokenCacheState {
+    /// Raised by every [`TokenCache::forget_all`]: a lookup that started before a revocation must not put
+    /// back the answer it read before the revocation committed.
+    generation: u64,
+    verified: HashMap<[u8; 32], (Actor, Instant)>,
+}
+
+impl TokenCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TokenCacheState> {
+        // The state stays consistent even if a holder panicked: every change is a single insert or clear.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The actor of a token verified within [`TOKEN_CACHE_TTL`] before `now`, or the generation to hand to
+    /// [`TokenCache::put`] after asking the database.
+    fn get(&self, hash: &[u8; 32], now: Instant) -> Result<Actor, u64> {
+        let state = self.lock();
+        match state.verified.get(hash) {
+            Some((actor, verified_at)) if now.saturating_duration_since(*verified_at) < TOKEN_CACHE_TTL => {
+                Ok(actor.clone())
+            }
+            _ => Err(state.generation),
+        }
+    }
+
+    /// Keeps a token the database confirmed at `verified_at`, unless tokens were forgotten since `generation`.
+    fn put(&self, hash: [u8; 32], actor: Actor, generation: u64, verified_at: Instant) {
+        let mut state = self.lock();
+        if state.generation != generation {
+            return;
+        }
+        if state.verified.len() >= TOKEN_CACHE_CAPACITY {
+            state
+                .verified
+                .retain(|_, (_, at)| verified_at.saturating_duration_since(*at) < TOKEN_CACHE_TTL);
+            if state.verified.len() >= TOKEN_CACHE_CAPACITY {
+                state.verified.clear();
+            }
+        }
+        state.verified.insert(hash, (actor, verified_at));
+    }
+
+    fn forget_all(&self) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.verified.clear();
     }
 }
 
@@ -194,6 +278,53 @@ mod tests {
         let parsed = PasswordHash::new(&hash).unwrap();
         assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
         assert!(Argon2::default().verify_password(b"correct hors", &parsed).is_err());
+    }
+
+    fn admin(user_id: i64) -> Actor {
+        Actor {
+            user_id,
+            login: format!("user{user_id}"),
+            role: Role::Administrator,
+        }
+    }
+
+    #[test]
+    fn a_verified_token_is_trusted_for_the_ttl_only() {
+        let cache = TokenCache::default();
+        let start = Instant::now();
+        let generation = cache.get(&[1; 32], start).expect_err("nothing verified yet");
+        cache.put([1; 32], admin(1), generation, start);
+        assert_eq!(cache.get(&[1; 32], start + Duration::from_millis(10)), Ok(admin(1)));
+        assert!(cache.get(&[2; 32], start).is_err(), "another token is not trusted");
+        assert!(cache.get(&[1; 32], start + TOKEN_CACHE_TTL).is_err(), "expired");
+    }
+
+    #[test]
+    fn forgetting_drops_verified_tokens_and_refuses_answers_read_before() {
+        let cache = TokenCache::default();
+        let now = Instant::now();
+        let before = cache.get(&[1; 32], now).expect_err("nothing verified yet");
+        cache.put([1; 32], admin(1), before, now);
+        cache.forget_all();
+        assert!(cache.get(&[1; 32], now).is_err(), "forgotten");
+        // A lookup that read the database before the revocation committed must not put its answer back.
+        cache.put([1; 32], admin(1), before, now);
+        assert!(cache.get(&[1; 32], now).is_err(), "stale answer refused");
+        let after = cache.get(&[1; 32], now).expect_err("still unknown");
+        cache.put([1; 32], admin(1), after, now);
+        assert_eq!(cache.get(&[1; 32], now), Ok(admin(1)));
+    }
+
+    #[test]
+    fn a_full_cache_makes_room() {
+        let cache = TokenCache::default();
+        let now = Instant::now();
+        for n in 0..=TOKEN_CACHE_CAPACITY {
+            let mut hash = [0u8; 32];
+            hash[..8].copy_from_slice(&(n as u64).to_le_bytes());
+            cache.put(hash, admin(1), 0, now);
+        }
+        assert!(cache.lock().verified.len() <= TOKEN_CACHE_CAPACITY);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub mod workers;
 
 pub use actor::{Actor, Role};
 pub use audit::AuditEntry;
-pub use auth::{NewUserRole, WEB_SESSION_HOURS, WebSession, login_form_token, new_login_form_id};
+pub use auth::{NewUserRole, TOKEN_CACHE_TTL, WEB_SESSION_HOURS, WebSession, login_form_token, new_login_form_id};
 pub use classbill_store::invoices::Series;
 pub use close::{
     BillingRunSummary, BillingRunView, CloseOptions, CloseProgress, CloseStage, DEFAULT_BATCH_SIZE, InvoiceListFilter,
@@ -55,10 +55,24 @@ use classbill_store::Store;
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub store: Store,
+    /// Bearer tokens verified recently; shared by the clones of one engine.
+    tokens: std::sync::Arc<auth::TokenCache>,
+    /// Class documents parsed once per stored text, for the reads that need a class's settings.
+    parsed_classes: std::sync::Arc<classes::ParsedClasses>,
+    /// The installation values of the effective settings, kept while the stored settings stay the same.
+    installation_values: std::sync::Arc<effective::InstallationValuesCache>,
+    /// Merged effective settings of recently read parties, each beside what it was merged from.
+    merged_settings: std::sync::Arc<effective::MergedSettingsCache>,
 }
 
 impl Engine {
     pub fn new(store: Store) -> Self {
-        Engine { store }
+        Engine {
+            store,
+            tokens: Default::default(),
+            parsed_classes: Default::default(),
+            installation_values: Default::default(),
+            merged_settings: Default::default(),
+        }
     }
 }

@@ -383,6 +383,8 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
+        // A disabled user's tokens stop working, and a changed role applies, from the next request on.
+        self.forget_verified_tokens();
         UserView::from_row(user)
     }
 
@@ -449,6 +451,7 @@ impl Engine {
             .await?;
         }
         tx.commit().await?;
+        self.forget_verified_tokens();
         Ok(())
     }
 }

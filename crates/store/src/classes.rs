@@ -113,6 +113,24 @@ pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<ClassRow>, StoreError> {
         .await
 }
 
+/// The stored document of a class and the revision it is at.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClassDocumentRow {
+    pub id: i64,
+    pub revision: i64,
+    pub document: String,
+}
+
+/// [`get`] for readers that need only the settings: without the member count, which costs a walk over the
+/// class's members.
+pub async fn document(tx: &mut Tx, id: i64) -> Result<Option<ClassDocumentRow>, StoreError> {
+    tx.fetch_optional(
+        "SELECT id, revision, document FROM customer_classes WHERE id = $1",
+        args![id],
+    )
+    .await
+}
+
 /// The Default class of an owner (`None` = the administrator).
 pub async fn default_of(tx: &mut Tx, owner_reseller_id: Option<i64>) -> Result<Option<ClassRow>, StoreError> {
     tx.fetch_optional(
@@ -174,13 +192,38 @@ pub struct ClassFilter {
     pub taxation_method: Option<String>,
 }
 
+/// One row of the class list: the columns stored beside the document, without the document itself, which a
+/// list never shows and which would make every page carry several kilobytes per class.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClassListRow {
+    pub id: i64,
+    pub owner_reseller_id: Option<i64>,
+    pub owner_name: Option<String>,
+    pub name: String,
+    pub name_key: String,
+    pub is_default: bool,
+    pub currency: Option<String>,
+    pub business_model: String,
+    pub description: String,
+    pub archive_xdrs: bool,
+    pub invoices: String,
+    pub taxation_method: String,
+    pub revision: i64,
+    pub member_count: i64,
+}
+
+const CLASS_LIST_SELECT: &str = "SELECT c.id, c.owner_reseller_id, r.name AS owner_name, c.name, c.name_key,
+        c.is_default, c.currency, c.business_model, c.description, c.archive_xdrs, c.invoices, c.taxation_method,
+        c.revision, (SELECT COUNT(*) FROM parties p WHERE p.class_id = c.id) AS member_count
+    FROM customer_classes c LEFT JOIN parties r ON r.id = c.owner_reseller_id";
+
 /// Ordered by `name_key` bytewise, then id; `after` is the (name_key, id) of the previous page's last row.
 pub async fn list(
     tx: &mut Tx,
     f: &ClassFilter,
     after: Option<(String, i64)>,
     limit: i64,
-) -> Result<Vec<ClassRow>, StoreError> {
+) -> Result<Vec<ClassListRow>, StoreError> {
     let (owner_restrict, owner_id) = match f.owner {
         None => (false, None),
         Some(id) => (true, id),
@@ -194,11 +237,18 @@ pub async fn list(
         Some((k, id)) => (Some(k), Some(id)),
         None => (None, None),
     };
+    // SQLite prepares a statement again at every run when a bound value may change its plan, which a LIKE
+    // pattern does; the list without a name filter leaves the pattern out so its prepared statement is reused.
+    let name_condition = if name_pattern.is_some() {
+        "c.name_key LIKE $3 ESCAPE '\\'"
+    } else {
+        "$3 IS NULL"
+    };
     tx.fetch_all(
         AssertSqlSafe(format!(
-            "{CLASS_SELECT}
+            "{CLASS_LIST_SELECT}
              WHERE ($1 = FALSE OR COALESCE(c.owner_reseller_id, 0) = COALESCE($2, 0))
-               AND ($3 IS NULL OR c.name_key LIKE $3 ESCAPE '\\')
+               AND {name_condition}
                AND ($4 IS NULL OR c.business_model = $4)
                AND ($5 = FALSE OR COALESCE(c.currency, '') = COALESCE($6, ''))
                AND ($7 IS NULL OR c.currency IS NULL OR c.currency = $7)

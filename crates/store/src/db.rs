@@ -4,6 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -226,6 +227,18 @@ impl Store {
         })
     }
 
+    /// A read connection outside any transaction, for a read that is one statement: a single statement sees
+    /// one consistent state by itself, and the `BEGIN` and `ROLLBACK` around it would cost two more round trips
+    /// (on SQLite, two more hand-overs to the connection's thread, which dominate a short read). Every further
+    /// statement on it sees the latest commit, so a read of several statements that must agree uses
+    /// [`Store::read`].
+    pub async fn read_single(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.pools {
+            Pools::Sqlite { reader, .. } => Tx::SqliteSingle(reader.acquire().await?),
+            Pools::Postgres(pool) => Tx::PostgresSingle(pool.acquire().await?),
+        })
+    }
+
     pub async fn close(&self) {
         match &self.pools {
             Pools::Sqlite { writer, reader } => {
@@ -254,6 +267,9 @@ fn redact(url: &str) -> String {
 pub enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
+    /// A connection without a transaction ([`Store::read_single`]).
+    SqliteSingle(PoolConnection<Sqlite>),
+    PostgresSingle(PoolConnection<Postgres>),
 }
 
 macro_rules! bind_all {
@@ -274,15 +290,17 @@ macro_rules! bind_all {
 impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+            Tx::Sqlite(_) | Tx::SqliteSingle(_) => Backend::Sqlite,
+            Tx::Postgres(_) | Tx::PostgresSingle(_) => Backend::Postgres,
         }
     }
 
+    /// Commits a transaction; a connection without one has nothing to commit.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
+            Tx::SqliteSingle(_) | Tx::PostgresSingle(_) => {}
         }
         Ok(())
     }
@@ -293,6 +311,7 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => tx.rollback().await?,
             Tx::Postgres(tx) => tx.rollback().await?,
+            Tx::SqliteSingle(_) | Tx::PostgresSingle(_) => {}
         }
         Ok(())
     }
@@ -307,6 +326,16 @@ impl Tx {
             Tx::Postgres(tx) => {
                 bind_all!(sqlx::query_as::<_, T>(sql), args)
                     .fetch_all(&mut **tx)
+                    .await?
+            }
+            Tx::SqliteSingle(conn) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_all(&mut **conn)
+                    .await?
+            }
+            Tx::PostgresSingle(conn) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_all(&mut **conn)
                     .await?
             }
         })
@@ -328,6 +357,16 @@ impl Tx {
                     .fetch_optional(&mut **tx)
                     .await?
             }
+            Tx::SqliteSingle(conn) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_optional(&mut **conn)
+                    .await?
+            }
+            Tx::PostgresSingle(conn) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_optional(&mut **conn)
+                    .await?
+            }
         })
     }
 
@@ -343,6 +382,16 @@ impl Tx {
                     .fetch_one(&mut **tx)
                     .await?
             }
+            Tx::SqliteSingle(conn) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_one(&mut **conn)
+                    .await?
+            }
+            Tx::PostgresSingle(conn) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args)
+                    .fetch_one(&mut **conn)
+                    .await?
+            }
         })
     }
 
@@ -355,6 +404,14 @@ impl Tx {
                 .rows_affected(),
             Tx::Postgres(tx) => bind_all!(sqlx::query(sql), args)
                 .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Tx::SqliteSingle(conn) => bind_all!(sqlx::query(sql), args)
+                .execute(&mut **conn)
+                .await?
+                .rows_affected(),
+            Tx::PostgresSingle(conn) => bind_all!(sqlx::query(sql), args)
+                .execute(&mut **conn)
                 .await?
                 .rows_affected(),
         })

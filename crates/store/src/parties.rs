@@ -1,5 +1,7 @@
 //! Customers and resellers: one table, one id space.
 
+use std::sync::LazyLock;
+
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -153,6 +155,68 @@ pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<PartyRow>, StoreError> {
         args![id],
     )
     .await
+}
+
+/// A party beside the stored document of its class, as one statement reads them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PartyWithClass {
+    #[sqlx(flatten)]
+    pub party: PartyRow,
+    pub class_revision: i64,
+    pub class_document: String,
+}
+
+/// The party `id` and its class's document in one statement, so a read that needs nothing else can run
+/// outside a transaction ([`crate::Store::read_single`]).
+pub async fn get_with_class(tx: &mut Tx, id: i64) -> Result<Option<PartyWithClass>, StoreError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {}, c.revision AS class_revision, c.document AS class_document
+             FROM parties p JOIN customer_classes c ON c.id = p.class_id WHERE p.id = $1",
+            party_columns_of("p")
+        )
+    });
+    tx.fetch_optional(SQL.as_str(), args![id]).await
+}
+
+/// [`PARTY_COLUMNS`] of the party table under `alias`, for statements that join other tables.
+fn party_columns_of(alias: &str) -> String {
+    PARTY_COLUMNS
+        .split(',')
+        .map(|column| format!("{alias}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Everything the effective settings of a party are made of, in one statement: the party, its class's
+/// document, its owning reseller's contact facts and the fingerprint of the installation settings
+/// ([`crate::settings::FINGERPRINT`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PartyForEffective {
+    #[sqlx(flatten)]
+    pub party: PartyRow,
+    pub class_revision: i64,
+    pub class_document: String,
+    pub owner_name: Option<String>,
+    pub owner_email: Option<String>,
+    pub owner_time_zone: Option<String>,
+    pub settings_fingerprint: Option<String>,
+}
+
+pub async fn get_for_effective(tx: &mut Tx, id: i64) -> Result<Option<PartyForEffective>, StoreError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {}, c.revision AS class_revision, c.document AS class_document,
+                 o.name AS owner_name, o.email AS owner_email, o.time_zone AS owner_time_zone,
+                 ({}) AS settings_fingerprint
+             FROM parties p JOIN customer_classes c ON c.id = p.class_id
+                 LEFT JOIN parties o ON o.id = p.owner_reseller_id
+             WHERE p.id = $1",
+            party_columns_of("p"),
+            crate::settings::FINGERPRINT
+        )
+    });
+    tx.fetch_optional(SQL.as_str(), args![id]).await
 }
 
 /// `$first, $first+1, …` for `count` parameters.

@@ -2,6 +2,7 @@
 
 mod context;
 mod delete;
+mod parsed;
 mod preview;
 mod read;
 mod revisions;
@@ -19,6 +20,7 @@ use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 
 pub use delete::{DeleteOutcome, DeleteOutcomeKind};
+pub(crate) use parsed::ParsedClasses;
 pub use preview::{Impact, Preview};
 pub use read::{ClassListFilter, ClassListItem, ManagedBy};
 pub use revisions::{Author, Revision, RevisionDetail};

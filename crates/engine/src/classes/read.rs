@@ -2,12 +2,12 @@
 
 use classbill_domain::Owner;
 use classbill_domain::class::{BusinessModel, TaxMethod};
-use classbill_store::classes::{self, ClassFilter, ClassRow};
+use classbill_store::classes::{self, ClassFilter, ClassListRow};
 use classbill_store::parties;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ClassView, load_visible, owner_of, view_of};
+use super::{ClassView, load_visible, view_of};
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
@@ -57,8 +57,8 @@ fn checked_enum<T: for<'de> Deserialize<'de>>(field: &str, value: &str) -> Engin
         .map_err(|_| EngineError::invalid(field, "invalid", format!("unknown value {value:?}")))
 }
 
-fn list_item(row: ClassRow) -> ClassListItem {
-    let owner = owner_of(&row);
+fn list_item(row: ClassListRow) -> ClassListItem {
+    let owner = Owner::from_reseller_id(row.owner_reseller_id);
     let name = match owner {
         Owner::Administrator => "Administrator".to_owned(),
         Owner::Reseller { reseller_id } => row
@@ -142,7 +142,12 @@ impl crate::Engine {
             Some(actor.owner())
         };
         let mut nothing = requested_owner.is_some_and(|r| Some(r) != owner);
-        let mut tx = self.store.read().await?;
+        // Without `assignable_to` the list is one statement, which needs no transaction around it.
+        let mut tx = if filter.assignable_to.is_some() {
+            self.store.read().await?
+        } else {
+            self.store.read_single().await?
+        };
         if let Some(party_id) = filter.assignable_to {
             let party = parties::get(&mut tx, party_id)
                 .await?

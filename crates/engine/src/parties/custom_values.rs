@@ -3,14 +3,16 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use classbill_domain::FieldError;
+use classbill_domain::class::ClassSettings;
 use classbill_domain::custom_field::{CustomFieldDefinition, validate_value};
 use classbill_store::{Tx, catalog, classes};
 use serde_json::{Map, Value};
 
 use crate::catalog::kinds;
-use crate::classes::settings_of;
+use crate::classes::ParsedClasses;
 use crate::error::EngineResult;
 
 /// What personal-data values look like to users without the permission.
@@ -29,15 +31,37 @@ pub(crate) async fn enabled_fields(tx: &mut Tx, field_ids: &[i64]) -> EngineResu
 
 /// Enabled definitions per class, loaded once per class for lists.
 #[derive(Default)]
-pub(crate) struct FieldsByClass(HashMap<i64, Vec<CustomFieldDefinition>>);
+pub(crate) struct FieldsByClass {
+    loaded: HashMap<i64, Vec<CustomFieldDefinition>>,
+    /// The engine's parsed class documents, where the caller has them.
+    parsed: Option<Arc<ParsedClasses>>,
+}
 
 impl FieldsByClass {
+    pub fn parsing_with(parsed: Arc<ParsedClasses>) -> Self {
+        FieldsByClass {
+            loaded: HashMap::new(),
+            parsed: Some(parsed),
+        }
+    }
+
     pub async fn of(&mut self, tx: &mut Tx, class_id: i64) -> EngineResult<&[CustomFieldDefinition]> {
-        let definitions = match self.0.entry(class_id) {
+        let definitions = match self.loaded.entry(class_id) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
-                let ids = match classes::get(tx, class_id).await? {
-                    Some(row) => settings_of(&row)?.custom_fields.enabled_field_ids,
+                let ids = match classes::document(tx, class_id).await? {
+                    Some(row) => match &self.parsed {
+                        Some(parsed) => parsed
+                            .settings(row.id, &row.document)?
+                            .custom_fields
+                            .enabled_field_ids
+                            .clone(),
+                        None => {
+                            serde_json::from_str::<ClassSettings>(&row.document)?
+                                .custom_fields
+                                .enabled_field_ids
+                        }
+                    },
                     None => Vec::new(),
                 };
                 entry.insert(enabled_fields(tx, &ids).await?)

@@ -1,5 +1,7 @@
 //! Reading parties: one record, and the filtered, keyset-paginated lists of customers and resellers.
 
+use std::sync::Arc;
+
 use classbill_domain::FieldError;
 use classbill_store::parties::{self, PartyFilter, PartyOrder, PartyRow};
 use classbill_store::{Tx, classes, instants, users};
@@ -12,6 +14,7 @@ use super::custom_values::{FieldsByClass, shown, stored_values};
 use super::overrides::stored_overrides;
 use super::{PartyKind, STATUSES, load_visible};
 use crate::actor::{Actor, Role};
+use crate::classes::ParsedClasses;
 use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
 use classbill_domain::party::PartyOverrides;
@@ -118,31 +121,18 @@ impl Viewer {
         })
     }
 
+    /// Takes each class's settings from the engine's parsed documents instead of parsing them again.
+    fn parsing_with(self, parsed: &Arc<ParsedClasses>) -> Viewer {
+        Viewer {
+            fields: FieldsByClass::parsing_with(Arc::clone(parsed)),
+            ..self
+        }
+    }
+
     async fn common(&mut self, tx: &mut Tx, row: &PartyRow) -> EngineResult<PartyCommon> {
         let definitions = self.fields.of(tx, row.class_id).await?;
         let values = stored_values(&row.custom_fields)?;
-        Ok(PartyCommon {
-            id: row.id,
-            name: row.name.clone(),
-            currency: row.currency.clone(),
-            class_id: row.class_id,
-            billing_period: row.billing_period.clone(),
-            time_zone: row.time_zone.clone(),
-            activated_at: instants::from_micros(row.activated_at)?,
-            country: row.country.clone(),
-            email: row.email.clone(),
-            phone: row.phone.clone(),
-            tax_id: row.tax_id.clone(),
-            tax_registered: row.tax_registered,
-            tax_exempt: row.tax_exempt,
-            tax_exemption_reason: row.tax_exemption_reason.clone(),
-            status: row.status.clone(),
-            blocked: row.blocked,
-            custom_fields: shown(definitions, &values, self.personal_data_access),
-            overrides: stored_overrides(&row.overrides)?,
-            created_at: instants::from_micros(row.created_at)?,
-            updated_at: instants::from_micros(row.updated_at)?,
-        })
+        common_of(row, shown(definitions, &values, self.personal_data_access))
     }
 
     pub async fn customer(&mut self, tx: &mut Tx, row: &PartyRow) -> EngineResult<CustomerView> {
@@ -161,6 +151,32 @@ impl Viewer {
             party: self.common(tx, row).await?,
         })
     }
+}
+
+/// The view of a party row with the custom-field values the reader is shown.
+fn common_of(row: &PartyRow, custom_fields: Map<String, Value>) -> EngineResult<PartyCommon> {
+    Ok(PartyCommon {
+        id: row.id,
+        name: row.name.clone(),
+        currency: row.currency.clone(),
+        class_id: row.class_id,
+        billing_period: row.billing_period.clone(),
+        time_zone: row.time_zone.clone(),
+        activated_at: instants::from_micros(row.activated_at)?,
+        country: row.country.clone(),
+        email: row.email.clone(),
+        phone: row.phone.clone(),
+        tax_id: row.tax_id.clone(),
+        tax_registered: row.tax_registered,
+        tax_exempt: row.tax_exempt,
+        tax_exemption_reason: row.tax_exemption_reason.clone(),
+        status: row.status.clone(),
+        blocked: row.blocked,
+        custom_fields,
+        overrides: stored_overrides(&row.overrides)?,
+        created_at: instants::from_micros(row.created_at)?,
+        updated_at: instants::from_micros(row.updated_at)?,
+    })
 }
 
 /// The store filter for a list request; a reseller user is always limited to its own parties.
@@ -260,17 +276,42 @@ fn ordered_cursor(order: PartyOrder, party: &PartyCommon) -> String {
 }
 
 impl crate::Engine {
+    /// Most classes enable no custom fields; a customer of one is read with one statement outside a
+    /// transaction (the customer and its class's document). Otherwise the field definitions and the reader's
+    /// personal-data permission join the read in one transaction.
     pub async fn get_customer(&self, actor: &Actor, id: i64) -> EngineResult<CustomerView> {
+        let mut single = self.store.read_single().await?;
+        let read = parties::get_with_class(&mut single, id).await?;
+        drop(single);
+        let not_found = || EngineError::NotFound(format!("customer {id} not found"));
+        let read = read
+            .filter(|r| r.party.kind == PartyKind::Customer.as_str() && actor.sees(super::owner_of(&r.party)))
+            .ok_or_else(not_found)?;
+        let class = self
+            .parsed_classes
+            .settings(read.party.class_id, &read.class_document)?;
+        if class.custom_fields.enabled_field_ids.is_empty() {
+            let row = &read.party;
+            return Ok(CustomerView {
+                reseller_id: row.owner_reseller_id,
+                prepaid: row.prepaid,
+                party: common_of(row, Map::new())?,
+            });
+        }
         let mut tx = self.store.read().await?;
         let row = load_visible(&mut tx, actor, PartyKind::Customer, id).await?;
-        Viewer::new(&mut tx, actor).await?.customer(&mut tx, &row).await
+        self.viewer(&mut tx, actor).await?.customer(&mut tx, &row).await
     }
 
     /// A reseller user sees only the resellers it owns (its direct subresellers).
     pub async fn get_reseller(&self, actor: &Actor, id: i64) -> EngineResult<ResellerView> {
         let mut tx = self.store.read().await?;
         let row = load_visible(&mut tx, actor, PartyKind::Reseller, id).await?;
-        Viewer::new(&mut tx, actor).await?.reseller(&mut tx, &row).await
+        self.viewer(&mut tx, actor).await?.reseller(&mut tx, &row).await
+    }
+
+    async fn viewer(&self, tx: &mut Tx, actor: &Actor) -> EngineResult<Viewer> {
+        Ok(Viewer::new(tx, actor).await?.parsing_with(&self.parsed_classes))
     }
 
     pub async fn list_customers(
@@ -281,7 +322,7 @@ impl crate::Engine {
     ) -> EngineResult<Page<CustomerView>> {
         let mut tx = self.store.read().await?;
         let rows = list_rows(&mut tx, actor, PartyKind::Customer, &filter, &page).await?;
-        let mut viewer = Viewer::new(&mut tx, actor).await?;
+        let mut viewer = self.viewer(&mut tx, actor).await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in &rows {
             views.push(viewer.customer(&mut tx, row).await?);
@@ -299,7 +340,7 @@ impl crate::Engine {
     ) -> EngineResult<Page<CustomerView>> {
         let mut tx = self.store.read().await?;
         let rows = ordered_rows(&mut tx, actor, PartyKind::Customer, &filter, order, &page).await?;
-        let mut viewer = Viewer::new(&mut tx, actor).await?;
+        let mut viewer = self.viewer(&mut tx, actor).await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in &rows {
             views.push(viewer.customer(&mut tx, row).await?);
@@ -317,7 +358,7 @@ impl crate::Engine {
     ) -> EngineResult<Page<ResellerView>> {
         let mut tx = self.store.read().await?;
         let rows = ordered_rows(&mut tx, actor, PartyKind::Reseller, &filter, order, &page).await?;
-        let mut viewer = Viewer::new(&mut tx, actor).await?;
+        let mut viewer = self.viewer(&mut tx, actor).await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in &rows {
             views.push(viewer.reseller(&mut tx, row).await?);
@@ -333,7 +374,7 @@ impl crate::Engine {
     ) -> EngineResult<Page<ResellerView>> {
         let mut tx = self.store.read().await?;
         let rows = list_rows(&mut tx, actor, PartyKind::Reseller, &filter, &page).await?;
-        let mut viewer = Viewer::new(&mut tx, actor).await?;
+        let mut viewer = self.viewer(&mut tx, actor).await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in &rows {
             views.push(viewer.reseller(&mut tx, row).await?);
