@@ -507,3 +507,39 @@ on_both_backends! {
         assert_eq!(parties_claimed(app, "2025-04-10T00:00:00Z").await, 0);
     }
 }
+
+/// A party some other write holds (here a transaction locking its row, as a payment does) when the run reaches
+/// it is waited for and closed by that run, not skipped. Only PostgreSQL has row locks; SQLite's single
+/// writer makes the run wait for the whole transaction instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_waits_for_a_party_another_transaction_holds() {
+    let app = TestApp::start(classbill_testkit::Backend::Postgres).await;
+    let class = invoicing_class(&app, &app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
+    let held = berlin_customer(&app, &class["id"]).await;
+    let other = berlin_customer(&app, &class["id"]).await;
+    assert_eq!(parties_claimed(&app, "2025-03-15T00:00:00Z").await, 2);
+
+    let mut lock = app.engine.store.write().await.expect("a transaction");
+    lock.execute(
+        "SELECT id FROM parties WHERE id = $1 FOR UPDATE",
+        classbill_store::args![held],
+    )
+    .await
+    .expect("the row is locked");
+    let at: jiff::Timestamp = "2025-04-01T04:00:00Z".parse().expect("instant");
+    let engine = app.engine.clone();
+    let run = tokio::spawn(async move { engine.run_billing(at, at).await });
+    // The run closes the free party and then waits for the held one.
+    for _ in 0..200 {
+        if invoices_of(&app, &app.admin, other).await.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(invoices_of(&app, &app.admin, other).await.len(), 1);
+    assert!(!run.is_finished(), "the run waits for the held party");
+    lock.commit().await.expect("released");
+    let summary = run.await.expect("the run task").expect("the run");
+    assert_eq!(summary.invoices_issued, 2);
+    assert_eq!(invoices_of(&app, &app.admin, held).await.len(), 1);
+}

@@ -37,17 +37,31 @@ fn with_billing_work(at: &str) -> String {
     )
 }
 
+/// What a claim does with a party another transaction holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// Passes over it: concurrent runs take disjoint parties.
+    Skip,
+    /// Waits until it is released: a run's last sweep, so that a party held by some other write (a payment, a
+    /// refund) when the run passed it is closed by this run all the same.
+    Wait,
+}
+
 /// Claims up to `limit` parties a billing run at `at_us` has work for, with an id above `after_id`, in id order.
 pub async fn claim_parties_with_billing_work(
     tx: &mut Tx,
     after_id: i64,
     at_us: i64,
     limit: i64,
+    held: Held,
 ) -> Result<Vec<i64>, StoreError> {
+    let lock = match (tx.backend(), held) {
+        (Backend::Postgres, Held::Wait) => " FOR NO KEY UPDATE",
+        _ => claim_clause(tx),
+    };
     let sql = format!(
-        "SELECT id FROM parties WHERE id > $1 AND {} ORDER BY id LIMIT $3{}",
+        "SELECT id FROM parties WHERE id > $1 AND {} ORDER BY id LIMIT $3{lock}",
         with_billing_work("$2"),
-        claim_clause(tx)
     );
     let rows: Vec<IdRow> = tx.fetch_all(AssertSqlSafe(sql), args![after_id, at_us, limit]).await?;
     Ok(rows.into_iter().map(|r| r.id).collect())

@@ -6,8 +6,14 @@
 //! writer serialises them). Each batch commits twice: S1 freezes its due periods, then the other steps close
 //! every period of its parties left `closing`, re-reading their state after claiming them again. Whatever a
 //! crash interrupts is therefore either not started or frozen, and the next pass finishes it from S2.
+//!
+//! A billing run sweeps the parties twice: the second sweep waits for the parties the first passed over
+//! because another transaction held them. Otherwise a party that a payment happened to hold at the instant
+//! the run reached it would be left out of a run that reports itself completed.
 
-use classbill_store::close as store_close;
+use std::collections::HashSet;
+
+use classbill_store::close::{self as store_close, Held};
 use classbill_store::periods;
 use classbill_store::{StoreError, instants};
 use jiff::Timestamp;
@@ -128,23 +134,35 @@ impl crate::Engine {
         };
         let mut pass = Pass::new(options, total);
         let mut summary = BillingRunSummary::default();
-        loop {
-            let mut tx = self.store.write().await?;
-            let claimed =
-                store_close::claim_parties_with_billing_work(&mut tx, pass.after, as_of_us, pass.limit()).await?;
-            if claimed.is_empty() {
-                break;
-            }
-            pass.claim(&claimed);
-            let batch_id = freeze::freeze_due(&mut tx, &context, &claimed, as_of, now).await?;
-            tx.commit().await?;
-            pass.committed(CloseStage::Frozen);
+        // The first sweep passes over parties other transactions hold; the second waits for those it has not
+        // visited yet, so a party a payment or a refund held at that moment is not left out of the run.
+        let mut visited: HashSet<i64> = HashSet::new();
+        for held in [Held::Skip, Held::Wait] {
+            let mut after = 0;
+            loop {
+                let mut tx = self.store.write().await?;
+                let claimed =
+                    store_close::claim_parties_with_billing_work(&mut tx, after, as_of_us, pass.limit(), held).await?;
+                let Some(&last) = claimed.last() else {
+                    break;
+                };
+                after = last;
+                let claimed: Vec<i64> = claimed.into_iter().filter(|&id| visited.insert(id)).collect();
+                if claimed.is_empty() {
+                    tx.rollback().await?;
+                    continue;
+                }
+                pass.claim(&claimed);
+                let batch_id = freeze::freeze_due(&mut tx, &context, &claimed, as_of, now).await?;
+                tx.commit().await?;
+                pass.committed(CloseStage::Frozen);
 
-            let mut tx = self.store.write().await?;
-            let still_ours = store_close::claim_parties(&mut tx, &claimed).await?;
-            finish_batch(&mut tx, &context, &still_ours, batch_id, now, &mut summary).await?;
-            tx.commit().await?;
-            pass.committed(CloseStage::Closed);
+                let mut tx = self.store.write().await?;
+                let still_ours = store_close::claim_parties(&mut tx, &claimed).await?;
+                finish_batch(&mut tx, &context, &still_ours, batch_id, now, &mut summary).await?;
+                tx.commit().await?;
+                pass.committed(CloseStage::Closed);
+            }
         }
         release_postponed(&self.store, &context).await?;
         Ok(summary)
