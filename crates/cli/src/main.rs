@@ -217,8 +217,8 @@ pub(crate) fn explain(e: EngineError) -> anyhow::Error {
     }
 }
 
-/// Serves the API; with `delivery`, notifications are delivered and requested runs executed in-process
-/// meanwhile, without it requested runs are only queued.
+/// Serves the API; with `delivery`, notifications are delivered, requested runs executed and queued or abandoned
+/// runs taken over in-process meanwhile, without it requested runs are only queued.
 pub(crate) async fn serve(
     engine: Engine,
     listen: SocketAddr,
@@ -230,6 +230,8 @@ pub(crate) async fn serve(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let queue_runs_only = delivery.is_none();
     let _delivery = delivery.map(|config| AbortOnDrop(tokio::spawn(worker::deliver_forever(engine.clone(), config))));
+    // A task of its own, so that a long run holds up neither delivery nor PDFs.
+    let _runs = (!queue_runs_only).then(|| AbortOnDrop(tokio::spawn(worker::run_queued_forever(engine.clone()))));
     tracing::info!(%listen, "serving");
     let options = classbill_server::ServeOptions {
         trusted_proxies,

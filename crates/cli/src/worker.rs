@@ -1,7 +1,8 @@
 //! The work of `classbill worker` on the real clock: queued billing and collection runs (shared with the other
 //! workers of the database, see `classbill_engine::workers`), queued invoice PDFs and outbox delivery. `serve`
-//! and `demo` deliver and render in-process unless `--no-worker` is given; they execute the runs requested
-//! over their API themselves.
+//! and `demo` do the same in-process unless `--no-worker` is given. Besides executing the runs requested over
+//! their own API at once, they then take runs other processes queued and join runs whose participants died, so
+//! that a run left `running` by a killed server is finished by the same server started again.
 
 use std::time::Duration;
 
@@ -36,8 +37,10 @@ pub(crate) async fn deliver_forever(engine: Engine, config: DeliveryConfig) {
 }
 
 /// Takes or joins queued and running billing and collection runs until the task is dropped. After a share of a
-/// run it looks again at once: another run may be waiting, or a participant of this one may have died.
-async fn run_queued_forever(engine: Engine) {
+/// run it looks again at once: another run may be waiting, or a participant of this one may have died. A run
+/// this process already works on (one its API request started) is never joined a second time by it: the
+/// participants are named by host and process id.
+pub(crate) async fn run_queued_forever(engine: Engine) {
     let worker = worker_name();
     loop {
         match engine.work_on_runs(&worker, Timestamp::now).await {

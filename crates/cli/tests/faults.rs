@@ -2,9 +2,11 @@
 //! receiver and a webhook receiver, one module each under `faults/`: a collection run killed between any two
 //! commits and by SIGKILL (`collection_run`), `serve` and `worker` killed while they deliver e-mail
 //! (`delivery`), the SMTP server and the webhook receiver down for a while (`receivers_down`), PostgreSQL
-//! restarted under a bill run (`postgres_restart`), and the disk holding the SQLite file running full during an
-//! import (`disk_full`). After each: no invoice twice, no number gap, no xDR lost, every event fired once and
-//! every message delivered, at least once (see `delivery`). This file holds the datasets they share.
+//! restarted under a bill run, a collection run and a delivery pass (`postgres_restart`), the disk holding the
+//! SQLite file running full during an import (`disk_full`), and `serve` killed during a bill run requested over
+//! its API, then started again (`serve_killed`). After each: no invoice twice, no number gap, no xDR lost, every
+//! event fired once and every message delivered, at least once (see `delivery`). This file holds the datasets
+//! they share.
 
 #[path = "faults/collection_run.rs"]
 mod collection_run;
@@ -17,6 +19,8 @@ mod disk_full;
 mod postgres_restart;
 #[path = "faults/receivers_down.rs"]
 mod receivers_down;
+#[path = "faults/serve_killed.rs"]
+mod serve_killed;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -10,17 +10,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use classbill_engine::{Actor, Engine, NewCustomer, NewUserRole};
+use classbill_engine::workers::worker_name_of;
+use classbill_engine::{Actor, Engine, NewCustomer};
 use classbill_store::Store;
 use classbill_testkit::{Backend, database_url};
-use common::{assert_gapless, block_on, classbill, numbers_by_owner};
+use common::process::{Background, free_port, request};
+use common::{assert_gapless, block_on, numbers_by_owner};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -33,7 +30,6 @@ const KILL_CUSTOMERS: usize = 4_000;
 /// The billed month is January 2025; its periods are due at this instant (6 h close delay), February's not.
 const AS_OF: &str = "2025-02-02T00:00:00Z";
 const ACTIVATED_AT: &str = "2025-01-01T00:00:00Z";
-const ADMIN: &str = "admin";
 /// Longer than a worker's lease (`RUN_LEASE`) plus the passes themselves.
 const RUN_DEADLINE: Duration = Duration::from_secs(600);
 
@@ -130,88 +126,9 @@ async fn load_dataset(url: &str, count: usize) -> String {
     }
     assert_eq!(stored, count * 2, "every xDR is stored");
     eprintln!("{stored} xDRs stored in {:.1} s", ingesting.elapsed().as_secs_f64());
-    engine
-        .add_user(ADMIN, "a long enough password", NewUserRole::Administrator, now)
-        .await
-        .expect("administrator");
-    let token = engine.create_token(ADMIN, now).await.expect("token");
+    let token = common::admin_token(&engine, now).await;
     store.close().await;
     token
-}
-
-/// Child processes killed when the test ends, whichever way it ends.
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// `classbill <args>` in the background, its output in `dir/<name>.log`.
-fn start(dir: &Path, url: &str, name: &str, args: &[&str]) -> Child {
-    let log = File::create(dir.join(format!("{name}.log"))).expect("log file");
-    classbill(dir, url, args)
-        .stdout(log.try_clone().expect("log file"))
-        .stderr(log)
-        .spawn()
-        .expect("the binary starts")
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// One HTTP/1.1 request with the token; answers the status and the JSON body.
-fn request(port: u16, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("server reachable");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request sent");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response read");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
-    let json = response
-        .split_once("\r\n\r\n")
-        .and_then(|(_, body)| serde_json::from_str(body).ok())
-        .unwrap_or(Value::Null);
-    (status, json)
-}
-
-/// Waits for the server to answer `/healthz`.
-fn wait_for_server(port: u16, server: &mut Child) {
-    let started = Instant::now();
-    loop {
-        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut answer = String::new();
-            if stream.read_to_string(&mut answer).is_ok() && answer.starts_with("HTTP/1.1 200") {
-                return;
-            }
-        }
-        assert!(server.try_wait().expect("server state").is_none(), "the server exited");
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the server did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// A database with `count` customers, a `serve --no-worker` process and three workers on it.
@@ -220,8 +137,9 @@ struct Cluster {
     url: String,
     token: String,
     port: u16,
-    processes: Processes,
-    worker_pids: Vec<u32>,
+    /// Killed with the cluster.
+    _server: Background,
+    workers: Vec<Background>,
 }
 
 fn cluster(count: usize) -> Cluster {
@@ -231,28 +149,17 @@ fn cluster(count: usize) -> Cluster {
     let token = block_on(load_dataset(&db.url, count));
     eprintln!("{count} customers loaded in {:.1} s", loading.elapsed().as_secs_f64());
     let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut server = start(
-        dir.path(),
-        &db.url,
-        "serve",
-        &["serve", "--no-worker", "--no-scheduler", "--listen", &listen],
-    );
-    wait_for_server(port, &mut server);
-    let mut processes = Processes(vec![server]);
-    let mut worker_pids = Vec::new();
-    for n in 0..3 {
-        let worker = start(dir.path(), &db.url, &format!("worker-{n}"), &["worker"]);
-        worker_pids.push(worker.id());
-        processes.0.push(worker);
-    }
+    let server = Background::serve(dir.path(), &db.url, port, &["--no-worker"], "serve");
+    let workers = (0..3)
+        .map(|n| Background::start(dir.path(), &db.url, &["worker"], &format!("worker-{n}")))
+        .collect();
     Cluster {
         dir,
         url: db.url,
         token,
         port,
-        processes,
-        worker_pids,
+        _server: server,
+        workers,
     }
 }
 
@@ -265,7 +172,8 @@ impl Cluster {
             "/api/v1/billing-runs",
             &self.token,
             Some(&json!({"as_of": AS_OF})),
-        );
+        )
+        .expect("the server answers");
         assert_eq!(status, 202, "{accepted}");
         assert_eq!(accepted["status"], "queued");
         accepted["id"].as_i64().expect("run id")
@@ -278,7 +186,8 @@ impl Cluster {
             &format!("/api/v1/billing-runs/{id}"),
             &self.token,
             None,
-        );
+        )
+        .expect("the server answers");
         assert_eq!(status, 200, "{run}");
         run
     }
@@ -298,11 +207,6 @@ impl Cluster {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-    }
-
-    fn worker_name(&self, pid: u32) -> String {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("host name");
-        format!("{}:{pid}", host.trim())
     }
 }
 
@@ -385,9 +289,9 @@ fn three_workers_share_a_billing_run_requested_from_a_server_without_worker() {
         .map(|w| w["worker"].as_str().expect("name").to_owned())
         .collect();
     let expected: BTreeSet<String> = cluster
-        .worker_pids
+        .workers
         .iter()
-        .map(|&pid| cluster.worker_name(pid))
+        .map(|worker| worker_name_of(worker.pid()))
         .collect();
     assert_eq!(names, expected, "all three workers took part: {run:#}");
     for worker in workers {
@@ -417,19 +321,12 @@ fn a_worker_killed_mid_run_leaves_the_run_to_the_others() {
                 .is_some_and(|w| w.iter().filter(|w| w["status"] == "working").count() == 3)
     });
     assert_eq!(run["status"], "running", "the run outlasts the joining: {run:#}");
-    let victim = cluster.worker_pids[1];
-    let child = cluster
-        .processes
-        .0
-        .iter_mut()
-        .find(|child| child.id() == victim)
-        .expect("the worker");
-    child.kill().expect("SIGKILL");
-    child.wait().expect("the worker is gone");
+    let victim = &mut cluster.workers[1];
+    let victim_name = worker_name_of(victim.pid());
+    victim.kill();
     let run = cluster.wait_for(id, "completion", completed);
     assert_eq!(run["status"], "completed", "{run:#}");
     let workers = run["workers"].as_array().expect("workers");
-    let victim_name = cluster.worker_name(victim);
     let statuses: Vec<(&str, &str)> = workers
         .iter()
         .map(|w| {

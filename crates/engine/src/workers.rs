@@ -28,11 +28,16 @@ const LEASE_RENEWAL: Duration = Duration::from_secs(5);
 
 /// How this process is named among the participants of a run: its host and process id.
 pub fn worker_name() -> String {
+    worker_name_of(std::process::id())
+}
+
+/// How process `pid` of this host is named among the participants of a run.
+pub fn worker_name_of(pid: u32) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|name| name.trim().to_owned())
         .unwrap_or_default();
     let host = if host.is_empty() { "localhost".to_owned() } else { host };
-    format!("{host}:{}", std::process::id())
+    format!("{host}:{pid}")
 }
 
 /// When a lease taken or renewed at `now` lapses, in microseconds.

@@ -3,11 +3,13 @@
 //! numbers without a gap, every xDR).
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod process;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use classbill_engine::catalog::InvoiceTemplateKind;
-use classbill_engine::{Actor, Engine, PageRequest};
+use classbill_engine::{Actor, Engine, NewUserRole, PageRequest};
 use classbill_store::Store;
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -29,6 +31,18 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .build()
         .expect("runtime")
         .block_on(future)
+}
+
+/// The login of the administrator [`admin_token`] adds.
+pub const ADMIN: &str = "admin";
+
+/// Adds the administrator [`ADMIN`] to the engine's database; answers an API token of theirs.
+pub async fn admin_token(engine: &Engine, now: Timestamp) -> String {
+    engine
+        .add_user(ADMIN, "a long enough password", NewUserRole::Administrator, now)
+        .await
+        .expect("administrator");
+    engine.create_token(ADMIN, now).await.expect("token")
 }
 
 /// `classbill --database <url> <args>` in `dir`, stdout and stderr piped.

@@ -1,76 +1,16 @@
 //! Fault 2: `serve` and `worker` killed with SIGKILL while they deliver e-mail; and the pieces the delivery
 //! tests share: a delivering process, polling, and the outbox id of a received message.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use classbill_engine::notifications::DeliveryConfig;
 use classbill_testkit::{Backend, SmtpReceiver};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::common::{block_on, classbill};
+use crate::common::block_on;
+use crate::common::process::{Background, free_port};
 use crate::{DUNNING_CUSTOMERS, Dataset, collections_ok, count, load_dunning, open_engine, query};
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A delivering process (`serve` or `worker`), its output in a log file; killed when dropped.
-pub(crate) struct Delivering {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Delivering {
-    pub(crate) fn start(dir: &Path, url: &str, command: &[&str], smtp_url: &str, name: &str) -> Delivering {
-        let log = dir.join(format!("{name}.log"));
-        let child = classbill(dir, url, command)
-            .args(["--smtp-url", smtp_url])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("the binary starts");
-        Delivering { child, log }
-    }
-
-    fn serve(dir: &Path, url: &str, smtp_url: &str, name: &str) -> Delivering {
-        let listen = format!("127.0.0.1:{}", free_port());
-        Delivering::start(
-            dir,
-            url,
-            &["serve", "--no-scheduler", "--listen", &listen],
-            smtp_url,
-            name,
-        )
-    }
-
-    pub(crate) fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Fails the test when the process ended on its own.
-    pub(crate) fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("child status") {
-            panic!(
-                "the process exited with {status}:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-    }
-}
-
-impl Drop for Delivering {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// Waits (polling) until `done` holds, failing after `limit` with `what`.
 pub(crate) async fn wait_until<F, Fut>(what: &str, limit: Duration, mut done: F)
@@ -85,6 +25,23 @@ where
     }
 }
 
+/// Waits until at most `unsent` e-mails are left unsent, failing if `process` ends meanwhile.
+pub(crate) async fn wait_for_delivery(url: &str, process: &mut Background, unsent: i64, limit: Duration) {
+    wait_until("the rest delivered", limit, || {
+        process.assert_running();
+        let url = url.to_owned();
+        async move {
+            count(
+                &url,
+                "SELECT count(*) FROM outbox WHERE channel = 'email' AND status <> 'sent'",
+            )
+            .await
+                <= unsent
+        }
+    })
+    .await;
+}
+
 /// The outbox id in a received message's `Message-ID: <outbox-ID@classbill>`.
 pub(crate) fn outbox_id(mail: &classbill_testkit::ReceivedMail) -> i64 {
     let id = mail.header("Message-ID").expect("a Message-ID");
@@ -96,7 +53,7 @@ pub(crate) fn outbox_id(mail: &classbill_testkit::ReceivedMail) -> i64 {
 }
 
 /// The e-mail messages of the outbox: `(id, status, attempts)`.
-async fn emails(url: &str) -> Vec<(i64, String, i64)> {
+pub(crate) async fn emails(url: &str) -> Vec<(i64, String, i64)> {
     query(
         url,
         "SELECT id, status, attempts FROM outbox WHERE channel = 'email' ORDER BY id",
@@ -104,11 +61,49 @@ async fn emails(url: &str) -> Vec<(i64, String, i64)> {
     .await
 }
 
+/// After the kills: the messages claimed by a dead process go out once their claims have lapsed (the same
+/// delivery pass, six minutes later). Then every one of `pending` has arrived and is recorded as sent, and no
+/// more arrived twice than were `in_flight`. Answers how many arrived twice.
+pub(crate) async fn deliver_held_and_check(url: &str, smtp: &SmtpReceiver, pending: &[i64], in_flight: i64) -> i64 {
+    let (store, engine) = open_engine(url).await;
+    let later = Timestamp::now() + SignedDuration::from_mins(6);
+    engine
+        .deliver_outbox(
+            &DeliveryConfig {
+                smtp_url: Some(smtp.url()),
+            },
+            later,
+        )
+        .await
+        .expect("a delivery pass");
+    store.close().await;
+
+    let outbox = emails(url).await;
+    assert!(outbox.iter().all(|(_, status, _)| status == "sent"), "{outbox:?}");
+    let mut received: Vec<i64> = smtp.messages().iter().map(outbox_id).collect();
+    let copies = received.len();
+    received.sort_unstable();
+    received.dedup();
+    assert_eq!(received, pending, "every message arrived");
+    let duplicates = i64::try_from(copies - received.len()).expect("a count");
+    assert!(
+        duplicates <= in_flight,
+        "{duplicates} sent twice, {in_flight} in flight at the faults"
+    );
+    duplicates
+}
+
 /// A database where the collection run has written its notices, ready for delivery.
 fn with_notices(dataset: &Dataset, name: &str) -> (String, Vec<i64>) {
     let url = dataset.copy(name);
-    collections_ok(dataset.dir(), &url);
-    let pending: Vec<i64> = block_on(emails(&url))
+    let pending = collect_notices(dataset.dir(), &url);
+    (url, pending)
+}
+
+/// Runs the collections of the dunning dataset at `url`; answers the e-mails it left for delivery.
+pub(crate) fn collect_notices(dir: &Path, url: &str) -> Vec<i64> {
+    collections_ok(dir, url);
+    let pending: Vec<i64> = block_on(emails(url))
         .into_iter()
         .filter(|(_, status, _)| status == "pending")
         .map(|(id, _, _)| id)
@@ -118,7 +113,7 @@ fn with_notices(dataset: &Dataset, name: &str) -> (String, Vec<i64>) {
         "the ladder wrote its notices: {}",
         pending.len()
     );
-    (url, pending)
+    pending
 }
 
 fn a_server_or_worker_killed_while_delivering_loses_no_message(backend: Backend) {
@@ -133,8 +128,8 @@ fn a_server_or_worker_killed_while_delivering_loses_no_message(backend: Backend)
         let mut at_kill = Vec::new();
         for (stage, command) in [(1, "serve"), (2, "worker")] {
             let mut process = match command {
-                "serve" => Delivering::serve(&dir, &url, &smtp.url(), "serve-1"),
-                _ => Delivering::start(&dir, &url, &["worker"], &smtp.url(), "worker"),
+                "serve" => Background::serve(&dir, &url, free_port(), &["--smtp-url", &smtp.url()], "serve-1"),
+                _ => Background::start(&dir, &url, &["worker", "--smtp-url", &smtp.url()], "worker"),
             };
             let arrivals = pending.len() * stage / 3;
             wait_until("a third more delivered", Duration::from_secs(30), || {
@@ -164,47 +159,10 @@ fn a_server_or_worker_killed_while_delivering_loses_no_message(backend: Backend)
         );
 
         // Restarted: everything not held by the dead process goes out at once.
-        let mut server = Delivering::serve(&dir, &url, &smtp.url(), "serve-2");
-        wait_until("the rest delivered", Duration::from_secs(30), || {
-            server.assert_running();
-            let url = url.clone();
-            async move {
-                count(
-                    &url,
-                    "SELECT count(*) FROM outbox WHERE channel = 'email' AND status <> 'sent'",
-                )
-                .await
-                    <= in_flight
-            }
-        })
-        .await;
+        let mut server = Background::serve(&dir, &url, free_port(), &["--smtp-url", &smtp.url()], "serve-2");
+        wait_for_delivery(&url, &mut server, in_flight, Duration::from_secs(30)).await;
         server.kill();
-        // The held messages go out once their claims have lapsed: the same delivery pass, five minutes later.
-        let (store, engine) = open_engine(&url).await;
-        let later = Timestamp::now() + SignedDuration::from_mins(6);
-        engine
-            .deliver_outbox(
-                &DeliveryConfig {
-                    smtp_url: Some(smtp.url()),
-                },
-                later,
-            )
-            .await
-            .expect("a delivery pass");
-        store.close().await;
-
-        let outbox = emails(&url).await;
-        assert!(outbox.iter().all(|(_, status, _)| status == "sent"), "{outbox:?}");
-        let mut received: Vec<i64> = smtp.messages().iter().map(outbox_id).collect();
-        let copies = received.len();
-        received.sort_unstable();
-        received.dedup();
-        assert_eq!(received, pending, "{backend}: every message arrived");
-        let duplicates = copies - received.len();
-        assert!(
-            duplicates as i64 <= in_flight,
-            "{backend}: {duplicates} sent twice, {in_flight} in flight at the kills"
-        );
+        let duplicates = deliver_held_and_check(&url, &smtp, &pending, in_flight).await;
         eprintln!(
             "{backend}: {} messages, {at_kill:?} arrived at the kills, {in_flight} in flight, {duplicates} sent twice",
             pending.len()

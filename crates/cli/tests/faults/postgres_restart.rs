@@ -1,13 +1,15 @@
-//! Fault 4: a private PostgreSQL restarted (fast shutdown: sessions cut off, open transactions rolled back) in
-//! the middle of a bill run, and in the middle of a collection run.
+//! Faults 4 and 7: a private PostgreSQL restarted (fast shutdown: sessions cut off, open transactions rolled
+//! back) in the middle of a bill run, of a collection run, and of an outbox delivery pass.
 
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
-use classbill_testkit::{Backend, PgCluster};
+use classbill_testkit::{Backend, PgCluster, SmtpReceiver};
 
 use crate::collection_run::collected;
+use crate::common::process::Background;
 use crate::common::{assert_invoices_sound, block_on, classbill, describe, run_ok};
+use crate::delivery::{collect_notices, deliver_held_and_check, wait_for_delivery, wait_until};
 use crate::{BILLED_AT, Dataset, collections, collections_ok, count, load_dunning, load_usage};
 
 /// Customers of the bill-run dataset: enough batches of `RESTART_BATCH` for the restart to fall in the middle.
@@ -103,6 +105,50 @@ fn a_collection_run_across_a_postgresql_restart_fires_every_event_once() {
         expected,
         "every event fired once, every effect once, as without the restart"
     );
+}
+
+#[test]
+fn delivery_across_a_postgresql_restart_loses_no_message() {
+    let mut cluster = PgCluster::start().unwrap_or_else(|e| panic!("a private PostgreSQL: {e}"));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = block_on(database(&cluster, "deliver_restarted"));
+    block_on(load_dunning(url.clone()));
+    let pending = collect_notices(dir.path(), &url);
+    let third = pending.len() / 3;
+    block_on(async {
+        let smtp = SmtpReceiver::start().await;
+        let mut worker = Background::start(dir.path(), &url, &["worker", "--smtp-url", &smtp.url()], "worker");
+        wait_until("a third delivered", Duration::from_secs(30), || {
+            worker.assert_running();
+            let arrived = smtp.messages().len();
+            async move { arrived >= third }
+        })
+        .await;
+        // The worker is in the middle of its pass: between two claims, or sending one message.
+        let at_restart = smtp.messages().len();
+        cluster
+            .restart(Duration::from_millis(500))
+            .unwrap_or_else(|e| panic!("PostgreSQL comes back: {e}"));
+        assert!(
+            at_restart < pending.len(),
+            "the restart came before the end of the pass"
+        );
+        // The same worker carries on once the server is back; only a message it sent but could not record
+        // stays claimed.
+        wait_for_delivery(&url, &mut worker, 1, Duration::from_secs(60)).await;
+        worker.kill();
+        let in_flight = count(
+            &url,
+            "SELECT count(*) FROM outbox WHERE status = 'pending' AND claimed_until IS NOT NULL",
+        )
+        .await;
+        // A message held that way goes out once its claim has lapsed.
+        let duplicates = deliver_held_and_check(&url, &smtp, &pending, in_flight).await;
+        eprintln!(
+            "delivery: {} messages, {at_restart} arrived at the restart, {in_flight} in flight, {duplicates} sent twice",
+            pending.len()
+        );
+    });
 }
 
 /// How far a run has come: `sql` counts its work in `url`; the restart waits for `at_least`.

@@ -9,8 +9,9 @@ use classbill_testkit::{Backend, SmtpReceiver};
 use jiff::Timestamp;
 use serde_json::json;
 
+use crate::common::process::Background;
 use crate::common::{block_on, describe};
-use crate::delivery::{Delivering, outbox_id, wait_until};
+use crate::delivery::{outbox_id, wait_until};
 use crate::{DUNNING_CUSTOMERS, Dataset, collections, count, load_dunning, open_engine, query};
 
 /// A webhook receiver on 127.0.0.1 that answers 503 while it is down and 204 otherwise, keeping the body of
@@ -150,7 +151,7 @@ fn messages_wait_while_the_smtp_server_and_the_webhook_receiver_are_down(backend
         );
         assert!(pending.iter().all(|m| m.2 == "pending"), "{pending:?}");
 
-        let mut worker = Delivering::start(&dir, &url, &["worker"], &smtp.url(), "worker");
+        let mut worker = Background::start(&dir, &url, &["worker", "--smtp-url", &smtp.url()], "worker");
         // Down for two delivery passes at least: every message is tried twice and kept.
         wait_until("two attempts each", Duration::from_secs(30), || {
             worker.assert_running();

@@ -126,8 +126,13 @@ pub(crate) async fn start_run(
             RunKind::Billing => engine.execute_billing_run(id, now).await.map(drop),
             RunKind::Collection => engine.execute_collection_run(id, now).await.map(drop),
         };
-        if let Err(error) = executed {
-            tracing::error!(run = id, kind = name, %error, "run failed");
+        match executed {
+            Ok(()) => {}
+            // This process's own worker loop, or another worker, took the run first; it runs there.
+            Err(classbill_engine::EngineError::Conflict { code, .. }) if code == "run_taken" => {
+                tracing::info!(run = id, kind = name, "run taken by another worker");
+            }
+            Err(error) => tracing::error!(run = id, kind = name, %error, "run failed"),
         }
     });
     Ok((StatusCode::ACCEPTED, axum::Json(RunAccepted { id, status })))
