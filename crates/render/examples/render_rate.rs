@@ -1,9 +1,10 @@
-//! How fast the built-in template renders: `cargo run -p classbill-render --example render_rate [COUNT]`.
-//! The first rendering also loads the fonts and fills Typst's caches; the rest show the steady rate.
+//! How fast the built-in template renders: `cargo run --release -p classbill-render --example render_rate [COUNT]`.
+//! The first rendering also loads the fonts and fills Typst's caches; the rest show the steady rate, first on
+//! one core, then as a batch on every core (the way the queued-PDF pass renders).
 
 use std::time::Instant;
 
-use classbill_render::{STANDARD_TEMPLATE, render_html, render_pdf, sample_invoice};
+use classbill_render::{PdfJob, STANDARD_TEMPLATE, render_html, render_pdf, render_pdfs, sample_invoice};
 
 fn main() {
     let count: u32 = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(200);
@@ -23,6 +24,29 @@ fn main() {
     println!(
         "{count} PDFs: {per_pdf:?} each, {:.0} per second on one core",
         1.0 / per_pdf.as_secs_f64()
+    );
+
+    let invoices: Vec<_> = (0..count)
+        .map(|n| {
+            let mut invoice = invoice.clone();
+            invoice.number = format!("INV-B{n:06}");
+            invoice
+        })
+        .collect();
+    let jobs: Vec<_> = invoices
+        .iter()
+        .map(|invoice| PdfJob {
+            template: STANDARD_TEMPLATE,
+            invoice,
+        })
+        .collect();
+    let started = Instant::now();
+    let rendered = render_pdfs(&jobs);
+    let elapsed = started.elapsed();
+    assert!(rendered.iter().all(Result::is_ok), "every invoice of the batch renders");
+    println!(
+        "{count} PDFs as one batch on every core: {:.0} per second",
+        f64::from(count) / elapsed.as_secs_f64()
     );
 
     let started = Instant::now();
