@@ -1,6 +1,7 @@
 //! `classbill worker` processes share one billing run (issue 9 item 3, interfaces.md `serve --no-worker`): a
 //! `serve --no-worker` process only queues the run requested over its API, three workers take it, split its
-//! parties and add up their counts, and a worker killed mid-run leaves the run to be completed by the others.
+//! parties and add up their counts, and a worker killed mid-run leaves the run to be completed by the others,
+//! its counts kept.
 //!
 //! PostgreSQL only: the parties of a run are split by row claims (`FOR NO KEY UPDATE SKIP LOCKED`) between
 //! processes writing at the same time; SQLite has one writer at a time, so there is nothing to split there.
@@ -218,6 +219,19 @@ fn count(run: &Value, field: &str) -> i64 {
     run[field].as_i64().unwrap_or_else(|| panic!("{field} in {run}"))
 }
 
+/// How many invoices the database holds.
+async fn invoices_in(url: &str) -> i64 {
+    let store = Store::connect(url).await.expect("database opens");
+    let mut tx = store.read().await.expect("read transaction");
+    let (n,): (i64,) = tx
+        .fetch_one("SELECT COUNT(*) FROM invoices", Vec::new())
+        .await
+        .expect("invoices");
+    drop(tx);
+    store.close().await;
+    n
+}
+
 /// Every customer's January period closed exactly once, with exactly one invoice; the numbers are gapless.
 async fn assert_each_party_billed_once(url: &str, customers: usize) {
     let store = Store::connect(url).await.expect("database opens");
@@ -346,10 +360,31 @@ fn a_worker_killed_mid_run_leaves_the_run_to_the_others() {
             .all(|(name, status)| *name == victim_name || *status == "finished"),
         "{run:#}"
     );
-    // A killed worker's counts die with it; the others' still add up to the run's.
-    for field in ["periods_closed", "invoices_issued"] {
+    // The killed worker's counts stay with what it committed: everyone's add up to the run's, and the run's to
+    // what the database holds.
+    for field in ["periods_due", "periods_closed", "periods_failed", "invoices_issued"] {
         let sum: i64 = workers.iter().map(|w| count(w, field)).sum();
-        assert_eq!(sum, count(&run, field), "the workers' {field} add up to the run's");
+        assert_eq!(
+            sum,
+            count(&run, field),
+            "the workers' {field} add up to the run's: {run:#}"
+        );
     }
+    let n = i64::try_from(KILL_CUSTOMERS).expect("count");
+    assert_eq!(
+        (
+            count(&run, "periods_due"),
+            count(&run, "periods_closed"),
+            count(&run, "periods_failed"),
+            count(&run, "invoices_issued")
+        ),
+        (n, n, 0, n),
+        "{run:#}"
+    );
+    assert_eq!(
+        count(&run, "invoices_issued"),
+        block_on(invoices_in(&cluster.url)),
+        "the run counts every invoice in the database: {run:#}"
+    );
     block_on(assert_each_party_billed_once(&cluster.url, KILL_CUSTOMERS));
 }

@@ -3,13 +3,16 @@
 //! A queued run is taken atomically by one process, so it is never started twice; other workers then join it
 //! while it is running. Every participant runs the whole pass ([`crate::Engine::run_billing`] or
 //! [`crate::Engine::run_collections`]): the passes claim parties with `SKIP LOCKED` on PostgreSQL, so the
-//! participants split the parties between them, and each adds its own counts to the run when it ends.
+//! participants split the parties between them. Each batch a participant commits adds its counts to the
+//! participant's row in the same transaction; whenever a participant ends, the run's counts become the sums
+//! over all its participants.
 //!
 //! A participant holds a lease it renews while it works. A worker killed mid-run stops renewing; once its lease
 //! has lapsed, the next worker that polls joins the run in its place and its pass picks up whatever the dead
 //! one had claimed (frozen periods are finished from S2, as after any crash). The run completes when no
-//! participant is left working. What a killed participant had committed stays committed, but its counts are
-//! lost with it: the run's counts then fall short of the invoices actually issued.
+//! participant is left working. What a killed participant had committed stays committed and counted, so the
+//! run's counts are what it really did: a batch the kill interrupted is neither done nor counted, and whoever
+//! finishes it counts it.
 
 use std::time::Duration;
 

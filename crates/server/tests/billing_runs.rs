@@ -397,6 +397,14 @@ on_both_backends! {
         assert_eq!(failure["party_id"], json!(party));
         // The engine cannot be reached (no TLS to an unknown host): a permanent failure, not retried.
         assert!(failure["error"].as_str().unwrap_or("").starts_with("tax_engine_failed: "), "{run}");
+        // Recorded once, by the batch that failed it, on the run's only worker.
+        assert_eq!(run["failures"].as_array().map(Vec::len), Some(1), "{run}");
+        let worker = &run["workers"][0];
+        assert_eq!(
+            ["periods_due", "periods_closed", "periods_failed", "invoices_issued"].map(|field| worker[field].clone()),
+            [json!(1), json!(0), json!(1), json!(0)],
+            "{run}"
+        );
 
         let period = app.get(&format!("/api/v1/periods/{}", failure["period_id"]), &app.admin).await;
         assert_eq!(period.body["status"], json!("closing"));
@@ -541,5 +549,119 @@ async fn a_run_waits_for_a_party_another_transaction_holds() {
     lock.commit().await.expect("released");
     let summary = run.await.expect("the run task").expect("the run");
     assert_eq!(summary.invoices_issued, 2);
+    assert_eq!(invoices_of(&app, &app.admin, held).await.len(), 1);
+}
+
+async fn run_view(app: &TestApp, id: i64) -> Value {
+    let run = app.get(&format!("/api/v1/billing-runs/{id}"), &app.admin).await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.text);
+    run.body
+}
+
+/// The counts of a run's participant that is killed after committing its batches, before it could end its share,
+/// stay with the run: the worker that completes the run after the lease has lapsed adds nothing, and the run
+/// counts each invoice once. The participant is stopped while it waits for the run's row, which the test holds
+/// locked, after the last batch committed; only PostgreSQL has row locks (SQLite's single writer would hold back
+/// the batches as well). `crates/cli/tests/faults/serve_killed.rs` kills a whole server on both backends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_killed_before_it_ends_keeps_the_counts_of_its_batches() {
+    use classbill_engine::Actor;
+
+    let app = TestApp::start(classbill_testkit::Backend::Postgres).await;
+    let class = invoicing_class(&app, &app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
+    let free = berlin_customer(&app, &class["id"]).await;
+    let held = berlin_customer(&app, &class["id"]).await;
+    assert_eq!(parties_claimed(&app, "2025-03-15T00:00:00Z").await, 2);
+    let at: jiff::Timestamp = "2025-04-01T04:00:00Z".parse().expect("instant");
+    let run = app
+        .engine
+        .request_billing_run(&Actor::system(), at, at)
+        .await
+        .expect("queued");
+
+    // The participant closes the free party, then waits for the held one.
+    let mut party_lock = app.engine.store.write().await.expect("a transaction");
+    party_lock
+        .execute(
+            "SELECT id FROM parties WHERE id = $1 FOR UPDATE",
+            classbill_store::args![held],
+        )
+        .await
+        .expect("the party is locked");
+    let engine = app.engine.clone();
+    let participant = tokio::spawn(async move { engine.work_on_runs("worker-killed", move || at).await });
+    for _ in 0..200 {
+        if invoices_of(&app, &app.admin, free).await.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(invoices_of(&app, &app.admin, free).await.len(), 1);
+    // Its first batch is counted as it commits, long before the participant ends.
+    assert_eq!(run_view(&app, run.id).await["workers"][0]["invoices_issued"], json!(1));
+
+    // With the run's row held, it closes the other party and then cannot end its share.
+    let mut run_lock = app.engine.store.write().await.expect("a transaction");
+    run_lock
+        .execute(
+            "SELECT id FROM billing_runs WHERE id = $1 FOR UPDATE",
+            classbill_store::args![run.id],
+        )
+        .await
+        .expect("the run is locked");
+    party_lock.commit().await.expect("party released");
+    for _ in 0..200 {
+        if run_view(&app, run.id).await["workers"][0]["invoices_issued"] == json!(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(!participant.is_finished(), "the participant waits for the run's row");
+    participant.abort();
+    assert!(participant.await.expect_err("killed").is_cancelled());
+    run_lock.commit().await.expect("run released");
+
+    let dead = run_view(&app, run.id).await;
+    assert_eq!(dead["status"], json!("running"), "{dead}");
+    assert_eq!(dead["workers"][0]["status"], json!("working"), "{dead}");
+
+    // Once its lease has lapsed, another worker takes its share over, finds nothing left and completes the run.
+    let later = at.checked_add(jiff::SignedDuration::from_mins(1)).expect("instant");
+    let share = app
+        .engine
+        .work_on_runs("worker-b", move || later)
+        .await
+        .expect("poll")
+        .expect("took over");
+    assert_eq!(share.run_id, run.id);
+    let done = run_view(&app, run.id).await;
+    assert_eq!(done["status"], json!("completed"), "{done}");
+    let counts = |view: &Value| {
+        ["periods_due", "periods_closed", "periods_failed", "invoices_issued"].map(|field| view[field].clone())
+    };
+    let workers: Vec<(Value, Value, [Value; 4])> = done["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .map(|w| (w["worker"].clone(), w["status"].clone(), counts(w)))
+        .collect();
+    let (two, zero) = (json!(2), json!(0));
+    assert_eq!(
+        workers,
+        [
+            (
+                json!("worker-killed"),
+                json!("lapsed"),
+                [two.clone(), two.clone(), zero.clone(), two.clone()]
+            ),
+            (
+                json!("worker-b"),
+                json!("finished"),
+                [zero.clone(), zero.clone(), zero.clone(), zero.clone()]
+            ),
+        ],
+        "{done}"
+    );
+    assert_eq!(counts(&done), [two.clone(), two.clone(), zero, two], "{done}");
     assert_eq!(invoices_of(&app, &app.admin, held).await.len(), 1);
 }

@@ -1,7 +1,9 @@
 //! The workers taking part in billing and collection runs (`billing_run_workers`, `collection_run_workers`).
 //!
-//! A queued run is taken by exactly one worker, which marks it `running`; other workers may then join it, and
-//! every participant adds its own counts when it finishes. Taking and joining lock the run's row first, and so
+//! A queued run is taken by exactly one worker, which marks it `running`; other workers may then join it. Each
+//! participant's counts grow on its own row with every batch it commits ([`add_counts`], in the batch's
+//! transaction), so what a killed worker did stays counted; when a participant ends, the run's counts become
+//! the sums over all its participants, lapsed ones included. Taking and joining lock the run's row first, and so
 //! does finishing: the last participant to finish marks the run done, and a worker that tries to join at that
 //! moment waits for the row and then finds the run no longer running. PostgreSQL skips a queued run another
 //! transaction is taking (`SKIP LOCKED`); SQLite has a single writer.
@@ -212,44 +214,58 @@ pub async fn renew(tx: &mut Tx, kind: RunKind, participant_id: i64, lease_until:
     Ok(())
 }
 
-/// Records a participant's end: its counts go to its row and are added to the run's, its error (if it failed)
-/// becomes the run's unless the run has one already. When no participant is left working, the run ends:
-/// `completed`, or `failed` if any participant failed. Answers the run's final status when this call ended it.
+/// Adds what one batch did to a participant's counts. Called in the batch's own transaction, last before its
+/// commit: a count exists exactly when its work is committed, and the participant's row, which its lease
+/// renewals also write, is held only for the commit.
+pub async fn add_counts(tx: &mut Tx, kind: RunKind, participant_id: i64, counts: Counts) -> Result<(), StoreError> {
+    if counts == [0; 4] {
+        return Ok(());
+    }
+    let [a, b, c, d] = kind.counters();
+    tx.execute(
+        AssertSqlSafe(format!(
+            "UPDATE {} SET {a} = {a} + $1, {b} = {b} + $2, {c} = {c} + $3, {d} = {d} + $4 WHERE id = $5",
+            kind.workers()
+        )),
+        args![counts[0], counts[1], counts[2], counts[3], participant_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records a participant's end: its error (if it failed) becomes the run's unless the run has one already, and
+/// the run's counts become the sums over all its participants, the lapsed ones included, whose counts were
+/// recorded batch by batch ([`add_counts`]). When no participant is left working, the run ends: `completed`,
+/// or `failed` if any participant failed. Answers the run's final status when this call ended it.
 pub async fn finish(
     tx: &mut Tx,
     kind: RunKind,
     participation: &Participation,
-    counts: Counts,
     error: Option<&str>,
     now: i64,
 ) -> Result<Option<String>, StoreError> {
     let (runs, workers) = (kind.runs(), kind.workers());
-    let [a, b, c, d] = kind.counters();
-    // The run's row first, as joining locks it: from here no one can join this run until the commit.
+    let sums = kind
+        .counters()
+        .map(|counter| {
+            format!("{counter} = (SELECT COALESCE(SUM(w.{counter}), 0) FROM {workers} w WHERE w.run_id = $2)")
+        })
+        .join(", ");
+    // The run's row first, as joining locks it: from here no one can join this run until the commit. Every
+    // other participant's counts were committed with its batches, so the sums hold all that is committed.
     tx.execute(
         AssertSqlSafe(format!(
-            "UPDATE {runs} SET {a} = {a} + $1, {b} = {b} + $2, {c} = {c} + $3, {d} = {d} + $4,
-                 error = COALESCE(error, $5)
-             WHERE id = $6"
+            "UPDATE {runs} SET {sums}, error = COALESCE(error, $1) WHERE id = $2"
         )),
-        args![counts[0], counts[1], counts[2], counts[3], error, participation.run_id],
+        args![error, participation.run_id],
     )
     .await?;
     let status = if error.is_some() { "failed" } else { "finished" };
     tx.execute(
         AssertSqlSafe(format!(
-            "UPDATE {workers} SET status = $1, finished_at = $2, {a} = $3, {b} = $4, {c} = $5, {d} = $6
-             WHERE id = $7"
+            "UPDATE {workers} SET status = $1, finished_at = $2 WHERE id = $3"
         )),
-        args![
-            status,
-            now,
-            counts[0],
-            counts[1],
-            counts[2],
-            counts[3],
-            participation.participant_id
-        ],
+        args![status, now, participation.participant_id],
     )
     .await?;
     let working: CountRow = tx

@@ -118,17 +118,43 @@ fn a_server_killed_during_a_requested_bill_run_finishes_it_when_restarted(backen
     let shares = participants.iter().filter(|(name, _)| *name == successor).count();
     participants.sort();
     participants.dedup();
-    let mut expected_participants = vec![(killed, "lapsed".to_owned()), (successor, "finished".to_owned())];
+    let mut expected_participants = vec![
+        (killed.clone(), "lapsed".to_owned()),
+        (successor, "finished".to_owned()),
+    ];
     expected_participants.sort();
     assert_eq!(
         participants, expected_participants,
         "{backend}: the killed server's share lapsed, the restarted one finished the run: {run:#}"
     );
-    // The dead server's counts died with it; the restarted one counts what it issued itself.
+    // The run counts everything once: what the dead server committed before the kill, with the batches that
+    // issued it, and what the restarted one did after it, the frozen batch included.
+    let n = CUSTOMERS as i64;
+    let counts = |view: &Value| {
+        ["periods_due", "periods_closed", "periods_failed", "invoices_issued"].map(|field| {
+            view[field]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{backend}: {field} in {view:#}"))
+        })
+    };
+    assert_eq!(counts(&run), [n, n, 0, n], "{backend}: {run:#}");
+    let workers = run["workers"].as_array().expect("workers");
+    let sums = workers.iter().map(counts).fold([0; 4], |sum, w| {
+        [sum[0] + w[0], sum[1] + w[1], sum[2] + w[2], sum[3] + w[3]]
+    });
     assert_eq!(
-        run["invoices_issued"].as_i64(),
-        Some(CUSTOMERS as i64 - at_kill),
-        "{backend}: {run:#}"
+        sums,
+        counts(&run),
+        "{backend}: the workers' counts add up to the run's: {run:#}"
+    );
+    let dead = workers
+        .iter()
+        .find(|w| w["worker"] == json!(killed))
+        .expect("the killed server's share");
+    assert_eq!(
+        counts(dead),
+        [at_kill, at_kill, 0, at_kill],
+        "{backend}: the killed server keeps the counts of what it had committed: {run:#}"
     );
 
     // Every due period closed once, every invoice once and numbered as without the kill, no engine xDR twice.

@@ -15,9 +15,11 @@ use std::collections::HashSet;
 
 use classbill_store::close::{self as store_close, Held};
 use classbill_store::periods;
+use classbill_store::run_workers::Participation;
 use classbill_store::{StoreError, instants};
 use jiff::Timestamp;
 
+use super::runs::record_batch;
 use super::{BillingRunSummary, finish_batch, freeze, release_postponed, run_context};
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
@@ -109,6 +111,15 @@ impl<'a> Pass<'a> {
     }
 }
 
+/// Adds a committed batch's counts and failures to those of its pass.
+fn add_batch(summary: &mut BillingRunSummary, batch: BillingRunSummary) {
+    summary.periods_due += batch.periods_due;
+    summary.periods_closed += batch.periods_closed;
+    summary.periods_failed += batch.periods_failed;
+    summary.invoices_issued += batch.invoices_issued;
+    summary.failures.extend(batch.failures);
+}
+
 impl crate::Engine {
     /// Closes every period whose close instant is at or before `as_of` (`after_delay` classes; `upon_approval`
     /// periods wait for their approval), first storing the periods parties lack up to `as_of`, and finishes
@@ -123,6 +134,19 @@ impl crate::Engine {
         as_of: Timestamp,
         now: Timestamp,
         options: CloseOptions<'_>,
+    ) -> EngineResult<BillingRunSummary> {
+        self.run_billing_as(as_of, now, options, None).await
+    }
+
+    /// [`crate::Engine::run_billing_with`] as `participant` of a billing run, when there is one (the CLI's
+    /// `bill-run` and the scheduler close without a run record): each batch then records its counts and failures
+    /// for the participant in the transaction that commits its work.
+    pub(super) async fn run_billing_as(
+        &self,
+        as_of: Timestamp,
+        now: Timestamp,
+        options: CloseOptions<'_>,
+        participant: Option<&Participation>,
     ) -> EngineResult<BillingRunSummary> {
         let as_of_us = instants::to_micros(as_of);
         let (total, context) = {
@@ -159,8 +183,13 @@ impl crate::Engine {
 
                 let mut tx = self.store.write().await?;
                 let still_ours = store_close::claim_parties(&mut tx, &claimed).await?;
-                finish_batch(&mut tx, &context, &still_ours, batch_id, now, &mut summary).await?;
+                let mut batch = BillingRunSummary::default();
+                finish_batch(&mut tx, &context, &still_ours, batch_id, now, &mut batch).await?;
+                if let Some(participation) = participant {
+                    record_batch(&mut tx, participation, &batch).await?;
+                }
                 tx.commit().await?;
+                add_batch(&mut summary, batch);
                 pass.committed(CloseStage::Closed);
             }
         }

@@ -3,12 +3,13 @@
 //! failures and the workers that took part.
 
 use classbill_store::billing_runs::{self as store_runs, FailureRow, RunRow};
-use classbill_store::instants;
 use classbill_store::run_workers::{self, BillingWorkerRow, Participation, RunKind};
+use classbill_store::{Tx, instants};
 use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::CloseOptions;
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
@@ -96,6 +97,34 @@ fn view_of(row: RunRow) -> EngineResult<BillingRunView> {
     })
 }
 
+/// Records what one close batch of a run's participant did, in the batch's transaction: its counts on the
+/// participant's row and its failures on the run. A participant killed later keeps what it committed.
+/// `periods_due` counts the periods the batch took up to close (each closed or failed), not those a pass sees
+/// due when it starts, so the participants' sums count each period once; only a period one participant failed
+/// to close and another then tried again is due once per attempt, and failed or closed by each.
+pub(super) async fn record_batch(
+    tx: &mut Tx,
+    participation: &Participation,
+    batch: &super::BillingRunSummary,
+) -> EngineResult<()> {
+    for failure in &batch.failures {
+        let row = FailureRow {
+            party_id: failure.party_id,
+            period_id: failure.period_id,
+            error: failure.error.clone(),
+        };
+        store_runs::add_failure(tx, participation.run_id, &row).await?;
+    }
+    let counts = [
+        batch.periods_due,
+        batch.periods_closed,
+        batch.periods_failed,
+        batch.invoices_issued,
+    ];
+    run_workers::add_counts(tx, RunKind::Billing, participation.participant_id, counts).await?;
+    Ok(())
+}
+
 fn require_administrator(actor: &Actor) -> EngineResult<()> {
     if actor.is_administrator() {
         Ok(())
@@ -145,7 +174,8 @@ impl crate::Engine {
         self.share_billing_run(participation, &clock).await
     }
 
-    /// Runs one participant's billing pass under its lease, then adds its counts and failures to the run.
+    /// Runs one participant's billing pass under its lease, then ends its share. The pass has recorded each
+    /// batch's counts and failures as the batch committed ([`record_batch`]), so ending only says how it went.
     pub(crate) async fn share_billing_run(
         &self,
         participation: Participation,
@@ -157,32 +187,13 @@ impl crate::Engine {
                 RunKind::Billing,
                 &participation,
                 clock,
-                self.run_billing(as_of, clock()),
+                self.run_billing_as(as_of, clock(), CloseOptions::default(), Some(&participation)),
             )
             .await;
+        let error = result.as_ref().err().map(ToString::to_string);
         let mut tx = self.store.write().await?;
-        let (counts, error) = match &result {
-            Ok(summary) => {
-                for failure in &summary.failures {
-                    let row = FailureRow {
-                        party_id: failure.party_id,
-                        period_id: failure.period_id,
-                        error: failure.error.clone(),
-                    };
-                    store_runs::add_failure(&mut tx, participation.run_id, &row).await?;
-                }
-                let counts = [
-                    summary.periods_due,
-                    summary.periods_closed,
-                    summary.periods_failed,
-                    summary.invoices_issued,
-                ];
-                (counts, None)
-            }
-            Err(error) => ([0; 4], Some(error.to_string())),
-        };
         let now = instants::to_micros(clock());
-        run_workers::finish(&mut tx, RunKind::Billing, &participation, counts, error.as_deref(), now).await?;
+        run_workers::finish(&mut tx, RunKind::Billing, &participation, error.as_deref(), now).await?;
         tx.commit().await?;
         result
     }

@@ -6,7 +6,7 @@
 
 use classbill_store::collections::{self as store_collections, RunRow};
 use classbill_store::run_workers::{self, Participation, RunKind};
-use classbill_store::{close as store_close, instants};
+use classbill_store::{Tx, close as store_close, instants};
 use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -49,6 +49,36 @@ pub struct CollectionRunSummary {
     pub events_dropped: i64,
     /// Invoices approved automatically after their `review_hold_days`.
     pub approvals: i64,
+}
+
+impl CollectionRunSummary {
+    /// Adds a committed batch's counts to those of its pass.
+    fn add(&mut self, batch: &CollectionRunSummary) {
+        self.events_due += batch.events_due;
+        self.events_fired += batch.events_fired;
+        self.events_dropped += batch.events_dropped;
+        self.approvals += batch.approvals;
+    }
+}
+
+/// Adds what one batch did to the counts of the run's participant running it, if any, in the batch's
+/// transaction: a participant killed later keeps what it committed.
+async fn record_batch(
+    tx: &mut Tx,
+    participant: Option<&Participation>,
+    batch: &CollectionRunSummary,
+) -> EngineResult<()> {
+    let Some(participation) = participant else {
+        return Ok(());
+    };
+    let counts = [
+        batch.events_due,
+        batch.events_fired,
+        batch.events_dropped,
+        batch.approvals,
+    ];
+    run_workers::add_counts(tx, RunKind::Collection, participation.participant_id, counts).await?;
+    Ok(())
 }
 
 /// A collection run as the API shows it.
@@ -114,6 +144,19 @@ impl crate::Engine {
         now: Timestamp,
         options: CollectionOptions<'_>,
     ) -> EngineResult<CollectionRunSummary> {
+        self.run_collections_as(as_of, now, options, None).await
+    }
+
+    /// [`crate::Engine::run_collections_with`] as `participant` of a collection run, when there is one (the
+    /// CLI's `collections` and the scheduler run without a run record): each batch then adds its counts to the
+    /// participant's in the transaction that commits its work.
+    async fn run_collections_as(
+        &self,
+        as_of: Timestamp,
+        now: Timestamp,
+        options: CollectionOptions<'_>,
+        participant: Option<&Participation>,
+    ) -> EngineResult<CollectionRunSummary> {
         let batch = i64::try_from(options.batch_size.max(1)).unwrap_or(i64::MAX);
         let committed = || {
             if let Some(on_commit) = options.on_commit {
@@ -133,13 +176,16 @@ impl crate::Engine {
             after = last.id;
             let parties: Vec<i64> = due.iter().map(|review| review.party_id).collect();
             let claimed = store_close::claim_parties(&mut tx, &parties).await?;
+            let mut batch = CollectionRunSummary::default();
             for review in due.iter().filter(|review| claimed.contains(&review.party_id)) {
                 let at = instants::from_micros(review.review_due_at)?;
                 if approve(&mut tx, review.id, "auto_approved", at, now).await? {
-                    summary.approvals += 1;
+                    batch.approvals += 1;
                 }
             }
+            record_batch(&mut tx, participant, &batch).await?;
             tx.commit().await?;
+            summary.add(&batch);
             committed();
         }
         let mut after = 0;
@@ -151,15 +197,18 @@ impl crate::Engine {
             };
             after = last;
             let claimed = store_close::claim_parties(&mut tx, &candidates).await?;
+            let mut batch = CollectionRunSummary::default();
             for item in store_collections::due_items(&mut tx, &claimed, as_of_us).await? {
                 match fire(&mut tx, &item, as_of, now).await? {
-                    Some(Outcome::Fired) => summary.events_fired += 1,
-                    Some(Outcome::Dropped) => summary.events_dropped += 1,
+                    Some(Outcome::Fired) => batch.events_fired += 1,
+                    Some(Outcome::Dropped) => batch.events_dropped += 1,
                     None => continue,
                 }
-                summary.events_due += 1;
+                batch.events_due += 1;
             }
+            record_batch(&mut tx, participant, &batch).await?;
             tx.commit().await?;
+            summary.add(&batch);
             committed();
         }
         Ok(summary)
@@ -203,7 +252,8 @@ impl crate::Engine {
         self.share_collection_run(participation, &clock).await
     }
 
-    /// Runs one participant's collection pass under its lease, then adds its counts to the run.
+    /// Runs one participant's collection pass under its lease, then ends its share. The pass has added each
+    /// batch's counts to the participant's as the batch committed, so ending only says how it went.
     pub(crate) async fn share_collection_run(
         &self,
         participation: Participation,
@@ -215,32 +265,13 @@ impl crate::Engine {
                 RunKind::Collection,
                 &participation,
                 clock,
-                self.run_collections(as_of, clock()),
+                self.run_collections_as(as_of, clock(), CollectionOptions::default(), Some(&participation)),
             )
             .await;
-        let (counts, error) = match &result {
-            Ok(summary) => (
-                [
-                    summary.events_due,
-                    summary.events_fired,
-                    summary.events_dropped,
-                    summary.approvals,
-                ],
-                None,
-            ),
-            Err(error) => ([0; 4], Some(error.to_string())),
-        };
+        let error = result.as_ref().err().map(ToString::to_string);
         let mut tx = self.store.write().await?;
         let now = instants::to_micros(clock());
-        run_workers::finish(
-            &mut tx,
-            RunKind::Collection,
-            &participation,
-            counts,
-            error.as_deref(),
-            now,
-        )
-        .await?;
+        run_workers::finish(&mut tx, RunKind::Collection, &participation, error.as_deref(), now).await?;
         tx.commit().await?;
         result
     }

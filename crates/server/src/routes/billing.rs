@@ -18,8 +18,7 @@ use crate::problem::{ApiError, ApiResult, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_runs, post_run))
-        .routes(routes!(get_run))
+        .merge(billing_runs::router())
         .routes(routes!(list_invoices))
         .routes(routes!(get_invoice))
         .routes(routes!(get_sequence, patch_sequence))
@@ -145,17 +144,6 @@ pub(crate) fn instant_field(body: &Value, field: &str) -> Result<Timestamp, ApiE
         .ok_or_else(|| ApiError::invalid(vec![FieldError::new(field, "invalid", "must be an RFC 3339 instant")]))
 }
 
-/// Start a billing run: closes every period due at `as_of` in the background (administrators only).
-#[utoipa::path(post, path = "/billing-runs", tag = "billing-runs", request_body = RunRequest,
-    responses((status = 202, body = RunAccepted), (status = 403, body = Problem), (status = 422, body = Problem)))]
-async fn post_run(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    JsonValue(body): JsonValue,
-) -> ApiResult<(StatusCode, axum::Json<RunAccepted>)> {
-    start_run(&state, &actor, &body, RunKind::Billing).await
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct RunListParams {
@@ -173,26 +161,85 @@ impl RunListParams {
     }
 }
 
-/// List billing runs in id order (administrators only).
-#[utoipa::path(get, path = "/billing-runs", tag = "billing-runs", params(RunListParams),
-    responses((status = 200, body = Page<BillingRunView>), (status = 403, body = Problem)))]
-async fn list_runs(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Query(p): Query<RunListParams>,
-) -> ApiResult<axum::Json<Page<BillingRunView>>> {
-    Ok(axum::Json(state.engine.list_billing_runs(&actor, p.page()?).await?))
-}
+/// The three routes of one kind of run, generated once per kind (as the catalog's are) so that each has its
+/// own OpenAPI entry while the handlers are written once: `POST` requests a run ([`start_run`]), `GET` on the
+/// collection lists the runs and `GET` on an item reads one, through the engine methods named `list` and `get`.
+/// The doc comments of `post`, `list` and `get` become the operations' summaries.
+macro_rules! run_routes {
+    (
+        mod $module:ident;
+        kind: $kind:ident, view: $view:ty, path: $path:literal, item_path: $item_path:literal, tag: $tag:literal;
+        $(#[doc = $post_doc:tt])* post;
+        $(#[doc = $list_doc:tt])* list => $list:ident;
+        $(#[doc = $get_doc:tt])* get => $get:ident;
+    ) => {
+        mod $module {
+            use axum::extract::{Path, State};
+            use axum::http::StatusCode;
+            use classbill_engine::Page;
+            use utoipa_axum::router::OpenApiRouter;
+            use utoipa_axum::routes;
 
-/// One billing run with its counts and the periods it could not close.
-#[utoipa::path(get, path = "/billing-runs/{id}", tag = "billing-runs", params(("id" = i64, Path)),
-    responses((status = 200, body = BillingRunView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn get_run(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<axum::Json<BillingRunView>> {
-    Ok(axum::Json(state.engine.get_billing_run(&actor, id).await?))
+            use super::*;
+            use $crate::AppState;
+            use $crate::extract::{Caller, JsonValue, Query};
+            use $crate::problem::{ApiResult, Problem};
+            use $crate::routes::billing::{RunAccepted, RunKind, RunListParams, RunRequest, start_run};
+
+            pub fn router() -> OpenApiRouter<AppState> {
+                OpenApiRouter::new()
+                    .routes(routes!(list_runs, post_run))
+                    .routes(routes!(get_run))
+            }
+
+            $(#[doc = $post_doc])*
+            #[utoipa::path(post, path = $path, tag = $tag, request_body = RunRequest,
+                responses((status = 202, body = RunAccepted), (status = 403, body = Problem),
+                    (status = 422, body = Problem)))]
+            async fn post_run(
+                State(state): State<AppState>,
+                Caller(actor): Caller,
+                JsonValue(body): JsonValue,
+            ) -> ApiResult<(StatusCode, axum::Json<RunAccepted>)> {
+                start_run(&state, &actor, &body, RunKind::$kind).await
+            }
+
+            $(#[doc = $list_doc])*
+            #[utoipa::path(get, path = $path, tag = $tag, params(RunListParams),
+                responses((status = 200, body = Page<$view>), (status = 403, body = Problem)))]
+            async fn list_runs(
+                State(state): State<AppState>,
+                Caller(actor): Caller,
+                Query(p): Query<RunListParams>,
+            ) -> ApiResult<axum::Json<Page<$view>>> {
+                Ok(axum::Json(state.engine.$list(&actor, p.page()?).await?))
+            }
+
+            $(#[doc = $get_doc])*
+            #[utoipa::path(get, path = $item_path, tag = $tag, params(("id" = i64, Path)),
+                responses((status = 200, body = $view), (status = 403, body = Problem),
+                    (status = 404, body = Problem)))]
+            async fn get_run(
+                State(state): State<AppState>,
+                Caller(actor): Caller,
+                Path(id): Path<i64>,
+            ) -> ApiResult<axum::Json<$view>> {
+                Ok(axum::Json(state.engine.$get(&actor, id).await?))
+            }
+        }
+    };
+}
+pub(crate) use run_routes;
+
+run_routes! {
+    mod billing_runs;
+    kind: Billing, view: BillingRunView, path: "/billing-runs", item_path: "/billing-runs/{id}", tag: "billing-runs";
+    /// Start a billing run: closes every period due at `as_of` in the background (administrators only).
+    post;
+    /// List billing runs in id order (administrators only).
+    list => list_billing_runs;
+    /// One billing run with its counts and the periods it could not close.
+    get => get_billing_run;
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -3,25 +3,23 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use classbill_engine::InvoiceView;
 use classbill_engine::collections::{CollectionRunView, CollectionScheduleView, StatusChangeView};
-use classbill_engine::{InvoiceView, Page};
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::billing::{RunAccepted, RunKind, RunListParams, RunRequest, instant_field, start_run};
+use super::billing::{instant_field, run_routes};
 use super::parties::{ActAt, acting_instant};
 use crate::AppState;
-use crate::extract::{Caller, JsonValue, Query};
+use crate::extract::{Caller, JsonValue};
 use crate::problem::{ApiResult, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_runs, post_run))
-        .routes(routes!(get_run))
+        .merge(collection_runs::router())
         .routes(routes!(get_schedule))
         .routes(routes!(approve_invoice))
         .routes(routes!(void_invoice))
@@ -29,38 +27,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reseller_status_history))
 }
 
-/// Start a collection run: fires every reminder and ladder event due at `as_of`, each with its own date, in
-/// the background (administrators only).
-#[utoipa::path(post, path = "/collection-runs", tag = "collection-runs", request_body = RunRequest,
-    responses((status = 202, body = RunAccepted), (status = 403, body = Problem), (status = 422, body = Problem)))]
-async fn post_run(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    JsonValue(body): JsonValue,
-) -> ApiResult<(StatusCode, axum::Json<RunAccepted>)> {
-    start_run(&state, &actor, &body, RunKind::Collection).await
-}
-
-/// List collection runs in id order (administrators only).
-#[utoipa::path(get, path = "/collection-runs", tag = "collection-runs", params(RunListParams),
-    responses((status = 200, body = Page<CollectionRunView>), (status = 403, body = Problem)))]
-async fn list_runs(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Query(p): Query<RunListParams>,
-) -> ApiResult<axum::Json<Page<CollectionRunView>>> {
-    Ok(axum::Json(state.engine.list_collection_runs(&actor, p.page()?).await?))
-}
-
-/// One collection run with its counts.
-#[utoipa::path(get, path = "/collection-runs/{id}", tag = "collection-runs", params(("id" = i64, Path)),
-    responses((status = 200, body = CollectionRunView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn get_run(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<axum::Json<CollectionRunView>> {
-    Ok(axum::Json(state.engine.get_collection_run(&actor, id).await?))
+run_routes! {
+    mod collection_runs;
+    kind: Collection, view: CollectionRunView, path: "/collection-runs", item_path: "/collection-runs/{id}",
+    tag: "collection-runs";
+    /// Start a collection run: fires every reminder and ladder event due at `as_of`, each with its own date, in
+    /// the background (administrators only).
+    post;
+    /// List collection runs in id order (administrators only).
+    list => list_collection_runs;
+    /// One collection run with its counts.
+    get => get_collection_run;
 }
 
 /// An invoice's collection schedule, frozen at issue: every reminder, resend and ladder step with its date,
