@@ -1,10 +1,12 @@
 //! How fast the built-in template renders: `cargo run --release -p classbill-render --example render_rate [COUNT]`.
 //! The first rendering also loads the fonts and fills Typst's caches; the rest show the steady rate, first on
-//! one core, then as a batch on every core (the way the queued-PDF pass renders).
+//! one core, then on every core the way the queued-PDF pass renders.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use classbill_render::{PdfJob, STANDARD_TEMPLATE, render_html, render_pdf, render_pdfs, sample_invoice};
+use classbill_render::{PdfJob, STANDARD_TEMPLATE, render_each, render_html, render_pdf, sample_invoice};
 
 fn main() {
     let count: u32 = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(200);
@@ -26,26 +28,30 @@ fn main() {
         1.0 / per_pdf.as_secs_f64()
     );
 
-    let invoices: Vec<_> = (0..count)
-        .map(|n| {
-            let mut invoice = invoice.clone();
-            invoice.number = format!("INV-B{n:06}");
-            invoice
-        })
-        .collect();
-    let jobs: Vec<_> = invoices
-        .iter()
-        .map(|invoice| PdfJob {
-            template: STANDARD_TEMPLATE,
+    let template: Arc<str> = Arc::from(STANDARD_TEMPLATE);
+    let queue = Mutex::new((0..count).map(|n| {
+        let mut invoice = invoice.clone();
+        invoice.number = format!("INV-B{n:06}");
+        PdfJob {
+            tag: n,
+            template: template.clone(),
             invoice,
-        })
-        .collect();
+        }
+    }));
+    let failed = AtomicU32::new(0);
     let started = Instant::now();
-    let rendered = render_pdfs(&jobs);
+    render_each(
+        || queue.lock().expect("queue").next(),
+        |_, result| {
+            if result.is_err() {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+        },
+    );
     let elapsed = started.elapsed();
-    assert!(rendered.iter().all(Result::is_ok), "every invoice of the batch renders");
+    assert_eq!(failed.into_inner(), 0, "every invoice renders");
     println!(
-        "{count} PDFs as one batch on every core: {:.0} per second",
+        "{count} PDFs on every core: {:.0} per second",
         f64::from(count) / elapsed.as_secs_f64()
     );
 

@@ -14,7 +14,7 @@ pub use invoice::{
     ChargeLine, CustomFieldValue, InvoiceDocument, PartyDetails, PeriodDates, ServiceGroup, TaxLine, Totals,
     sample_invoice,
 };
-pub use pdf::{PdfJob, check_template, render_pdf, render_pdfs};
+pub use pdf::{PdfJob, check_template, render_each, render_pdf};
 
 /// The built-in `Standard` invoice template every installation starts with.
 pub const STANDARD_TEMPLATE: &str = include_str!("../templates/standard_invoice.typ");

@@ -1,6 +1,7 @@
 //! Typst template + invoice data → PDF bytes.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
@@ -19,7 +20,7 @@ use crate::world::{InvoiceWorld, template_id};
 /// result no render since the previous eviction used, so a long-running server does not hold the layouts of
 /// invoices long sent or of templates it no longer uses. An eviction walks every memoised result, so doing it
 /// after each render would cost a few percent of the render.
-const RENDERS_PER_EVICTION: usize = 10;
+const RENDERS_PER_EVICTION: usize = 50;
 
 static RENDERS: AtomicUsize = AtomicUsize::new(0);
 
@@ -40,50 +41,38 @@ pub fn render_pdf(source: &str, invoice: &InvoiceDocument) -> Result<Vec<u8>, Re
     result
 }
 
-/// One invoice of a batch and the template it renders with.
-#[derive(Debug, Clone, Copy)]
-pub struct PdfJob<'a> {
-    pub template: &'a str,
-    pub invoice: &'a InvoiceDocument,
+/// One invoice to render with its template, and `tag`, which comes back with the result.
+#[derive(Debug, Clone)]
+pub struct PdfJob<T> {
+    pub tag: T,
+    pub template: Arc<str>,
+    pub invoice: InvoiceDocument,
 }
 
-/// Renders a batch of invoices on all cores of the machine: a thread per core takes the next invoice until none
-/// is left, so one slow invoice does not hold up the others. Typst's memoised results are shared by the
-/// threads. The results come in the order of `jobs`.
-pub fn render_pdfs(jobs: &[PdfJob<'_>]) -> Vec<Result<Vec<u8>, RenderError>> {
-    let threads = thread::available_parallelism()
-        .map_or(1, NonZeroUsize::get)
-        .min(jobs.len());
-    if threads <= 1 {
-        return jobs.iter().map(|job| render_pdf(job.template, job.invoice)).collect();
-    }
-    let next = AtomicUsize::new(0);
+/// Renders invoices on every core of the machine until `next` has no more: each of one thread per core takes the
+/// next job as soon as it has finished the last and hands the result to `done` with the job's tag, so the
+/// results come in the order they are finished. `next` may wait for jobs still to be prepared, which keeps the
+/// cores busy while the caller reads the next invoices. Typst's memoised results are shared by the threads.
+/// Returns when every job taken is done.
+pub fn render_each<T, N, D>(next: N, done: D)
+where
+    N: Fn() -> Option<PdfJob<T>> + Sync,
+    D: Fn(T, Result<Vec<u8>, RenderError>) + Sync,
+{
     let work = || {
-        let mut done = Vec::new();
-        loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(job) = jobs.get(index) else {
-                return done;
-            };
-            done.push((index, render_pdf(job.template, job.invoice)));
+        while let Some(job) = next() {
+            done(job.tag, render_pdf(&job.template, &job.invoice));
         }
     };
-    let mut results: Vec<Option<Result<Vec<u8>, RenderError>>> = vec![None; jobs.len()];
+    let threads = thread::available_parallelism().map_or(1, NonZeroUsize::get);
     thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
         // This thread is one of the workers.
-        let mut done = work();
+        work();
         for helper in helpers {
-            done.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-        }
-        for (index, result) in done {
-            results[index] = Some(result);
+            helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         }
     });
-    results
-        .into_iter()
-        .map(|result| result.expect("every job is taken by one thread"))
-        .collect()
 }
 
 /// Compiles an uploaded template against the sample invoice; the errors name their line.

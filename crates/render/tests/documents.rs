@@ -2,9 +2,10 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use classbill_render::{
-    PdfJob, RenderError, STANDARD_TEMPLATE, TemplateError, check_template, render_html, render_pdf, render_pdfs,
+    PdfJob, RenderError, STANDARD_TEMPLATE, TemplateError, check_template, render_each, render_html, render_pdf,
     sample_invoice,
 };
 
@@ -90,39 +91,45 @@ fn rendering_is_reproducible() {
 }
 
 #[test]
-fn a_batch_renders_each_invoice_as_alone_in_the_order_given() {
-    let invoices: Vec<_> = (0..7)
+fn jobs_rendered_on_every_core_come_out_as_each_alone() {
+    let broken: Arc<str> = Arc::from("#let invoice = json(\"invoice.json\")\n#invoice.missing\n");
+    let standard: Arc<str> = Arc::from(STANDARD_TEMPLATE);
+    let jobs: Vec<PdfJob<usize>> = (0..7)
         .map(|n| {
             let mut invoice = sample_invoice();
             invoice.number = format!("INV-{n:06}");
-            invoice
+            PdfJob {
+                tag: n,
+                template: if n == 3 { broken.clone() } else { standard.clone() },
+                invoice,
+            }
         })
         .collect();
-    let broken = "#let invoice = json(\"invoice.json\")\n#invoice.missing\n";
-    let jobs: Vec<PdfJob<'_>> = invoices
-        .iter()
-        .enumerate()
-        .map(|(n, invoice)| PdfJob {
-            template: if n == 3 { broken } else { STANDARD_TEMPLATE },
-            invoice,
-        })
-        .collect();
-    let rendered = render_pdfs(&jobs);
-    assert_eq!(rendered.len(), invoices.len());
-    for (n, (result, invoice)) in rendered.iter().zip(&invoices).enumerate() {
-        if n == 3 {
+    let queue = Mutex::new(jobs.clone());
+    let results = Mutex::new(Vec::new());
+    render_each(
+        || queue.lock().expect("queue").pop(),
+        |n, result| results.lock().expect("results").push((n, result)),
+    );
+    let mut results = results.into_inner().expect("results");
+    results.sort_by_key(|(n, _)| *n);
+    assert_eq!(results.len(), jobs.len(), "every job is rendered once");
+    for ((n, result), job) in results.iter().zip(&jobs) {
+        assert_eq!(*n, job.tag);
+        if *n == 3 {
             assert!(matches!(result, Err(RenderError::Template(_))), "{result:?}");
             continue;
         }
         let pdf = result.as_ref().expect("renders");
         assert_eq!(
             pdf,
-            &render_pdf(STANDARD_TEMPLATE, invoice).expect("renders"),
+            &render_pdf(STANDARD_TEMPLATE, &job.invoice).expect("renders"),
             "invoice {n}"
         );
-        assert!(pdf_text(pdf).contains(&invoice.number), "invoice {n}");
+        assert!(pdf_text(pdf).contains(&job.invoice.number), "invoice {n}");
     }
-    assert!(render_pdfs(&[]).is_empty());
+    // Nothing to do: returns at once.
+    render_each(|| None::<PdfJob<()>>, |(), _| panic!("nothing was queued"));
 }
 
 #[test]

@@ -309,3 +309,42 @@ on_both_backends! {
         assert_eq!(app.engine.render_queued_pdfs(now).await.expect("a pass"), 0, "nothing rendered twice or left");
     }
 }
+
+on_both_backends! {
+    async fn a_reverse_charged_tax_line_carries_its_note_into_the_pdf(app) {
+        for (country, rate) in [("DE", "19"), ("AT", "20")] {
+            let answer = app
+                .post("/api/v1/vat-rates", &app.admin, json!({"country": country, "rate_percent": rate, "zone": "EU"}))
+                .await;
+            assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        }
+        let template = app.standard_template().await;
+        let class = app
+            .class(&app.admin, json!({"name": "EU wide", "currency": "EUR",
+                "regular_invoices": {"enabled": true, "template_id": template},
+                "taxation": {"method": "generic_vat", "generic_vat": {"home_country": "DE", "inclusive": false}}}))
+            .await;
+        let answer = app
+            .post("/api/v1/customers", &app.admin,
+                  json!({"name": "Wien Labor GmbH", "currency": "EUR", "class_id": class["id"], "country": "AT",
+                         "tax_id": "ATU12345678", "tax_registered": true, "time_zone": "Europe/Berlin",
+                         "activated_at": "2025-03-01T00:00:00+01:00"}))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        let party = answer.body["id"].as_i64().expect("customer id");
+        app.section_7_1_march_charges(party).await;
+        let invoice = close_march(app, party).await;
+
+        let (status, _, pdf) = download(app, &format!("/api/v1/invoices/{invoice}/pdf"), &app.admin).await;
+        assert_eq!(status, StatusCode::OK);
+        let text = pdf_text(&pdf);
+        // The line's flag, as the invoice's lines report it, decides the label and the note.
+        let lines = app.invoice(&json!(invoice)).await["lines"].clone();
+        assert!(
+            lines.as_array().expect("lines").iter().any(|l| l["reverse_charge"] == json!(true)),
+            "{lines}"
+        );
+        assert!(text.contains("VAT (reverse charge) on"), "{text}");
+        assert!(text.contains("Reverse charge: the recipient of the services is liable for the VAT."), "{text}");
+    }
+}

@@ -1,8 +1,6 @@
 //! What an invoice document shows, gathered from the stored invoice, its xDRs, its party, its owner and the
 //! settings it was issued under, with every amount formatted for display.
 
-use std::collections::HashMap;
-
 use classbill_domain::Money;
 use classbill_domain::class::ClassSettings;
 use classbill_domain::party::PartyOverrides;
@@ -12,7 +10,7 @@ use classbill_render::{
 };
 use classbill_store::invoices as store_invoices;
 use classbill_store::parties::PartyRow;
-use classbill_store::{StoreError, Tx, close as store_close, instants, parties, periods};
+use classbill_store::{StoreError, Tx, instants, parties, periods};
 use serde_json::Value;
 
 use crate::close::{InvoiceLineView, InvoiceView};
@@ -171,21 +169,6 @@ fn service_groups(lines: &[InvoiceLineView], format: &Formatter) -> Vec<ServiceG
         .collect()
 }
 
-/// `(name, rate units)` → (reverse charge, outside scope), from the invoice's tax xDRs.
-async fn tax_flags(tx: &mut Tx, invoice_id: i64) -> EngineResult<HashMap<(String, i64), (bool, bool)>> {
-    let mut flags = HashMap::new();
-    for row in store_close::xdrs_of_invoice(tx, invoice_id).await? {
-        if row.kind != "tax" {
-            continue;
-        }
-        let key = (row.tax_name.unwrap_or_default(), row.tax_rate_percent.unwrap_or(0));
-        let entry = flags.entry(key).or_insert((false, false));
-        entry.0 |= row.reverse_charge.unwrap_or(false);
-        entry.1 |= row.outside_scope.unwrap_or(false);
-    }
-    Ok(flags)
-}
-
 fn notes(taxes: &[TaxLine], tax_exemption_reason: Option<&str>) -> Vec<String> {
     let mut notes = Vec::new();
     if taxes.iter().any(|t| t.reverse_charge) {
@@ -242,20 +225,18 @@ pub(super) async fn invoice_document(
         ))
     })?;
     let lines = invoice.lines.as_deref().unwrap_or_default();
-    let flags = tax_flags(tx, invoice.id).await?;
     let taxes: Vec<TaxLine> = lines
         .iter()
         .filter_map(|line| {
             let name = line.tax_name.clone()?;
             let rate = line.tax_rate_percent.unwrap_or_default();
-            let (reverse_charge, outside_scope) = flags.get(&(name.clone(), rate.units())).copied().unwrap_or_default();
             Some(TaxLine {
                 name,
                 rate_percent: rate.to_string(),
                 base: format.amount(line.tax_base.unwrap_or_default()),
                 amount: format.amount(line.tax_amount.unwrap_or_default()),
-                reverse_charge,
-                outside_scope,
+                reverse_charge: line.reverse_charge.unwrap_or(false),
+                outside_scope: line.outside_scope.unwrap_or(false),
             })
         })
         .collect();
