@@ -79,15 +79,18 @@ pub async fn claim_parties_closing(tx: &mut Tx, after_id: i64, limit: i64) -> Re
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
-/// Claims these parties again in a later transaction of the same batch; answers those no other transaction
-/// holds, in id order.
-pub async fn claim_parties(tx: &mut Tx, party_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+/// Claims these parties; answers those claimed, in id order: with [`Held::Skip`] those no other transaction
+/// holds, with [`Held::Wait`] all of them once the others have let go.
+pub async fn claim_parties(tx: &mut Tx, party_ids: &[i64], held: Held) -> Result<Vec<i64>, StoreError> {
+    let lock = match (tx.backend(), held) {
+        (Backend::Postgres, Held::Wait) => " FOR NO KEY UPDATE",
+        _ => claim_clause(tx),
+    };
     let mut claimed = Vec::with_capacity(party_ids.len());
     for chunk in party_ids.chunks(crate::parties::ID_BATCH) {
         let sql = format!(
-            "SELECT id FROM parties WHERE id IN ({}) ORDER BY id{}",
+            "SELECT id FROM parties WHERE id IN ({}) ORDER BY id{lock}",
             in_list(1, chunk.len()),
-            claim_clause(tx)
         );
         let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
         let rows: Vec<IdRow> = tx.fetch_all(AssertSqlSafe(sql), values).await?;

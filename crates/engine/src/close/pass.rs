@@ -182,7 +182,7 @@ impl crate::Engine {
                 pass.committed(CloseStage::Frozen);
 
                 let mut tx = self.store.write().await?;
-                let still_ours = store_close::claim_parties(&mut tx, &claimed).await?;
+                let still_ours = store_close::claim_parties(&mut tx, &claimed, Held::Wait).await?;
                 let mut batch = BillingRunSummary::default();
                 finish_batch(&mut tx, &context, &still_ours, batch_id, now, &mut batch).await?;
                 if let Some(participation) = participant {
@@ -258,7 +258,10 @@ impl crate::Engine {
                 "only users of the party's owner approve its billing periods",
             ));
         }
-        if store_close::claim_parties(&mut tx, &[party.id]).await?.is_empty() {
+        if store_close::claim_parties(&mut tx, &[party.id], Held::Skip)
+            .await?
+            .is_empty()
+        {
             return Err(EngineError::conflict(
                 "being_closed",
                 "a billing run is closing this party's periods; try again when it has finished",
@@ -297,7 +300,7 @@ impl crate::Engine {
 
         let mut summary = BillingRunSummary::default();
         let mut tx = self.store.write().await?;
-        let still_ours = store_close::claim_parties(&mut tx, &[party.id]).await?;
+        let still_ours = store_close::claim_parties(&mut tx, &[party.id], Held::Skip).await?;
         finish_batch(&mut tx, &context, &still_ours, Some(batch_id), now, &mut summary).await?;
         let period = periods::get(&mut tx, id)
             .await?

@@ -5,6 +5,7 @@
 //! fire at once, while passed reminders, notices and resends are dropped.
 
 use classbill_domain::collections::CollectionEvent;
+use classbill_store::close::Held;
 use classbill_store::collections as store_collections;
 use classbill_store::invoices::{self as store_invoices, InvoiceRow};
 use classbill_store::{Tx, instants};
@@ -71,7 +72,7 @@ impl crate::Engine {
                     "only users of the invoice's owner approve it",
                 ));
             }
-            if classbill_store::close::claim_parties(&mut tx, &[invoice.party_id])
+            if classbill_store::close::claim_parties(&mut tx, &[invoice.party_id], Held::Skip)
                 .await?
                 .is_empty()
             {

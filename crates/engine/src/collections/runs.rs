@@ -4,6 +4,7 @@
 //! is settled exactly once, under its party's claim; this is also how the workers sharing one run
 //! ([`crate::workers`]) split its parties.
 
+use classbill_store::close::Held;
 use classbill_store::collections::{self as store_collections, RunRow};
 use classbill_store::run_workers::{self, Participation, RunKind};
 use classbill_store::{Tx, close as store_close, instants};
@@ -175,7 +176,7 @@ impl crate::Engine {
             };
             after = last.id;
             let parties: Vec<i64> = due.iter().map(|review| review.party_id).collect();
-            let claimed = store_close::claim_parties(&mut tx, &parties).await?;
+            let claimed = store_close::claim_parties(&mut tx, &parties, Held::Skip).await?;
             let mut batch = CollectionRunSummary::default();
             for review in due.iter().filter(|review| claimed.contains(&review.party_id)) {
                 let at = instants::from_micros(review.review_due_at)?;
@@ -196,7 +197,7 @@ impl crate::Engine {
                 break;
             };
             after = last;
-            let claimed = store_close::claim_parties(&mut tx, &candidates).await?;
+            let claimed = store_close::claim_parties(&mut tx, &candidates, Held::Skip).await?;
             let mut batch = CollectionRunSummary::default();
             for item in store_collections::due_items(&mut tx, &claimed, as_of_us).await? {
                 match fire(&mut tx, &item, as_of, now).await? {

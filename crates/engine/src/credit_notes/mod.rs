@@ -9,7 +9,7 @@ mod input;
 mod lines;
 
 use classbill_domain::{Money, Owner};
-use classbill_store::close::{self as store_close};
+use classbill_store::close::{self as store_close, Held};
 use classbill_store::invoices::{self as store_invoices, InvoiceRow, NewInvoice, Series};
 use classbill_store::parties::PartyRow;
 use classbill_store::{StoreError, Tx, allocations, instants};
@@ -83,7 +83,10 @@ impl crate::Engine {
             ));
         }
         // The close claims its parties the same way, so it never bills the credit lines while they are written.
-        if store_close::claim_parties(&mut tx, &[party.id]).await?.is_empty() {
+        if store_close::claim_parties(&mut tx, &[party.id], Held::Skip)
+            .await?
+            .is_empty()
+        {
             return Err(EngineError::conflict(
                 "being_closed",
                 "a billing run or another request is issuing this party's invoices; try again shortly",

@@ -12,7 +12,7 @@ use classbill_domain::class::{ClassSettings, TaxMethod, Taxation};
 use classbill_domain::party::{PartyKind, PartyOverrides};
 use classbill_domain::tax::{CustomTax, TaxLine, VatRateRow};
 use classbill_store::allocations;
-use classbill_store::close::{self as store_close, EngineXdr};
+use classbill_store::close::{self as store_close, EngineXdr, Held};
 use classbill_store::invoices::{self as store_invoices, NewInvoice, Series};
 use classbill_store::oot::{self as store_oot, XdrFacts};
 use classbill_store::parties::PartyRow;
@@ -212,7 +212,10 @@ async fn issue(
     now: Timestamp,
 ) -> EngineResult<Outcome> {
     // The close claims its parties the same way, so it never bills xDRs this invoice takes, nor the reverse.
-    if store_close::claim_parties(tx, &[party.id]).await?.is_empty() {
+    if store_close::claim_parties(tx, &[party.id], Held::Skip)
+        .await?
+        .is_empty()
+    {
         return Err(EngineError::conflict(
             "being_closed",
             "a billing run or another request is issuing this party's invoices; try again shortly",

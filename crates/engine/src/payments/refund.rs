@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use classbill_domain::money::MONEY_SCALE;
 use classbill_domain::{FieldError, Money};
 use classbill_store::allocations;
-use classbill_store::close as store_close;
+use classbill_store::close::{self as store_close, Held};
 use classbill_store::parties::PartyRow;
 use classbill_store::refunds::{self, NewRefund, RefundSource};
 use classbill_store::{Tx, instants, xdrs};
@@ -198,7 +198,10 @@ impl crate::Engine {
         }
         // Closes and out-of-turn invoices consume credit under the same claim, so no two of them take the same
         // credit.
-        if store_close::claim_parties(&mut tx, &[party.id]).await?.is_empty() {
+        if store_close::claim_parties(&mut tx, &[party.id], Held::Skip)
+            .await?
+            .is_empty()
+        {
             return Err(EngineError::conflict(
                 "being_closed",
                 "a billing run or another request is using this party's credit; try again shortly",
