@@ -219,6 +219,23 @@ fn count(run: &Value, field: &str) -> i64 {
     run[field].as_i64().unwrap_or_else(|| panic!("{field} in {run}"))
 }
 
+/// The run closed every one of `customers` periods, each with an invoice, and its workers' counts add up to the
+/// run's: a worker's counts are what it committed, even when it was killed.
+fn assert_run_counts(run: &Value, customers: usize) {
+    let n = i64::try_from(customers).expect("count");
+    let fields = ["periods_due", "periods_closed", "periods_failed", "invoices_issued"];
+    assert_eq!(fields.map(|field| count(run, field)), [n, n, 0, n], "{run:#}");
+    let workers = run["workers"].as_array().expect("workers");
+    for field in fields {
+        let sum: i64 = workers.iter().map(|w| count(w, field)).sum();
+        assert_eq!(
+            sum,
+            count(run, field),
+            "the workers' {field} add up to the run's: {run:#}"
+        );
+    }
+}
+
 /// How many invoices the database holds.
 async fn invoices_in(url: &str) -> i64 {
     let store = Store::connect(url).await.expect("database opens");
@@ -286,17 +303,7 @@ fn three_workers_share_a_billing_run_requested_from_a_server_without_worker() {
     );
     assert_eq!(run["status"], "completed", "{run:#}");
     assert_eq!(run["error"], Value::Null);
-    let n = i64::try_from(customers).expect("count");
-    assert_eq!(
-        (
-            count(&run, "periods_due"),
-            count(&run, "periods_closed"),
-            count(&run, "periods_failed"),
-            count(&run, "invoices_issued")
-        ),
-        (n, n, 0, n),
-        "{run:#}"
-    );
+    assert_run_counts(&run, customers);
     let workers = run["workers"].as_array().expect("workers");
     let names: BTreeSet<String> = workers
         .iter()
@@ -314,10 +321,6 @@ fn three_workers_share_a_billing_run_requested_from_a_server_without_worker() {
             count(worker, "periods_closed") > 0,
             "every worker closed some parties: {run:#}"
         );
-    }
-    for field in ["periods_due", "periods_closed", "periods_failed", "invoices_issued"] {
-        let sum: i64 = workers.iter().map(|w| count(w, field)).sum();
-        assert_eq!(sum, count(&run, field), "the workers' {field} add up to the run's");
     }
     let checking = Instant::now();
     block_on(assert_each_party_billed_once(&cluster.url, customers));
@@ -360,27 +363,7 @@ fn a_worker_killed_mid_run_leaves_the_run_to_the_others() {
             .all(|(name, status)| *name == victim_name || *status == "finished"),
         "{run:#}"
     );
-    // The killed worker's counts stay with what it committed: everyone's add up to the run's, and the run's to
-    // what the database holds.
-    for field in ["periods_due", "periods_closed", "periods_failed", "invoices_issued"] {
-        let sum: i64 = workers.iter().map(|w| count(w, field)).sum();
-        assert_eq!(
-            sum,
-            count(&run, field),
-            "the workers' {field} add up to the run's: {run:#}"
-        );
-    }
-    let n = i64::try_from(KILL_CUSTOMERS).expect("count");
-    assert_eq!(
-        (
-            count(&run, "periods_due"),
-            count(&run, "periods_closed"),
-            count(&run, "periods_failed"),
-            count(&run, "invoices_issued")
-        ),
-        (n, n, 0, n),
-        "{run:#}"
-    );
+    assert_run_counts(&run, KILL_CUSTOMERS);
     assert_eq!(
         count(&run, "invoices_issued"),
         block_on(invoices_in(&cluster.url)),
