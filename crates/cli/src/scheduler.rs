@@ -1,11 +1,13 @@
-//! The real-clock trigger of `classbill serve` (interfaces.md): once a minute it closes every period due now and
-//! fires every collection event due now, through the same engine methods as `classbill bill-run`,
-//! `classbill collections` and `POST /billing-runs`, `POST /collection-runs`. Concurrent
-//! servers on one PostgreSQL database split the work between them (customer-classes §5.3).
+//! The real-clock trigger of `classbill serve` (interfaces.md): once a minute it makes the xDR partitions of the
+//! months ahead (PostgreSQL), closes every period due now and fires every collection event due now, through the
+//! same engine methods as `classbill bill-run`, `classbill collections` and `POST /billing-runs`,
+//! `POST /collection-runs`. Concurrent servers on one PostgreSQL database split the work between them
+//! (customer-classes §5.3).
 
 use std::time::Duration;
 
 use classbill_engine::Engine;
+use classbill_store::{instants, xdr_partitions};
 use jiff::Timestamp;
 
 /// How often the scheduler looks for due periods.
@@ -18,6 +20,9 @@ pub async fn run(engine: Engine) {
     loop {
         ticks.tick().await;
         let now = Timestamp::now();
+        if let Err(error) = xdr_partitions::ensure_ahead(&engine.store, instants::to_micros(now)).await {
+            tracing::error!(%error, "making the xDR partitions of the months ahead failed");
+        }
         match engine.run_billing(now, now).await {
             Ok(summary) if summary.periods_due > 0 => tracing::info!(
                 closed = summary.periods_closed,

@@ -399,16 +399,44 @@ pub async fn book_engine_xdrs(
     created_at: i64,
 ) -> Result<HashMap<(i64, String), i64>, StoreError> {
     const COLUMNS: usize = 17;
+    const NAMES: &str = "party_id, period_id, occurred_at, kind, service, quantity, amount, external_id, hidden, late, \
+        tax_name, tax_rate_percent, tax_base, tax_amount, reverse_charge, outside_scope, created_at";
+    let postgres = tx.backend() == Backend::Postgres;
+    // PostgreSQL books through `xdr_keys`, where one statement must not carry a key twice (two rows would get
+    // ids for one key); the first record of a key is the one a repeated step would have kept.
+    let rows: Vec<&EngineXdr> = if postgres {
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        rows.iter()
+            .filter(|x| seen.insert((x.party_id, x.external_id.as_str())))
+            .collect()
+    } else {
+        rows.iter().collect()
+    };
     let mut ids = HashMap::with_capacity(rows.len());
     for chunk in rows.chunks(rows_per_statement(COLUMNS)) {
-        let sql = format!(
-            "INSERT INTO xdrs (party_id, period_id, occurred_at, kind, service, quantity, amount, external_id, \
-             hidden, late, tax_name, tax_rate_percent, tax_base, tax_amount, reverse_charge, outside_scope, \
-             created_at) VALUES {} \
-             ON CONFLICT (party_id, external_id) WHERE external_id IS NOT NULL DO NOTHING \
-             RETURNING id, party_id, external_id",
-            value_rows(chunk.len(), COLUMNS)
-        );
+        let sql = if postgres {
+            // The key table is the unique index on PostgreSQL (migration 0025): a key it takes now gets an id
+            // from the ledger's sequence, and only those records are stored.
+            let from_v: Vec<String> = NAMES.split(", ").map(|c| format!("v.{c}")).collect();
+            format!(
+                "WITH v ({NAMES}) AS (VALUES {}), \
+                 k AS (INSERT INTO xdr_keys (party_id, external_id, xdr_id) \
+                       SELECT party_id, external_id, nextval(pg_get_serial_sequence('xdrs', 'id')) FROM v \
+                       ON CONFLICT DO NOTHING RETURNING party_id, external_id, xdr_id) \
+                 INSERT INTO xdrs (id, {NAMES}) SELECT k.xdr_id, {} FROM v \
+                 JOIN k ON k.party_id = v.party_id AND k.external_id = v.external_id \
+                 RETURNING id, party_id, external_id",
+                value_rows(chunk.len(), COLUMNS),
+                from_v.join(", ")
+            )
+        } else {
+            format!(
+                "INSERT INTO xdrs ({NAMES}) VALUES {} \
+                 ON CONFLICT (party_id, external_id) WHERE external_id IS NOT NULL DO NOTHING \
+                 RETURNING id, party_id, external_id",
+                value_rows(chunk.len(), COLUMNS)
+            )
+        };
         let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
         for x in chunk {
             values.extend([

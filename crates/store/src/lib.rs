@@ -30,6 +30,7 @@ pub mod statistics;
 pub mod users;
 pub mod web_sessions;
 pub mod webhooks;
+pub mod xdr_partitions;
 pub mod xdrs;
 
 pub use db::{Arg, AssertSqlSafe, Backend, PoolLimits, Record, Store, Tx};

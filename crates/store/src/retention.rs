@@ -1,7 +1,7 @@
 //! Data retention: the xDR detail of closed, settled periods replaced by one summary xDR per line group, so the
 //! ledger keeps every amount (balances, invoice totals) while the individual records go.
 
-use crate::{StoreError, Tx, args};
+use crate::{Backend, StoreError, Tx, args};
 
 /// The kinds whose detail is summarised. Taxes, rounding, payments, fees and adjustments are few per period
 /// and carry their own meaning (tax fields, allocations), so they stay as they are.
@@ -119,7 +119,31 @@ pub async fn detail_groups(tx: &mut Tx, period_id: i64) -> Result<Vec<DetailGrou
 }
 
 /// Turns the group's first row into its summary and deletes the other rows; answers how many were deleted.
+///
+/// Every key of the group goes: the summary's is cleared and the others' rows are deleted, so a record re-sent
+/// under one of them is stored again, as before retention ran. On PostgreSQL the keys live in `xdr_keys`
+/// (migration 0025) and are deleted there first. Nothing else refers to these rows: the columns that name an
+/// xDR (payments, allocations, refunds and their sources, charge requests) all name `payment` records, which
+/// are not among [`DETAIL_KINDS`].
 pub async fn summarise(tx: &mut Tx, period_id: i64, group: &DetailGroup, description: &str) -> Result<u64, StoreError> {
+    if tx.backend() == Backend::Postgres {
+        tx.execute(
+            "DELETE FROM xdr_keys k USING xdrs x
+             WHERE x.period_id = $1 AND x.kind = $2 AND x.service = $3 AND x.rate_code IS NOT DISTINCT FROM $4
+               AND x.invoice_id IS NOT DISTINCT FROM $5 AND x.hidden = $6 AND x.late = $7
+               AND k.party_id = x.party_id AND k.external_id = x.external_id",
+            args![
+                period_id,
+                group.kind.clone(),
+                group.service.clone(),
+                group.rate_code.clone(),
+                group.invoice_id,
+                group.hidden,
+                group.late
+            ],
+        )
+        .await?;
+    }
     tx.execute(
         "UPDATE xdrs SET quantity = $2, amount = $3, occurred_at = $4, description = $5, external_id = NULL
          WHERE id = $1",

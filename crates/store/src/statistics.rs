@@ -1,7 +1,7 @@
 //! Statistics files of closed periods (customer-classes §5.12) and the measured-service xDRs of step S2.
 
 use crate::db::{in_list, rows_per_statement, value_rows};
-use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
+use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
 
 /// The two files of one period.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -89,14 +89,28 @@ pub struct MeasuredXdr {
     pub external_id: String,
 }
 
-/// Books measured-service xDRs; a key already stored is skipped.
+/// Books measured-service xDRs; a key already stored is skipped. On PostgreSQL the key goes to `xdr_keys` first
+/// (the unique index there, migration 0025) and the record is stored only when the key was new.
 pub async fn insert_measured(tx: &mut Tx, rows: &[MeasuredXdr], created_at: i64) -> Result<(), StoreError> {
-    for x in rows {
-        tx.execute(
+    let sql = match tx.backend() {
+        Backend::Postgres => {
+            "WITH k AS (INSERT INTO xdr_keys (party_id, external_id, xdr_id) \
+                   VALUES ($1, $9, nextval(pg_get_serial_sequence('xdrs', 'id'))) \
+                   ON CONFLICT DO NOTHING RETURNING xdr_id) \
+             INSERT INTO xdrs (id, party_id, period_id, occurred_at, kind, service, rate_code, description, quantity, \
+             amount, external_id, hidden, late, created_at) \
+             SELECT k.xdr_id, $1, $2, $3, 'measured_service', $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM k"
+        }
+        Backend::Sqlite => {
             "INSERT INTO xdrs (party_id, period_id, occurred_at, kind, service, rate_code, description, quantity, \
              amount, external_id, hidden, late, created_at) \
              VALUES ($1, $2, $3, 'measured_service', $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (party_id, external_id) WHERE external_id IS NOT NULL DO NOTHING",
+             ON CONFLICT (party_id, external_id) WHERE external_id IS NOT NULL DO NOTHING"
+        }
+    };
+    for x in rows {
+        tx.execute(
+            sql,
             args![
                 x.party_id,
                 x.period_id,

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::db::{rows_per_statement, value_rows};
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -78,12 +79,14 @@ const COPY_MIN_ROWS: usize = 64;
 
 /// Stores `rows` and answers their ids in the order given: on PostgreSQL the ids of a large load are drawn from
 /// the table's sequence first and the rows sent with one COPY; small loads, and every load on SQLite, use
-/// multi-row INSERTs.
+/// multi-row INSERTs. On PostgreSQL the keys of keyed rows go to `xdr_keys`, which holds the idempotency keys
+/// there (migration 0025); a key already stored fails the load with a unique violation, as SQLite's unique index
+/// does. The rows land in the partitions of their months made so far ([`crate::xdr_partitions`]).
 pub async fn insert_many(tx: &mut Tx, rows: &[NewXdr], created_at: i64) -> Result<Vec<i64>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    match tx {
+    let ids = match tx {
         Tx::Postgres(pg) if rows.len() >= COPY_MIN_ROWS => {
             let ids: Vec<IdRow> = sqlx::query_as(
                 "SELECT nextval(pg_get_serial_sequence('xdrs', 'id')) AS id FROM generate_series(1, $1)",
@@ -93,14 +96,63 @@ pub async fn insert_many(tx: &mut Tx, rows: &[NewXdr], created_at: i64) -> Resul
             .await?;
             let ids: Vec<i64> = ids.into_iter().map(|r| r.id).collect();
             copy_in(pg, "xdrs", rows, Some(&ids), created_at).await?;
-            Ok(ids)
+            ids
         }
-        _ => insert_returning(tx, "xdrs", rows, created_at).await,
+        _ => insert_returning(tx, "xdrs", rows, created_at).await?,
+    };
+    if matches!(tx, Tx::Postgres(_)) {
+        let keys: Vec<(i64, &str, i64)> = rows
+            .iter()
+            .zip(&ids)
+            .filter_map(|(x, &id)| x.external_id.as_deref().map(|key| (x.party_id, key, id)))
+            .collect();
+        insert_keys(tx, &keys).await?;
     }
+    Ok(ids)
 }
 
-/// Writes `rows` into `table` (the ledger or a scratch table of its shape) the fastest way the backend offers:
-/// COPY on PostgreSQL for large loads, multi-row INSERTs otherwise. Ids are the table's own.
+/// Writes `(party_id, external_id, xdr_id)` rows into PostgreSQL's `xdr_keys`: COPY for many, INSERT for few.
+async fn insert_keys(tx: &mut Tx, keys: &[(i64, &str, i64)]) -> Result<(), StoreError> {
+    match tx {
+        Tx::Postgres(pg) if keys.len() >= COPY_MIN_ROWS => {
+            let mut copy = pg
+                .copy_in_raw("COPY xdr_keys (party_id, external_id, xdr_id) FROM STDIN")
+                .await?;
+            let mut buffer = String::with_capacity(COPY_CHUNK + 1024);
+            for (party_id, external_id, xdr_id) in keys {
+                let _ = write!(buffer, "{party_id}\t");
+                copy_text(&mut buffer, Some(external_id));
+                let _ = writeln!(buffer, "{xdr_id}");
+                if buffer.len() >= COPY_CHUNK {
+                    copy.send(buffer.as_bytes()).await?;
+                    buffer.clear();
+                }
+            }
+            if !buffer.is_empty() {
+                copy.send(buffer.as_bytes()).await?;
+            }
+            copy.finish().await?;
+        }
+        _ => {
+            for chunk in keys.chunks(rows_per_statement(3)) {
+                let sql = format!(
+                    "INSERT INTO xdr_keys (party_id, external_id, xdr_id) VALUES {}",
+                    value_rows(chunk.len(), 3)
+                );
+                let mut values = Vec::with_capacity(chunk.len() * 3);
+                for (party_id, external_id, xdr_id) in chunk {
+                    values.extend([Arg::from(*party_id), Arg::from(*external_id), Arg::from(*xdr_id)]);
+                }
+                tx.execute(AssertSqlSafe(sql), values).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `rows` into `table`, a scratch table of the ledger's shape, the fastest way the backend offers: COPY on
+/// PostgreSQL for large loads, multi-row INSERTs otherwise. Ids are the table's own. The ledger itself is written
+/// with [`insert_many`], which also keeps its keys.
 pub async fn bulk_load(tx: &mut Tx, table: &'static str, rows: &[NewXdr], created_at: i64) -> Result<(), StoreError> {
     match tx {
         Tx::Postgres(pg) if rows.len() >= COPY_MIN_ROWS => copy_in(pg, table, rows, None, created_at).await,
@@ -240,18 +292,26 @@ pub async fn get_many(tx: &mut Tx, ids: &[i64]) -> Result<Vec<XdrRow>, StoreErro
     Ok(rows)
 }
 
-/// The stored records carrying any of these `(party_id, external_id)` keys.
+/// The stored records carrying any of these `(party_id, external_id)` keys; on PostgreSQL found through
+/// `xdr_keys`, the only unique index on the keys there.
 pub async fn find_by_keys(tx: &mut Tx, keys: &[(i64, String)]) -> Result<Vec<XdrRow>, StoreError> {
     let mut rows = Vec::new();
     for chunk in keys.chunks(KEY_BATCH) {
         let pairs: Vec<String> = (0..chunk.len())
             .map(|i| format!("(CAST(${} AS BIGINT), CAST(${} AS TEXT))", 2 * i + 1, 2 * i + 2))
             .collect();
-        let sql = format!(
-            "SELECT {XDR_COLUMNS} FROM xdrs x JOIN parties p ON p.id = x.party_id
-             WHERE x.external_id IS NOT NULL AND (x.party_id, x.external_id) IN (VALUES {})",
-            pairs.join(", ")
-        );
+        let sql = match tx {
+            Tx::Postgres(_) | Tx::PostgresSingle(_) => format!(
+                "SELECT {XDR_COLUMNS} FROM xdr_keys k JOIN xdrs x ON x.id = k.xdr_id JOIN parties p ON p.id = x.party_id
+                 WHERE (k.party_id, k.external_id) IN (VALUES {})",
+                pairs.join(", ")
+            ),
+            Tx::Sqlite(_) | Tx::SqliteSingle(_) => format!(
+                "SELECT {XDR_COLUMNS} FROM xdrs x JOIN parties p ON p.id = x.party_id
+                 WHERE x.external_id IS NOT NULL AND (x.party_id, x.external_id) IN (VALUES {})",
+                pairs.join(", ")
+            ),
+        };
         let mut values = Vec::with_capacity(chunk.len() * 2);
         for (party_id, external_id) in chunk {
             values.push(Arg::from(*party_id));

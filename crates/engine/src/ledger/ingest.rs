@@ -9,7 +9,7 @@ use classbill_domain::period::PeriodSchedule;
 use classbill_store::parties::PartyRow;
 use classbill_store::periods::{self, PeriodRow};
 use classbill_store::xdrs::{self, NewXdr, XdrRow};
-use classbill_store::{Tx, instants};
+use classbill_store::{Tx, instants, xdr_partitions};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -169,6 +169,7 @@ impl crate::Engine {
             as_of,
         } = read_body(body)?;
         let as_of = as_of.unwrap_or(now);
+        self.prepare_partitions(&texts, now).await?;
         let mut tx = self.store.write().await?;
         let (mut fates, parties) = check(&mut tx, actor, &texts).await?;
         for (fate, shape) in fates.iter_mut().zip(shape_errors) {
@@ -256,6 +257,7 @@ impl crate::Engine {
         now: Timestamp,
     ) -> EngineResult<ImportOutcome> {
         let texts: Vec<XdrText> = rows.iter().map(|r| r.text.clone()).collect();
+        self.prepare_partitions(&texts, now).await?;
         let mut tx = self.store.write().await?;
         let (fates, parties) = check(&mut tx, actor, &texts).await?;
         let mut outcome = ImportOutcome::default();
@@ -277,5 +279,16 @@ impl crate::Engine {
         record_batch(&mut tx, actor, now, &ids, "import").await?;
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Makes the ledger's partitions of the months these records name before the transaction that writes them
+    /// ([`xdr_partitions`]); a time that does not parse is left to the check, which refuses it.
+    async fn prepare_partitions(&self, texts: &[XdrText], now: Timestamp) -> EngineResult<()> {
+        let times = texts
+            .iter()
+            .filter_map(|t| t.occurred_at.as_deref()?.parse::<Timestamp>().ok())
+            .map(instants::to_micros);
+        xdr_partitions::ensure_for_records(&self.store, times, instants::to_micros(now)).await?;
+        Ok(())
     }
 }
