@@ -150,6 +150,21 @@ fn corrupt(e: impl std::fmt::Display) -> EngineError {
 }
 
 /// The lines of an invoice from the xDRs attached to it.
+/// The invoice with its lines (without its allocations), read in `tx`; `None` when there is none or `visible`
+/// refuses its row.
+pub(crate) async fn invoice_with_lines(
+    tx: &mut classbill_store::Tx,
+    id: i64,
+    visible: impl FnOnce(&InvoiceRow) -> bool,
+) -> EngineResult<Option<InvoiceView>> {
+    let Some(row) = store_invoices::get(tx, id).await?.filter(visible) else {
+        return Ok(None);
+    };
+    let mut view = InvoiceView::from_row(row)?;
+    view.lines = Some(lines_of(tx, &view).await?);
+    Ok(Some(view))
+}
+
 async fn lines_of(tx: &mut classbill_store::Tx, invoice: &InvoiceView) -> EngineResult<Vec<InvoiceLineView>> {
     let mut charges = Vec::new();
     let mut taxes = Vec::new();
@@ -227,12 +242,11 @@ impl crate::Engine {
     /// `GET /invoices/{id}` with its lines; visible when its party is.
     pub async fn get_invoice(&self, actor: &Actor, id: i64) -> EngineResult<InvoiceView> {
         let mut tx = self.store.read().await?;
-        let row = store_invoices::get(&mut tx, id)
-            .await?
-            .filter(|row| actor.sees(Owner::from_reseller_id(row.owner_reseller_id)))
-            .ok_or_else(|| EngineError::NotFound(format!("invoice {id} not found")))?;
-        let mut view = InvoiceView::from_row(row)?;
-        view.lines = Some(lines_of(&mut tx, &view).await?);
+        let mut view = invoice_with_lines(&mut tx, id, |row| {
+            actor.sees(Owner::from_reseller_id(row.owner_reseller_id))
+        })
+        .await?
+        .ok_or_else(|| EngineError::NotFound(format!("invoice {id} not found")))?;
         view.allocations = Some(crate::payments::allocations_of(&mut tx, id).await?);
         Ok(view)
     }

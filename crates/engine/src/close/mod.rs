@@ -39,6 +39,7 @@ use crate::collections::Issued;
 use crate::error::EngineResult;
 use crate::installation::InstallationSettings;
 
+pub(crate) use invoices::invoice_with_lines;
 pub use invoices::{InvoiceLineView, InvoiceListFilter, InvoiceView, SequenceView};
 pub use pass::{CloseOptions, CloseProgress, CloseStage, DEFAULT_BATCH_SIZE};
 pub use runs::{BillingRunFailure, BillingRunView};

@@ -248,7 +248,13 @@ pub(super) async fn invoice_document(
         Some(id) => period_dates(tx, id, &party.time_zone).await?,
         None => None,
     };
-    let credited_invoice = match store_invoices::credit_note_link(tx, invoice.id).await? {
+    // Only a credit note names the invoice it credits.
+    let link = if invoice.kind == "credit_note" {
+        store_invoices::credit_note_link(tx, invoice.id).await?
+    } else {
+        None
+    };
+    let credited_invoice = match link {
         Some(link) => store_invoices::get(tx, link.credited_invoice_id)
             .await?
             .map(|credited| credited.number),

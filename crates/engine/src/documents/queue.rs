@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use classbill_render::{InvoiceDocument, PartyDetails, PdfJob};
 use classbill_store::invoice_documents::{self, InvoiceDocumentRow};
-use classbill_store::{instants, pdf_jobs};
+use classbill_store::{Tx, instants, pdf_jobs};
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use super::content::{self, IssuedUnder, corrupt};
 use super::{render_error, template_of};
-use crate::actor::Actor;
+use crate::close::invoice_with_lines;
 use crate::error::{EngineError, EngineResult};
 
 /// Renders failed this often stay in the queue with their last error and are not tried again; the PDF is then
@@ -179,10 +179,9 @@ impl crate::Engine {
             }
             taken += claimed.len();
             claim += 1;
-            let kept = {
-                let mut tx = self.store.read().await?;
-                invoice_documents::kept_among(&mut tx, &claimed).await?
-            };
+            // One read transaction serves the whole claim.
+            let mut tx = self.store.read().await?;
+            let kept = invoice_documents::kept_among(&mut tx, &claimed).await?;
             let mut outcomes = Vec::new();
             let mut prepared = Vec::with_capacity(claimed.len());
             for invoice_id in claimed {
@@ -190,11 +189,12 @@ impl crate::Engine {
                     outcomes.push((invoice_id, Outcome::AlreadyKept));
                     continue;
                 }
-                match self.prepare(invoice_id, &mut sources, &mut operator).await {
+                match prepare(&mut tx, invoice_id, &mut sources, &mut operator).await {
                     Ok(ready) => prepared.push(ready),
                     Err(error) => outcomes.push((invoice_id, Outcome::Failed(error))),
                 }
             }
+            drop(tx);
             let announced = progress.send(Progress::Claimed {
                 claim,
                 outcomes,
@@ -215,37 +215,6 @@ impl crate::Engine {
             }
         }
         Ok(())
-    }
-
-    /// The document of one claimed invoice and its template. `sources` keeps the templates read by the pass by
-    /// the id the snapshot names, `operator` the operator's details.
-    async fn prepare(
-        &self,
-        invoice_id: i64,
-        sources: &mut HashMap<Option<i64>, (i64, Arc<str>)>,
-        operator: &mut Option<PartyDetails>,
-    ) -> EngineResult<Prepared> {
-        let invoice = self.get_invoice(&Actor::system(), invoice_id).await?;
-        let issued_under = IssuedUnder::of(&invoice)?;
-        let named = issued_under.template_id(&invoice.kind);
-        let mut tx = self.store.read().await?;
-        let (template_id, template) = match sources.get(&named) {
-            Some((id, source)) => (*id, source.clone()),
-            None => {
-                let (id, source) = template_of(&mut tx, named).await?;
-                let source: Arc<str> = Arc::from(source);
-                sources.insert(named, (id, source.clone()));
-                (id, source)
-            }
-        };
-        let document = content::invoice_document(&mut tx, &invoice, &issued_under, operator).await?;
-        Ok(Prepared {
-            invoice_id,
-            number: invoice.number,
-            template_id,
-            template,
-            document,
-        })
     }
 
     /// Keeps the rendered documents, ends their jobs and records the failures, in one transaction; answers how
@@ -270,4 +239,36 @@ impl crate::Engine {
         tx.commit().await?;
         Ok(u64::try_from(done.len()).unwrap_or(u64::MAX))
     }
+}
+
+/// The document of one claimed invoice and its template, read in `tx`. `sources` keeps the templates read by the
+/// pass by the id the snapshot names, `operator` the operator's details.
+async fn prepare(
+    tx: &mut Tx,
+    invoice_id: i64,
+    sources: &mut HashMap<Option<i64>, (i64, Arc<str>)>,
+    operator: &mut Option<PartyDetails>,
+) -> EngineResult<Prepared> {
+    let invoice = invoice_with_lines(tx, invoice_id, |_| true)
+        .await?
+        .ok_or_else(|| corrupt(format!("invoice {invoice_id} of a PDF job is missing")))?;
+    let issued_under = IssuedUnder::of(&invoice)?;
+    let named = issued_under.template_id(&invoice.kind);
+    let (template_id, template) = match sources.get(&named) {
+        Some((id, source)) => (*id, source.clone()),
+        None => {
+            let (id, source) = template_of(tx, named).await?;
+            let source: Arc<str> = Arc::from(source);
+            sources.insert(named, (id, source.clone()));
+            (id, source)
+        }
+    };
+    let document = content::invoice_document(tx, &invoice, &issued_under, operator).await?;
+    Ok(Prepared {
+        invoice_id,
+        number: invoice.number,
+        template_id,
+        template,
+        document,
+    })
 }
