@@ -179,6 +179,33 @@ on_both_backends! {
         assert_eq!(gold["description"], "best");
         assert_eq!(gold["managed_by"], json!({"type": "administrator", "name": "Administrator"}), "{gold}");
         assert!(gold.get("document").is_none() && gold.get("general_info").is_none(), "{gold}");
+
+        // Moves out of the class, one at a time and in bulk, show in both classes' counts.
+        let silver_id = id_of(&app.class(&app.admin, json!({"name": "Silver", "currency": "EUR"})).await);
+        let others = [
+            customer(app, json!({"name": "Bolt", "class_id": class_id})).await,
+            customer(app, json!({"name": "Cork", "class_id": class_id})).await,
+        ];
+        let counts = |list: &Value| -> (Value, Value) {
+            let count = |id: i64| {
+                let items = list["items"].as_array().expect("items");
+                items.iter().find(|c| c["id"] == id).expect("listed")["member_count"].clone()
+            };
+            (count(class_id), count(silver_id))
+        };
+        assert_eq!(counts(&read(app, "/api/v1/customer-classes").await), (json!(3), json!(0)));
+        let moved = app
+            .send(Method::PATCH, &format!("/api/v1/customers/{}", others[0]), Some(&app.admin),
+                  Some(json!({"class_id": silver_id})), None)
+            .await;
+        assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+        assert_eq!(counts(&read(app, "/api/v1/customer-classes").await), (json!(2), json!(1)));
+        let assigned = app
+            .send(Method::POST, &format!("/api/v1/customer-classes/{silver_id}/members"), Some(&app.admin),
+                  Some(json!({"party_ids": [others[0], others[1]]})), None)
+            .await;
+        assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.text);
+        assert_eq!(counts(&read(app, "/api/v1/customer-classes").await), (json!(1), json!(2)));
     }
 }
 

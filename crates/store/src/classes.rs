@@ -26,8 +26,7 @@ pub struct ClassRow {
 
 const CLASS_SELECT: &str = "SELECT c.id, c.owner_reseller_id, r.name AS owner_name, c.name, c.name_key, c.is_default,
         c.currency, c.business_model, c.description, c.archive_xdrs, c.invoices, c.taxation_method, c.revision,
-        c.document, c.created_at, c.updated_at,
-        (SELECT COUNT(*) FROM parties p WHERE p.class_id = c.id) AS member_count
+        c.document, c.created_at, c.updated_at, c.member_count
     FROM customer_classes c LEFT JOIN parties r ON r.id = c.owner_reseller_id";
 
 /// The stored form of a class; list columns are derived from the document by the caller.
@@ -214,7 +213,7 @@ pub struct ClassListRow {
 
 const CLASS_LIST_SELECT: &str = "SELECT c.id, c.owner_reseller_id, r.name AS owner_name, c.name, c.name_key,
         c.is_default, c.currency, c.business_model, c.description, c.archive_xdrs, c.invoices, c.taxation_method,
-        c.revision, (SELECT COUNT(*) FROM parties p WHERE p.class_id = c.id) AS member_count
+        c.revision, c.member_count
     FROM customer_classes c LEFT JOIN parties r ON r.id = c.owner_reseller_id";
 
 /// Ordered by `name_key` bytewise, then id; `after` is the (name_key, id) of the previous page's last row.

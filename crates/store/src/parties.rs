@@ -414,22 +414,6 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct MemberCounts {
-    pub customers: i64,
-    pub resellers: i64,
-}
-
-pub async fn member_counts(tx: &mut Tx, class_id: i64) -> Result<MemberCounts, StoreError> {
-    tx.fetch_one(
-        "SELECT COALESCE(SUM(CASE WHEN kind = 'customer' THEN 1 ELSE 0 END), 0) AS customers,
-                COALESCE(SUM(CASE WHEN kind = 'reseller' THEN 1 ELSE 0 END), 0) AS resellers
-         FROM parties WHERE class_id = $1",
-        args![class_id],
-    )
-    .await
-}
-
 /// The members of a class with what preview and validation need to know about them.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberFacts {
