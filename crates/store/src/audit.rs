@@ -62,7 +62,7 @@ pub async fn list(
          FROM audit_log
          WHERE ($1 = FALSE OR COALESCE(owner_reseller_id, 0) = COALESCE($2, 0))
            AND ($3 IS NULL OR id < $3)
-         ORDER BY id DESC LIMIT $4",
+         ORDER BY id DESC LIMIT +$4",
         args![restrict, owner_id, before_id, limit],
     )
     .await

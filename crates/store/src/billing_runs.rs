@@ -56,7 +56,7 @@ pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<RunRow>, StoreError> {
 pub async fn list(tx: &mut Tx, after_id: Option<i64>, limit: i64) -> Result<Vec<RunRow>, StoreError> {
     tx.fetch_all(
         sqlx::AssertSqlSafe(format!(
-            "SELECT {RUN_COLUMNS} FROM billing_runs WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+            "SELECT {RUN_COLUMNS} FROM billing_runs WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT +$2"
         )),
         args![after_id, limit],
     )

@@ -103,7 +103,7 @@ pub async fn list(
              WHERE kind = $1
                AND ($2 IS NULL OR owner_reseller_id = $2 OR (owner_reseller_id IS NULL AND shared = TRUE))
                AND ($3 IS NULL OR id > $3)
-             ORDER BY id LIMIT $4"
+             ORDER BY id LIMIT +$4"
         )),
         args![kind, visible_to, after_id, limit],
     )

@@ -255,7 +255,7 @@ pub async fn list(
                AND ($9 IS NULL OR c.taxation_method = $9)
                AND ($10 IS NULL OR c.name_key > $10 OR (c.name_key = $10 AND c.id > $11))
              ORDER BY c.name_key, c.id
-             LIMIT $12"
+             LIMIT +$12"
         )),
         args![
             owner_restrict,
@@ -365,7 +365,7 @@ pub async fn revisions(
     tx.fetch_all(
         AssertSqlSafe(format!(
             "SELECT {REVISION_COLUMNS} FROM class_revisions
-             WHERE class_id = $1 AND ($2 IS NULL OR revision < $2) ORDER BY revision DESC LIMIT $3"
+             WHERE class_id = $1 AND ($2 IS NULL OR revision < $2) ORDER BY revision DESC LIMIT +$3"
         )),
         args![class_id, before_revision, limit],
     )

@@ -60,7 +60,7 @@ pub async fn claim_parties_with_billing_work(
         _ => claim_clause(tx),
     };
     let sql = format!(
-        "SELECT id FROM parties WHERE id > $1 AND {} ORDER BY id LIMIT $3{lock}",
+        "SELECT id FROM parties WHERE id > $1 AND {} ORDER BY id LIMIT +$3{lock}",
         with_billing_work("$2"),
     );
     let rows: Vec<IdRow> = tx.fetch_all(AssertSqlSafe(sql), args![after_id, at_us, limit]).await?;
@@ -72,7 +72,7 @@ pub async fn claim_parties_closing(tx: &mut Tx, after_id: i64, limit: i64) -> Re
     let sql = format!(
         "SELECT id FROM parties p
          WHERE id > $1 AND EXISTS (SELECT 1 FROM billing_periods b WHERE b.party_id = p.id AND b.status = 'closing')
-         ORDER BY id LIMIT $2{}",
+         ORDER BY id LIMIT +$2{}",
         claim_clause(tx)
     );
     let rows: Vec<IdRow> = tx.fetch_all(AssertSqlSafe(sql), args![after_id, limit]).await?;

@@ -81,7 +81,7 @@ pub async fn parties_due(tx: &mut Tx, after_id: i64, as_of_us: i64, limit: i64) 
         .fetch_all(
             "SELECT DISTINCT c.party_id FROM collection_items c JOIN invoices i ON i.id = c.invoice_id
              WHERE c.state = 'pending' AND c.due_at <= $1 AND c.party_id > $2 AND i.review_state <> 'under_review'
-             ORDER BY c.party_id LIMIT $3",
+             ORDER BY c.party_id LIMIT +$3",
             args![as_of_us, after_id, limit],
         )
         .await?;
@@ -327,7 +327,7 @@ pub struct ReviewDue {
 pub async fn reviews_due(tx: &mut Tx, after_id: i64, as_of_us: i64, limit: i64) -> Result<Vec<ReviewDue>, StoreError> {
     tx.fetch_all(
         "SELECT id, party_id, review_due_at FROM invoices
-         WHERE review_state = 'under_review' AND review_due_at <= $1 AND id > $2 ORDER BY id LIMIT $3",
+         WHERE review_state = 'under_review' AND review_due_at <= $1 AND id > $2 ORDER BY id LIMIT +$3",
         args![as_of_us, after_id, limit],
     )
     .await
@@ -379,7 +379,7 @@ pub async fn get_run(tx: &mut Tx, id: i64) -> Result<Option<RunRow>, StoreError>
 pub async fn list_runs(tx: &mut Tx, after_id: Option<i64>, limit: i64) -> Result<Vec<RunRow>, StoreError> {
     tx.fetch_all(
         AssertSqlSafe(format!(
-            "SELECT {RUN_COLUMNS} FROM collection_runs WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+            "SELECT {RUN_COLUMNS} FROM collection_runs WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT +$2"
         )),
         args![after_id, limit],
     )

@@ -1,5 +1,10 @@
 //! One SQL text, two backends. Queries are written once with `$n` placeholders and run on whichever
 //! pool the database URL selected; only DDL and (later) bulk paths differ per backend.
+//!
+//! A bound `LIMIT` is written behind a unary plus (`LIMIT +$3`). SQLite reads a value bound straight into a
+//! `LIMIT` while planning, so it plans the statement again every time it runs with a new binding, and a list
+//! read then costs a parse and a plan per request; the plus turns the value into an expression evaluated at run
+//! time, and the prepared plan is kept. PostgreSQL reads both forms alike.
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -167,7 +167,7 @@ pub async fn list(
                AND ($5 IS NULL OR kind = $5)
                AND ($6 IS NULL OR id > $6)
                AND ($8 IS NULL OR review_state = $8)
-             ORDER BY id LIMIT $7"
+             ORDER BY id LIMIT +$7"
         )),
         args![
             f.party_id,

@@ -79,7 +79,7 @@ pub async fn list(
                AND ($3 IS NULL OR at >= $3)
                AND ($4 IS NULL OR at < $4)
                AND ($5 IS NULL OR at > $5 OR (at = $5 AND metric > $6))
-             ORDER BY at, metric LIMIT $7"
+             ORDER BY at, metric LIMIT +$7"
         )),
         args![party_id, f.metric.clone(), f.from, f.to, after_at, after_metric, limit],
     )

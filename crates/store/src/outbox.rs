@@ -111,7 +111,7 @@ pub async fn claim_due(tx: &mut Tx, now: i64, claimed_until: i64, limit: i64) ->
              WHERE id IN (
                  SELECT id FROM outbox
                  WHERE status = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
-                 ORDER BY next_attempt_at, id LIMIT $3 {lock})
+                 ORDER BY next_attempt_at, id LIMIT +$3 {lock})
              RETURNING {MESSAGE_COLUMNS}"
         )),
         args![now, claimed_until, limit],
@@ -201,7 +201,7 @@ pub async fn list(
                AND ($5 IS NULL OR status = $5)
                AND ($6 IS NULL OR channel = $6)
                AND ($7 IS NULL OR id < $7)
-             ORDER BY id DESC LIMIT $8"
+             ORDER BY id DESC LIMIT +$8"
         )),
         args![
             owner_filtered,

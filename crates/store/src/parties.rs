@@ -326,7 +326,7 @@ pub async fn list(
                AND ($6 IS NULL OR currency = $6)
                AND ($7 IS NULL OR name_key LIKE $7 ESCAPE '\\')
                AND ($8 IS NULL OR id > $8)
-             ORDER BY id LIMIT $9"
+             ORDER BY id LIMIT +$9"
         )),
         args![
             f.kind.clone(),
@@ -396,7 +396,7 @@ pub async fn list_ordered(
                AND ($6 IS NULL OR currency = $6)
                AND ($7 IS NULL OR name_key LIKE $7 ESCAPE '\\')
                AND {position}
-             ORDER BY {sort} LIMIT ${limit_at}"
+             ORDER BY {sort} LIMIT +${limit_at}"
         )),
         args,
     )

@@ -73,7 +73,7 @@ pub async fn claim_ready(
                  WHERE invoice_id IN (
                      SELECT invoice_id FROM pdf_jobs
                      WHERE ready AND attempts < $3 AND (claimed_until IS NULL OR claimed_until <= $1)
-                     ORDER BY invoice_id LIMIT $4 {lock})
+                     ORDER BY invoice_id LIMIT +$4 {lock})
                  RETURNING invoice_id"
             )),
             args![now, claimed_until, max_attempts, limit],

@@ -175,7 +175,7 @@ pub async fn list(
            AND ($2 = FALSE OR COALESCE(p.owner_reseller_id, 0) = COALESCE($3, 0))
            AND ($4 IS NULL OR b.status = $4)
            AND ($5 IS NULL OR b.id > $5)
-         ORDER BY b.id LIMIT $6",
+         ORDER BY b.id LIMIT +$6",
         args![f.party_id, restrict, owner_id, f.status.clone(), after_id, limit],
     )
     .await

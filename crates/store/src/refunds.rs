@@ -82,7 +82,7 @@ pub async fn get(tx: &mut Tx, xdr_id: i64) -> Result<Option<RefundRow>, StoreErr
 pub async fn of_party(tx: &mut Tx, party_id: i64, after_xdr_id: i64, limit: i64) -> Result<Vec<RefundRow>, StoreError> {
     tx.fetch_all(
         "SELECT xdr_id, party_id, amount, request, result, created_at FROM refunds
-         WHERE party_id = $1 AND xdr_id > $2 ORDER BY xdr_id LIMIT $3",
+         WHERE party_id = $1 AND xdr_id > $2 ORDER BY xdr_id LIMIT +$3",
         args![party_id, after_xdr_id, limit],
     )
     .await

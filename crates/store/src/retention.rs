@@ -34,7 +34,7 @@ pub async fn candidates(
             "{CANDIDATE_SELECT}
              WHERE b.status = 'closed' AND b.end_at <= $1 AND b.id > $2
                AND EXISTS (SELECT 1 FROM invoices i WHERE i.period_id = b.id AND i.kind = 'regular')
-             ORDER BY b.id LIMIT $3"
+             ORDER BY b.id LIMIT +$3"
         )),
         args![until_us, after_id, limit],
     )

@@ -101,7 +101,7 @@ pub async fn list(
         crate::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users
              WHERE ($1 IS NULL OR reseller_id = $1) AND ($2 IS NULL OR id > $2)
-             ORDER BY id LIMIT $3"
+             ORDER BY id LIMIT +$3"
         )),
         args![reseller_id, after_id, limit],
     )

@@ -55,7 +55,7 @@ pub async fn list(
     tx.fetch_all(
         "SELECT id, owner_reseller_id, url, secret_ref, created_at FROM webhook_endpoints
          WHERE ($1 = FALSE OR COALESCE(owner_reseller_id, 0) = COALESCE($2, 0)) AND ($3 IS NULL OR id > $3)
-         ORDER BY id LIMIT $4",
+         ORDER BY id LIMIT +$4",
         args![owner_filtered, owner_id, after_id, limit],
     )
     .await

@@ -350,7 +350,7 @@ pub async fn list(tx: &mut Tx, f: &XdrFilter, after_id: Option<i64>, limit: i64)
                AND ($5 IS NULL OR x.occurred_at < $5)
                AND ($6 = FALSE OR COALESCE(p.owner_reseller_id, 0) = COALESCE($7, 0))
                AND ($8 IS NULL OR x.id > $8)
-             ORDER BY x.id LIMIT $9"
+             ORDER BY x.id LIMIT +$9"
         )),
         args![
             f.party_id,
