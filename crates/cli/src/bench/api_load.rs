@@ -15,6 +15,10 @@ use super::dataset::Month;
 
 /// wrk's own threads; the server gets the cores in between.
 const WRK_THREADS: &str = "2";
+/// How long wrk waits for an answer before it counts a timeout. Its default of 2 s is shorter than the queue of
+/// 32 batches of xDRs waiting for SQLite's one writer, and a request counted as a timeout drops out of the
+/// latencies, which would then show only the lucky ones.
+const WRK_TIMEOUT: &str = "60s";
 /// xDRs per `POST /api/v1/xdrs` request.
 const XDR_BATCH: usize = 1_000;
 
@@ -100,7 +104,13 @@ pub async fn measure(database: &str, dir: &Path, load: Load) -> anyhow::Result<V
         let mut command = tokio::process::Command::new("wrk");
         command
             .args(["-t", WRK_THREADS, "-c", &load.connections.to_string()])
-            .args(["-d", &format!("{}s", load.seconds), "--latency"])
+            .args([
+                "-d",
+                &format!("{}s", load.seconds),
+                "--latency",
+                "--timeout",
+                WRK_TIMEOUT,
+            ])
             .args(["-H", &format!("Authorization: Bearer {token}")])
             .stdin(Stdio::null());
         if let Some(script) = script {
