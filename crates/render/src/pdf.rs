@@ -28,17 +28,29 @@ static RENDERS: AtomicUsize = AtomicUsize::new(0);
 pub fn render_pdf(source: &str, invoice: &InvoiceDocument) -> Result<Vec<u8>, RenderError> {
     let json = serde_json::to_vec(invoice).map_err(|e| RenderError::Data(e.to_string()))?;
     let world = InvoiceWorld::new(source, json);
-    let compiled = typst::compile::<PagedDocument>(&world).output;
-    let result = compiled
-        .map_err(|errors| RenderError::Template(template_errors(&world, &errors)))
-        .and_then(|document| {
-            typst_pdf::pdf(&document, &PdfOptions::default())
-                .map_err(|errors| RenderError::Template(template_errors(&world, &errors)))
-        });
+    let result = compile(&world).and_then(|document| {
+        // Most invoices fit one page, where a page count says nothing; a longer one is laid out again with its
+        // pages numbered.
+        let (world, document) = if document.pages().len() > 1 {
+            let paged = world.paged();
+            let document = compile(&paged)?;
+            (paged, document)
+        } else {
+            (world, document)
+        };
+        typst_pdf::pdf(&document, &PdfOptions::default())
+            .map_err(|errors| RenderError::Template(template_errors(&world, &errors)))
+    });
     if RENDERS.fetch_add(1, Ordering::Relaxed) % RENDERS_PER_EVICTION == RENDERS_PER_EVICTION - 1 {
         typst::comemo::evict(1);
     }
     result
+}
+
+fn compile(world: &InvoiceWorld) -> Result<PagedDocument, RenderError> {
+    typst::compile::<PagedDocument>(world)
+        .output
+        .map_err(|errors| RenderError::Template(template_errors(world, &errors)))
 }
 
 /// One invoice to render with its template, and `tag`, which comes back with the result.

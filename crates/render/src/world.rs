@@ -4,7 +4,7 @@
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 use typst::diag::{FileError, FileResult};
-use typst::foundations::{Bytes, Datetime, Duration};
+use typst::foundations::{Bytes, Datetime, Dict, Duration, Str, Value};
 use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
 use typst::text::{Font, FontBook};
 use typst::utils::LazyHash;
@@ -31,7 +31,16 @@ static FONTS: LazyLock<Fonts> = LazyLock::new(|| {
     }
 });
 
-static LIBRARY: LazyLock<LazyHash<Library>> = LazyLock::new(|| LazyHash::new(Library::default()));
+/// The standard library with `sys.inputs.paged`, which tells a template whether to number its pages: a number
+/// that depends on the layout makes Typst lay the document out twice, and [`crate::render_pdf`] asks for it only
+/// when a first rendering took more than one page.
+fn library(paged: bool) -> LazyHash<Library> {
+    let inputs = Dict::from_iter([(Str::from("paged"), Value::Bool(paged))]);
+    LazyHash::new(Library::builder().with_inputs(inputs).build())
+}
+
+static LIBRARY_UNPAGED: LazyLock<LazyHash<Library>> = LazyLock::new(|| library(false));
+static LIBRARY_PAGED: LazyLock<LazyHash<Library>> = LazyLock::new(|| library(true));
 
 fn file_id(path: &str) -> FileId {
     let path = VirtualPath::new(path).expect("a fixed absolute path");
@@ -81,6 +90,7 @@ fn parsed(template: &str) -> Source {
 pub(crate) struct InvoiceWorld {
     source: Source,
     invoice: Bytes,
+    paged: bool,
 }
 
 impl InvoiceWorld {
@@ -88,6 +98,16 @@ impl InvoiceWorld {
         InvoiceWorld {
             source: parsed(template),
             invoice: Bytes::new(invoice_json),
+            paged: false,
+        }
+    }
+
+    /// The same template and invoice with `sys.inputs.paged` true.
+    pub(crate) fn paged(&self) -> Self {
+        InvoiceWorld {
+            source: self.source.clone(),
+            invoice: self.invoice.clone(),
+            paged: true,
         }
     }
 
@@ -98,7 +118,7 @@ impl InvoiceWorld {
 
 impl World for InvoiceWorld {
     fn library(&self) -> &LazyHash<Library> {
-        &LIBRARY
+        if self.paged { &LIBRARY_PAGED } else { &LIBRARY_UNPAGED }
     }
 
     fn book(&self) -> &LazyHash<FontBook> {

@@ -83,6 +83,58 @@ fn out_of_turn_invoice_without_period_renders() {
     assert!(text.contains("Please pay 68.96 EUR by 2025-04-16"), "{text}");
 }
 
+/// The page count of a PDF, as `pdfinfo` (poppler-utils) reads it.
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let file = std::env::temp_dir().join(format!("classbill-pages-{}.pdf", std::process::id()));
+    std::fs::write(&file, pdf).expect("pdf written");
+    let output = Command::new("pdfinfo")
+        .arg(&file)
+        .output()
+        .expect("pdfinfo (poppler-utils) is installed");
+    std::fs::remove_file(&file).expect("removed");
+    let info = String::from_utf8(output.stdout).expect("utf-8 text");
+    info.lines()
+        .find_map(|line| line.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no page count in:\n{info}"))
+}
+
+#[test]
+fn a_one_page_invoice_carries_no_page_count() {
+    let pdf = render_pdf(STANDARD_TEMPLATE, &sample_invoice()).expect("renders");
+    assert_eq!(pdf_pages(&pdf), 1);
+    let text = pdf_text(&pdf);
+    assert!(
+        text.contains("Example Telecom GmbH · INV-000042"),
+        "the footer is there:\n{text}"
+    );
+    assert!(!text.replace(' ', "").contains("1/1"), "{text}");
+}
+
+#[test]
+fn a_longer_invoice_numbers_every_page_with_the_count() {
+    let mut invoice = sample_invoice();
+    let lines = invoice.groups[0].lines.clone();
+    for n in 0..80 {
+        let mut line = lines[n % lines.len()].clone();
+        line.rate_code = Some(format!("RATE-{n:03}"));
+        invoice.groups[0].lines.push(line);
+    }
+    let pdf = render_pdf(STANDARD_TEMPLATE, &invoice).expect("renders");
+    let pages = pdf_pages(&pdf);
+    assert!(pages >= 2, "80 more lines take more than a page");
+    let text = pdf_text(&pdf);
+    // pdftotext drops the thin spaces around the slash.
+    let squeezed = text.replace(' ', "");
+    for page in 1..=pages {
+        assert!(
+            squeezed.contains(&format!("{page}/{pages}")),
+            "page {page} of {pages} missing from:\n{text}"
+        );
+    }
+    assert!(text.contains("RATE-079") && text.contains("68.96 EUR"), "{text}");
+}
+
 #[test]
 fn rendering_is_reproducible() {
     let first = render_pdf(STANDARD_TEMPLATE, &sample_invoice()).expect("renders");
