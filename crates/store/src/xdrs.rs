@@ -115,23 +115,18 @@ pub async fn insert_many(tx: &mut Tx, rows: &[NewXdr], created_at: i64) -> Resul
 async fn insert_keys(tx: &mut Tx, keys: &[(i64, &str, i64)]) -> Result<(), StoreError> {
     match tx {
         Tx::Postgres(pg) if keys.len() >= COPY_MIN_ROWS => {
-            let mut copy = pg
-                .copy_in_raw("COPY xdr_keys (party_id, external_id, xdr_id) FROM STDIN")
-                .await?;
-            let mut buffer = String::with_capacity(COPY_CHUNK + 1024);
-            for (party_id, external_id, xdr_id) in keys {
-                let _ = write!(buffer, "{party_id}\t");
-                copy_text(&mut buffer, Some(external_id));
-                let _ = writeln!(buffer, "{xdr_id}");
-                if buffer.len() >= COPY_CHUNK {
-                    copy.send(buffer.as_bytes()).await?;
-                    buffer.clear();
-                }
-            }
-            if !buffer.is_empty() {
-                copy.send(buffer.as_bytes()).await?;
-            }
-            copy.finish().await?;
+            copy_rows(
+                pg,
+                "COPY xdr_keys (party_id, external_id, xdr_id) FROM STDIN",
+                keys,
+                |buffer, key| {
+                    let (party_id, external_id, xdr_id) = key;
+                    let _ = write!(buffer, "{party_id}\t");
+                    copy_text(buffer, Some(*external_id));
+                    let _ = writeln!(buffer, "{xdr_id}");
+                },
+            )
+            .await?;
         }
         _ => {
             for chunk in keys.chunks(rows_per_statement(3)) {
@@ -229,21 +224,36 @@ async fn copy_in(
     } else {
         LOAD_COLUMNS.to_owned()
     };
-    let mut copy = pg.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN")).await?;
-    let mut buffer = String::with_capacity(COPY_CHUNK + 1024);
-    for (i, x) in rows.iter().enumerate() {
+    let statement = format!("COPY {table} ({columns}) FROM STDIN");
+    copy_rows(pg, &statement, rows.iter().enumerate(), |buffer, (i, x)| {
         if let Some(ids) = ids {
             let _ = write!(buffer, "{}\t", ids[i]);
         }
         let _ = write!(buffer, "{}\t{}\t{}\t", x.party_id, x.period_id, x.occurred_at);
-        copy_text(&mut buffer, Some(&x.kind));
-        copy_text(&mut buffer, Some(&x.service));
-        copy_text(&mut buffer, x.rate_code.as_deref());
-        copy_text(&mut buffer, x.description.as_deref());
+        copy_text(buffer, Some(&x.kind));
+        copy_text(buffer, Some(&x.service));
+        copy_text(buffer, x.rate_code.as_deref());
+        copy_text(buffer, x.description.as_deref());
         let _ = write!(buffer, "{}\t{}\t", x.quantity, x.amount);
-        copy_text(&mut buffer, x.external_id.as_deref());
+        copy_text(buffer, x.external_id.as_deref());
         buffer.push_str(if x.late { "t\tf\t" } else { "f\tf\t" });
         let _ = writeln!(buffer, "{created_at}");
+    })
+    .await
+}
+
+/// Streams `rows` to the `COPY … FROM STDIN` `statement` in PostgreSQL's text format, `write` appending one row
+/// with its newline; the data goes out in messages of about [`COPY_CHUNK`] bytes.
+async fn copy_rows<T>(
+    pg: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    statement: &str,
+    rows: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut String, T),
+) -> Result<(), StoreError> {
+    let mut copy = pg.copy_in_raw(statement).await?;
+    let mut buffer = String::with_capacity(COPY_CHUNK + 1024);
+    for row in rows {
+        write(&mut buffer, row);
         if buffer.len() >= COPY_CHUNK {
             copy.send(buffer.as_bytes()).await?;
             buffer.clear();
