@@ -1,5 +1,6 @@
 //! One SQL text, two backends. Queries are written once with `$n` placeholders and run on whichever
-//! pool the database URL selected; only DDL and (later) bulk paths differ per backend.
+//! pool the database URL selected (on SQLite rewritten to positional `?`, see [`positional`]); only DDL and bulk
+//! paths differ per backend.
 //!
 //! A bound `LIMIT` is written behind a unary plus (`LIMIT +$3`). SQLite reads a value bound straight into a
 //! `LIMIT` while planning, so it plans the statement again every time it runs with a new binding, and a list
@@ -17,6 +18,7 @@ use sqlx::sqlite::{
 use sqlx::{FromRow, Postgres, SqlSafeStr, Sqlite, Transaction};
 
 use crate::StoreError;
+use crate::sqlite_params::positional;
 
 pub use sqlx::AssertSqlSafe;
 
@@ -277,6 +279,12 @@ pub enum Tx {
     PostgresSingle(PoolConnection<Postgres>),
 }
 
+/// The statement and its values as SQLite binds them in linear time ([`positional`]).
+fn for_sqlite(sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<(AssertSqlSafe<String>, Vec<Arg>), StoreError> {
+    let (sql, args) = positional(sql.into_sql_str().as_str(), args)?;
+    Ok((AssertSqlSafe(sql), args))
+}
+
 macro_rules! bind_all {
     ($query:expr, $args:expr) => {{
         let mut query = $query;
@@ -324,6 +332,7 @@ impl Tx {
     pub async fn fetch_all<T: Record>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
         Ok(match self {
             Tx::Sqlite(tx) => {
+                let (sql, args) = for_sqlite(sql, args)?;
                 bind_all!(sqlx::query_as::<_, T>(sql), args)
                     .fetch_all(&mut **tx)
                     .await?
@@ -334,6 +343,7 @@ impl Tx {
                     .await?
             }
             Tx::SqliteSingle(conn) => {
+                let (sql, args) = for_sqlite(sql, args)?;
                 bind_all!(sqlx::query_as::<_, T>(sql), args)
                     .fetch_all(&mut **conn)
                     .await?
@@ -353,6 +363,7 @@ impl Tx {
     ) -> Result<Option<T>, StoreError> {
         Ok(match self {
             Tx::Sqlite(tx) => {
+                let (sql, args) = for_sqlite(sql, args)?;
                 bind_all!(sqlx::query_as::<_, T>(sql), args)
                     .fetch_optional(&mut **tx)
                     .await?
@@ -363,6 +374,7 @@ impl Tx {
                     .await?
             }
             Tx::SqliteSingle(conn) => {
+                let (sql, args) = for_sqlite(sql, args)?;
                 bind_all!(sqlx::query_as::<_, T>(sql), args)
                     .fetch_optional(&mut **conn)
                     .await?
@@ -378,6 +390,7 @@ impl Tx {
     pub async fn fetch_one<T: Record>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<T, StoreError> {
         Ok(match self {
             Tx::Sqlite(tx) => {
+                let (sql, args) = for_sqlite(sql, args)?;
                 bind_all!(sqlx::query_as::<_, T>(sql), args)
                     .fetch_one(&mut **tx)
                     .await?
@@ -388,6 +401,7 @@ impl Tx {
                     .await?
             }
             Tx::SqliteSingle(conn) => {
+                let (sql, args) = for_sqlite(sql, args)?;
                 bind_all!(sqlx::query_as::<_, T>(sql), args)
                     .fetch_one(&mut **conn)
                     .await?
@@ -403,18 +417,24 @@ impl Tx {
     /// Runs a statement and answers the number of rows it touched.
     pub async fn execute(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<u64, StoreError> {
         Ok(match self {
-            Tx::Sqlite(tx) => bind_all!(sqlx::query(sql), args)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
+            Tx::Sqlite(tx) => {
+                let (sql, args) = for_sqlite(sql, args)?;
+                bind_all!(sqlx::query(sql), args)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()
+            }
             Tx::Postgres(tx) => bind_all!(sqlx::query(sql), args)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
-            Tx::SqliteSingle(conn) => bind_all!(sqlx::query(sql), args)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected(),
+            Tx::SqliteSingle(conn) => {
+                let (sql, args) = for_sqlite(sql, args)?;
+                bind_all!(sqlx::query(sql), args)
+                    .execute(&mut **conn)
+                    .await?
+                    .rows_affected()
+            }
             Tx::PostgresSingle(conn) => bind_all!(sqlx::query(sql), args)
                 .execute(&mut **conn)
                 .await?
@@ -431,9 +451,8 @@ pub(crate) fn in_list(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// Bound values per multi-row statement. SQLite finds each `$n` by walking the statement's list of parameter
-/// names, so binding costs grow with the square of the values in one statement; near 1,000 that cost stays
-/// negligible while one statement still replaces dozens of round trips.
+/// Bound values per multi-row statement: one statement replaces dozens of round trips, while a longer text
+/// would only cost more to parse (SQLite binds these by position, see [`positional`]).
 const VALUES_PER_STATEMENT: usize = 1_000;
 
 /// Rows of `columns` bound values each that one multi-row statement takes.

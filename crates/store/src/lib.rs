@@ -2,6 +2,7 @@
 
 mod db;
 mod error;
+mod sqlite_params;
 
 pub mod allocations;
 pub mod audit;

@@ -40,8 +40,8 @@ pub const XDR_COLUMNS: &str = "x.id, x.party_id, x.period_id, x.occurred_at, x.k
 /// Rows per multi-row INSERT of the close's writes and per id list.
 pub const INSERT_BATCH: usize = 500;
 
-/// Rows per multi-row INSERT of a bulk write on SQLite. Larger is not faster: a 2,000-row statement (26,000
-/// parameters) took 1.6 s to run here, far slower per row than 500-row statements.
+/// Rows per multi-row INSERT of a bulk write on SQLite (some 6,500 values, bound by position: see
+/// `sqlite_params`); longer statements only take longer to parse.
 const LOAD_BATCH: usize = 500;
 
 /// Keys per idempotency lookup (two parameters each).
