@@ -162,7 +162,16 @@ impl crate::Engine {
                 }
                 return Ok((self.get_invoice(actor, stored.invoice_id).await?, false));
             }
-            match issue(&mut tx, actor, &party, &request, answered.as_ref(), now).await? {
+            let outcome = match issue(&mut tx, actor, &party, &request, answered.as_ref(), now).await {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    // Released now: a dropped transaction is rolled back only when the pool next tends its
+                    // connection, and until then the party stays claimed and a prompt re-send finds it held.
+                    tx.rollback().await?;
+                    return Err(error);
+                }
+            };
+            match outcome {
                 Outcome::Issued(invoice_id) => {
                     tx.commit().await?;
                     return Ok((self.get_invoice(actor, invoice_id).await?, true));
@@ -361,6 +370,7 @@ async fn issue(
     let issued = crate::collections::Issued {
         invoice_id,
         at_us: as_of_us,
+        opened: false,
     };
     crate::collections::after_issue(tx, &[issued], now).await?;
     // The amount due follows the credit actually applied.
