@@ -132,6 +132,8 @@ struct Pending {
     invoice: NewInvoice,
     /// When the invoice's PDF is rendered (§2.4).
     pdf: PdfGeneration,
+    /// The frozen class's collection threshold for the invoice's tab (§2.4), which its opening status depends on.
+    threshold: Option<i64>,
     xdr_ids: Vec<i64>,
     /// The close instant: credit is applied to the invoice at it (§5.7 rule 3).
     close_us: i64,
@@ -243,9 +245,9 @@ async fn finish_batch(
     measured::book(tx, &due, &parties, &mut frozen, instants::to_micros(now)).await?;
 
     let period_ids: Vec<i64> = due.iter().map(|(p, _)| p.id).collect();
-    let mut xdrs_by_period: HashMap<i64, Vec<_>> = HashMap::new();
+    let mut ledger = statistics::BatchLedger::default();
     for row in store_close::xdrs_of_periods(tx, &period_ids).await? {
-        xdrs_by_period.entry(row.period_id).or_default().push(row);
+        ledger.read.entry(row.period_id).or_default().push(row);
     }
 
     let balances = store_close::balances_before(tx, &period_ids).await?;
@@ -263,7 +265,7 @@ async fn finish_batch(
             previous_balance: Money(balances.get(&period.id).copied().unwrap_or(0)),
             created_us,
         };
-        match plan_one(tx, context, &close, frozen.remove(&period.id), &xdrs_by_period).await? {
+        match plan_one(tx, context, &close, frozen.remove(&period.id), &ledger.read).await? {
             Ok(plan) => {
                 planned.push(plan);
                 closed.push(period.id);
@@ -284,7 +286,8 @@ async fn finish_batch(
     }
 
     // S3, S4 and S11 bookings of the whole batch at once.
-    let pending = book(tx, planned, created_us).await?;
+    let (pending, booked) = book(tx, planned, created_us).await?;
+    ledger.booked = booked;
 
     // S6 numbers: one reservation per owner for the whole batch, in this transaction.
     let mut by_owner: HashMap<i64, Vec<Pending>> = HashMap::new();
@@ -309,7 +312,7 @@ async fn finish_batch(
         for (n, item) in items.iter_mut().enumerate() {
             item.invoice.number = format!("{prefix}{:06}", first + n as i64);
             // What S6 sets when there is no credit to apply; the credit step below sets it again when there is.
-            let (open, status) = crate::payments::opening(&item.invoice);
+            let (open, status) = crate::payments::opening_under(&item.invoice, item.threshold);
             item.invoice.open_amount = open;
             item.invoice.status = status;
         }
@@ -318,18 +321,18 @@ async fn finish_batch(
         let mut run: Vec<Pending> = Vec::new();
         for item in items {
             if credit.applies(&item.invoice) {
-                issue(tx, context, std::mem::take(&mut run), created_us, now).await?;
-                issue(tx, context, vec![item], created_us, now).await?;
+                issue(tx, context, std::mem::take(&mut run), &mut ledger, now).await?;
+                issue(tx, context, vec![item], &mut ledger, now).await?;
             } else {
                 run.push(item);
             }
         }
-        issue(tx, context, run, created_us, now).await?;
+        issue(tx, context, run, &mut ledger, now).await?;
     }
     summary.invoices_issued += count as i64;
 
     // S5 statistics, now that the invoice numbers are known.
-    statistics::write(tx, &archived, &parties, created_us).await?;
+    statistics::write(tx, &archived, &parties, ledger, created_us).await?;
 
     // S12.
     store_close::mark_closed(tx, &closed).await?;
@@ -368,16 +371,18 @@ impl CreditParties {
 
 /// Stores a run of numbered invoices with one statement, attaches their xDRs, follows their issue up (credit,
 /// schedule, announcement: `collections::after_issue`) and queues their PDFs (§2.4), each step for the whole run.
+/// The attachments and numbers go to `ledger` for S5.
 async fn issue(
     tx: &mut Tx,
     context: &RunContext,
     run: Vec<Pending>,
-    created_us: i64,
+    ledger: &mut statistics::BatchLedger,
     now: Timestamp,
 ) -> EngineResult<()> {
     if run.is_empty() {
         return Ok(());
     }
+    let created_us = instants::to_micros(now);
     let invoices: Vec<&NewInvoice> = run.iter().map(|p| &p.invoice).collect();
     let ids = store_invoices::insert_many(tx, &invoices).await?;
     let attached: Vec<(i64, &[i64])> = ids
@@ -386,12 +391,19 @@ async fn issue(
         .map(|(&id, p)| (id, p.xdr_ids.as_slice()))
         .collect();
     store_invoices::attach_xdrs_many(tx, &attached).await?;
+    for (&invoice_id, p) in ids.iter().zip(&run) {
+        ledger
+            .attached
+            .extend(p.xdr_ids.iter().map(|&xdr_id| (xdr_id, invoice_id)));
+        ledger.numbers.insert(invoice_id, p.invoice.number.clone());
+    }
     let issued: Vec<Issued> = ids
         .iter()
         .zip(&run)
         .map(|(&invoice_id, p)| Issued {
             invoice_id,
             at_us: p.close_us,
+            opened: true,
         })
         .collect();
     crate::collections::after_issue(tx, &issued, now).await?;
@@ -442,9 +454,9 @@ struct Planned {
 }
 
 /// Books the engine xDRs of every planned period with multi-row statements and answers the invoices S6 is to
-/// issue, each with the ids of its booked xDRs added to those it invoices. A key already stored (a step that
-/// booked it before) is not booked again and not added.
-async fn book(tx: &mut Tx, planned: Vec<Planned>, created_us: i64) -> EngineResult<Vec<Pending>> {
+/// issue, each with the ids of its booked xDRs added to those it invoices, and the ids booked. A key already
+/// stored (a step that booked it before) is not booked again and not added.
+async fn book(tx: &mut Tx, planned: Vec<Planned>, created_us: i64) -> EngineResult<(Vec<Pending>, Vec<i64>)> {
     let rows: Vec<EngineXdr> = planned
         .iter()
         .flat_map(|p| p.xdrs.iter().chain(&p.fee_xdrs).cloned())
@@ -470,7 +482,9 @@ async fn book(tx: &mut Tx, planned: Vec<Planned>, created_us: i64) -> EngineResu
             pending.push(regular);
         }
     }
-    Ok(pending)
+    let mut ids: Vec<i64> = booked.into_values().collect();
+    ids.sort_unstable();
+    Ok((pending, ids))
 }
 
 /// Computes S3, S4 and S11 of one period and the invoices S6 is to issue; the inner `Err` is a close failure of
@@ -555,6 +569,7 @@ async fn plan_one(
         planned.fees = Some(Pending {
             // Rendered at issue like every out-of-turn invoice (§2.5).
             pdf: PdfGeneration::EndOfPeriod,
+            threshold: frozen.class.out_of_turn_invoices.collection_threshold.map(|m| m.0),
             invoice: NewInvoice {
                 id: 0,
                 number: String::new(),
@@ -624,6 +639,7 @@ async fn plan_one(
     };
     planned.regular = Some(Pending {
         pdf: frozen.class.regular_invoices.pdf_generation,
+        threshold: frozen.class.regular_invoices.collection_threshold.map(|m| m.0),
         invoice,
         xdr_ids: plan.invoiced_xdr_ids,
         close_us,

@@ -8,6 +8,7 @@ use classbill_domain::statistics::{StatisticsRow, file_names, full_csv, summary_
 use classbill_store::parties::{self, PartyRow};
 use classbill_store::periods::{self, PeriodRow};
 use classbill_store::statistics::{self as store_statistics, StatisticsRow as StoredFiles};
+use classbill_store::xdrs::XdrRow;
 use classbill_store::{StoreError, Tx, instants};
 use jiff::tz::TimeZone;
 
@@ -23,27 +24,76 @@ pub enum StatisticsFile {
     Summary,
 }
 
+/// What the batch knows of its periods' xDRs after S6, so that S5 need not read them all again: the rows the
+/// close read before booking anything, the invoice each was attached to, the numbers of the invoices issued, and
+/// the ids of the records it booked. The batch holds its parties, so nothing else wrote to these periods meanwhile.
+#[derive(Default)]
+pub(super) struct BatchLedger {
+    /// The periods' xDRs as the close read them, by period, in id order.
+    pub read: HashMap<i64, Vec<XdrRow>>,
+    /// xDR id → the invoice this batch attached it to.
+    pub attached: HashMap<i64, i64>,
+    /// Invoice id → number, of the invoices this batch issued.
+    pub numbers: HashMap<i64, String>,
+    /// The records this batch booked (S2 measured services are booked before the read, S3/S4/S11 after it).
+    pub booked: Vec<i64>,
+}
+
+impl BatchLedger {
+    /// The xDRs of `periods` as stored now, by period in id order, and the numbers of every invoice they name.
+    async fn stored(
+        mut self,
+        tx: &mut Tx,
+        periods: &[i64],
+    ) -> EngineResult<(HashMap<i64, Vec<XdrRow>>, HashMap<i64, String>)> {
+        let mut by_period: HashMap<i64, Vec<XdrRow>> = HashMap::with_capacity(periods.len());
+        for period_id in periods {
+            let mut rows = self.read.remove(period_id).unwrap_or_default();
+            for row in &mut rows {
+                if let Some(&invoice_id) = self.attached.get(&row.id) {
+                    row.invoice_id = Some(invoice_id);
+                }
+            }
+            by_period.insert(*period_id, rows);
+        }
+        for row in classbill_store::xdrs::get_many(tx, &self.booked).await? {
+            if let Some(rows) = by_period.get_mut(&row.period_id) {
+                rows.push(row);
+            }
+        }
+        for rows in by_period.values_mut() {
+            rows.sort_unstable_by_key(|x| x.id);
+        }
+        // Invoices issued before this batch (an out-of-turn invoice may take xDRs of an open period).
+        let mut earlier: Vec<i64> = by_period
+            .values()
+            .flatten()
+            .filter_map(|x| x.invoice_id)
+            .filter(|id| !self.numbers.contains_key(id))
+            .collect();
+        earlier.sort_unstable();
+        earlier.dedup();
+        self.numbers
+            .extend(store_statistics::invoice_numbers(tx, &earlier).await?);
+        Ok((by_period, self.numbers))
+    }
+}
+
 /// Writes the files of these closed periods from their xDRs as stored now (hidden ones left out by the writers).
 pub(super) async fn write(
     tx: &mut Tx,
     periods: &[&PeriodRow],
     parties: &HashMap<i64, PartyRow>,
+    ledger: BatchLedger,
     created_us: i64,
 ) -> EngineResult<()> {
     if periods.is_empty() {
         return Ok(());
     }
     let ids: Vec<i64> = periods.iter().map(|p| p.id).collect();
-    let xdrs = classbill_store::close::xdrs_of_periods(tx, &ids).await?;
-    let mut invoice_ids: Vec<i64> = xdrs.iter().filter_map(|x| x.invoice_id).collect();
-    invoice_ids.sort_unstable();
-    invoice_ids.dedup();
-    let numbers: HashMap<i64, String> = store_statistics::invoice_numbers(tx, &invoice_ids)
-        .await?
-        .into_iter()
-        .collect();
+    let (xdrs, numbers) = ledger.stored(tx, &ids).await?;
     let mut by_period: HashMap<i64, Vec<StatisticsRow>> = HashMap::new();
-    for x in xdrs {
+    for x in xdrs.into_values().flatten() {
         by_period.entry(x.period_id).or_default().push(StatisticsRow {
             xdr_id: x.id,
             external_id: x.external_id,

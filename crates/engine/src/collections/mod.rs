@@ -34,6 +34,9 @@ pub(crate) use status::{Cause, refresh_status};
 pub(crate) struct Issued {
     pub invoice_id: i64,
     pub at_us: i64,
+    /// The invoice was stored already open for its total with the status that gives
+    /// ([`crate::payments::opening`]), so there is nothing to set when no credit applies.
+    pub opened: bool,
 }
 
 /// Everything that follows the storing of newly issued invoices, in their transaction: the party's credit is
@@ -67,8 +70,8 @@ pub(crate) async fn after_issue(tx: &mut Tx, issued: &[Issued], now: Timestamp) 
         if crate::payments::credit_applies(&invoice, with_credit.contains(&invoice.party_id)) {
             crate::payments::apply_credit(tx, invoice.id, item.at_us, now_us).await?;
             invoice = store_invoices::get(tx, invoice.id).await?.ok_or_else(vanished)?;
-        } else {
-            // Nothing to allocate: the invoice only starts open for its total, which the caller may have stored.
+        } else if !item.opened {
+            // Nothing to allocate: the invoice only starts open for its total.
             let (open, status) = crate::payments::opening(&invoice);
             if (open, status.as_str()) != (invoice.open_amount, invoice.status.as_str()) {
                 allocations::set_open(tx, invoice.id, open, &status).await?;

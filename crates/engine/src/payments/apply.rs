@@ -32,13 +32,19 @@ fn threshold_of(invoice: &InvoiceRow) -> Option<i64> {
 
 /// The §5.7 status of an invoice with this open amount.
 pub(crate) fn status_for(invoice: &InvoiceRow, open: i64) -> String {
+    status_under(invoice, open, || threshold_of(invoice))
+}
+
+/// [`status_for`] with the collection threshold given by a caller that holds the parsed settings; `threshold` is
+/// only asked when the status depends on it.
+fn status_under(invoice: &InvoiceRow, open: i64, threshold: impl FnOnce() -> Option<i64>) -> String {
     let status = if invoice.status == "void" {
         "void"
     } else if invoice.total <= 0 {
         "nothing_due"
     } else if open <= 0 {
         "paid"
-    } else if threshold_of(invoice).is_some_and(|t| open <= t) {
+    } else if threshold().is_some_and(|t| open <= t) {
         "do_not_collect"
     } else if invoice.status == "overdue" {
         "overdue"
@@ -142,6 +148,12 @@ pub(crate) async fn spread(
 pub(crate) fn opening(invoice: &InvoiceRow) -> (i64, String) {
     let open = invoice.total.max(0);
     (open, status_for(invoice, open))
+}
+
+/// [`opening`] of an invoice whose class's collection threshold (for its tab) the caller has parsed already.
+pub(crate) fn opening_under(invoice: &InvoiceRow, threshold: Option<i64>) -> (i64, String) {
+    let open = invoice.total.max(0);
+    (open, status_under(invoice, open, || threshold))
 }
 
 /// Whether [`apply_credit`] has more to do for a newly issued invoice than set its [`opening`] amount: a negative

@@ -26,7 +26,7 @@ use crate::ledger::ParsedXdr;
 use crate::notifications::{self, Event};
 use crate::parties::owner_of;
 
-pub(crate) use apply::{Source, apply_credit, credit_applies, opening, spread};
+pub(crate) use apply::{Source, apply_credit, credit_applies, opening, opening_under, spread};
 pub use refund::{REFUND_SERVICE, RefundSourceView, RefundView};
 
 /// One allocation a payment made.
