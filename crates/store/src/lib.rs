@@ -2,6 +2,7 @@
 
 mod db;
 mod error;
+mod packed;
 mod sqlite_params;
 
 pub mod allocations;

@@ -2,9 +2,11 @@
 
 use std::sync::LazyLock;
 
+use crate::packed::fetch_packed;
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// Read in rows or packed ([`crate::packed`]): the fields are in the order of [`PARTY_COLUMNS`].
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct PartyRow {
     pub id: i64,
     pub kind: String,
@@ -15,15 +17,19 @@ pub struct PartyRow {
     pub billing_period: String,
     pub time_zone: String,
     pub activated_at: i64,
+    #[serde(deserialize_with = "crate::packed::flag")]
     pub prepaid: bool,
     pub country: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub tax_id: Option<String>,
+    #[serde(deserialize_with = "crate::packed::flag")]
     pub tax_registered: bool,
+    #[serde(deserialize_with = "crate::packed::flag")]
     pub tax_exempt: bool,
     pub tax_exemption_reason: Option<String>,
     pub status: String,
+    #[serde(deserialize_with = "crate::packed::flag")]
     pub blocked: bool,
     pub custom_fields: String,
     pub overrides: String,
@@ -231,12 +237,9 @@ fn placeholders(first: usize, count: usize) -> String {
 pub async fn get_many(tx: &mut Tx, ids: &[i64]) -> Result<Vec<PartyRow>, StoreError> {
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ID_BATCH) {
-        let sql = format!(
-            "SELECT {PARTY_COLUMNS} FROM parties WHERE id IN ({})",
-            placeholders(1, chunk.len())
-        );
+        let from = format!("FROM parties WHERE id IN ({})", placeholders(1, chunk.len()));
         let args: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
-        rows.extend(tx.fetch_all::<PartyRow>(AssertSqlSafe(sql), args).await?);
+        rows.extend(fetch_packed::<PartyRow>(tx, PARTY_COLUMNS, &from, args).await?);
     }
     Ok(rows)
 }

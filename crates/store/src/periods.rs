@@ -1,8 +1,10 @@
 //! Billing periods (customer-classes §5.2): one row per party and period, created as they are first needed.
 
+use crate::packed::fetch_packed;
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// Read in rows or packed ([`crate::packed`]): the fields are in the order of [`PERIOD_COLUMNS`].
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
 pub struct PeriodRow {
     pub id: i64,
     pub party_id: i64,
@@ -59,14 +61,14 @@ pub async fn last_of_parties(tx: &mut Tx, party_ids: &[i64]) -> Result<Vec<Perio
     let mut rows = Vec::with_capacity(party_ids.len());
     for chunk in party_ids.chunks(INSERT_BATCH) {
         let list: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-        let sql = format!(
-            "SELECT {PERIOD_COLUMNS} FROM billing_periods b
+        let from = format!(
+            "FROM billing_periods b
              WHERE b.party_id IN ({}) AND b.start_at =
                  (SELECT MAX(l.start_at) FROM billing_periods l WHERE l.party_id = b.party_id)",
             list.join(", ")
         );
         let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
-        rows.extend(tx.fetch_all::<PeriodRow>(AssertSqlSafe(sql), values).await?);
+        rows.extend(fetch_packed::<PeriodRow>(tx, PERIOD_COLUMNS, &from, values).await?);
     }
     Ok(rows)
 }
@@ -81,15 +83,15 @@ pub async fn overlapping_many(
     let mut rows = Vec::new();
     for chunk in party_ids.chunks(INSERT_BATCH) {
         let list: Vec<String> = (3..chunk.len() + 3).map(|n| format!("${n}")).collect();
-        let sql = format!(
-            "SELECT {PERIOD_COLUMNS} FROM billing_periods
-             WHERE end_at > $1 AND start_at <= $2 AND party_id IN ({}) ORDER BY party_id, start_at",
+        let from = format!(
+            "FROM billing_periods WHERE end_at > $1 AND start_at <= $2 AND party_id IN ({})",
             list.join(", ")
         );
         let mut values = args![from_us, to_us];
         values.extend(chunk.iter().map(|&id| Arg::from(id)));
-        rows.extend(tx.fetch_all::<PeriodRow>(AssertSqlSafe(sql), values).await?);
+        rows.extend(fetch_packed::<PeriodRow>(tx, PERIOD_COLUMNS, &from, values).await?);
     }
+    rows.sort_unstable_by_key(|row| (row.party_id, row.start_at));
     Ok(rows)
 }
 
