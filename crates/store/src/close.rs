@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use crate::db::{in_list, rows_per_statement, value_rows};
+use crate::packed::fetch_packed;
 use crate::periods::PeriodRow;
 use crate::xdrs::XdrRow;
 use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
@@ -171,17 +172,15 @@ pub async fn record_step(
 pub async fn open_ended(tx: &mut Tx, party_ids: &[i64], end_us: i64) -> Result<Vec<PeriodRow>, StoreError> {
     let mut rows = Vec::new();
     for chunk in party_ids.chunks(crate::parties::ID_BATCH) {
-        let sql = format!(
-            "SELECT {} FROM billing_periods
-             WHERE status = 'open' AND end_at <= $1 AND party_id IN ({})
-             ORDER BY party_id, start_at",
-            crate::periods::PERIOD_COLUMNS,
+        let from = format!(
+            "FROM billing_periods WHERE status = 'open' AND end_at <= $1 AND party_id IN ({})",
             in_list(2, chunk.len())
         );
         let mut values = args![end_us];
         values.extend(chunk.iter().map(|&id| Arg::from(id)));
-        rows.extend(tx.fetch_all::<PeriodRow>(AssertSqlSafe(sql), values).await?);
+        rows.extend(fetch_packed::<PeriodRow>(tx, crate::periods::PERIOD_COLUMNS, &from, values).await?);
     }
+    rows.sort_unstable_by_key(|r| (r.party_id, r.start_at));
     Ok(rows)
 }
 
@@ -189,14 +188,14 @@ pub async fn open_ended(tx: &mut Tx, party_ids: &[i64], end_us: i64) -> Result<V
 pub async fn closing_of(tx: &mut Tx, party_ids: &[i64]) -> Result<Vec<PeriodRow>, StoreError> {
     let mut rows = Vec::new();
     for chunk in party_ids.chunks(crate::parties::ID_BATCH) {
-        let sql = format!(
-            "SELECT {} FROM billing_periods WHERE status = 'closing' AND party_id IN ({}) ORDER BY party_id, start_at",
-            crate::periods::PERIOD_COLUMNS,
+        let from = format!(
+            "FROM billing_periods WHERE status = 'closing' AND party_id IN ({})",
             in_list(1, chunk.len())
         );
         let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
-        rows.extend(tx.fetch_all::<PeriodRow>(AssertSqlSafe(sql), values).await?);
+        rows.extend(fetch_packed::<PeriodRow>(tx, crate::periods::PERIOD_COLUMNS, &from, values).await?);
     }
+    rows.sort_unstable_by_key(|r| (r.party_id, r.start_at));
     Ok(rows)
 }
 
@@ -283,15 +282,14 @@ pub async fn mark_closed(tx: &mut Tx, period_ids: &[i64]) -> Result<(), StoreErr
 pub async fn xdrs_of_periods(tx: &mut Tx, period_ids: &[i64]) -> Result<Vec<XdrRow>, StoreError> {
     let mut rows = Vec::new();
     for chunk in period_ids.chunks(crate::parties::ID_BATCH) {
-        let sql = format!(
-            "SELECT {} FROM xdrs x JOIN parties p ON p.id = x.party_id WHERE x.period_id IN ({})
-             ORDER BY x.period_id, x.id",
-            crate::xdrs::XDR_COLUMNS,
+        let from = format!(
+            "FROM xdrs x JOIN parties p ON p.id = x.party_id WHERE x.period_id IN ({})",
             in_list(1, chunk.len())
         );
         let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
-        rows.extend(tx.fetch_all::<XdrRow>(AssertSqlSafe(sql), values).await?);
+        rows.extend(fetch_packed::<XdrRow>(tx, crate::xdrs::XDR_COLUMNS, &from, values).await?);
     }
+    rows.sort_unstable_by_key(|r| (r.period_id, r.id));
     Ok(rows)
 }
 

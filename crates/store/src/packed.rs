@@ -31,7 +31,30 @@ pub(crate) fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D
     deserializer.deserialize_any(FlagVisitor)
 }
 
+/// A boolean column that may be NULL.
+pub(crate) fn maybe_flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    deserializer.deserialize_option(MaybeFlagVisitor)
+}
+
 struct FlagVisitor;
+
+struct MaybeFlagVisitor;
+
+impl<'de> Visitor<'de> for MaybeFlagVisitor {
+    type Value = Option<bool>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("null, true, false, 0 or 1")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Option<bool>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<bool>, D::Error> {
+        flag(deserializer).map(Some)
+    }
+}
 
 impl Visitor<'_> for FlagVisitor {
     type Value = bool;
@@ -64,6 +87,9 @@ mod tests {
     #[derive(Debug, serde::Deserialize)]
     struct Row(i64, #[serde(deserialize_with = "flag")] bool);
 
+    #[derive(Debug, serde::Deserialize)]
+    struct MaybeRow(i64, #[serde(deserialize_with = "maybe_flag")] Option<bool>);
+
     #[test]
     fn flags_read_from_both_backends_spellings() {
         for (text, value) in [
@@ -78,5 +104,10 @@ mod tests {
         for text in ["[7,2]", "[7,-1]", "[7,\"1\"]", "[7,null]"] {
             assert!(serde_json::from_str::<Row>(text).is_err(), "{text}");
         }
+        for (text, value) in [("[7,null]", None), ("[7,true]", Some(true)), ("[7,0]", Some(false))] {
+            let row: MaybeRow = serde_json::from_str(text).unwrap();
+            assert_eq!((row.0, row.1), (7, value), "{text}");
+        }
+        assert!(serde_json::from_str::<MaybeRow>("[7,3]").is_err());
     }
 }

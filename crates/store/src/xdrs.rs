@@ -4,9 +4,11 @@
 use std::fmt::Write as _;
 
 use crate::db::{rows_per_statement, value_rows};
+use crate::packed::fetch_packed;
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// Read in rows or packed ([`crate::packed`]): the fields are in the order of [`XDR_COLUMNS`].
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
 pub struct XdrRow {
     pub id: i64,
     pub party_id: i64,
@@ -20,13 +22,17 @@ pub struct XdrRow {
     pub amount: i64,
     pub external_id: Option<String>,
     pub invoice_id: Option<i64>,
+    #[serde(deserialize_with = "crate::packed::flag")]
     pub hidden: bool,
+    #[serde(deserialize_with = "crate::packed::flag")]
     pub late: bool,
     pub tax_name: Option<String>,
     pub tax_rate_percent: Option<i64>,
     pub tax_base: Option<i64>,
     pub tax_amount: Option<i64>,
+    #[serde(deserialize_with = "crate::packed::maybe_flag")]
     pub reverse_charge: Option<bool>,
+    #[serde(deserialize_with = "crate::packed::maybe_flag")]
     pub outside_scope: Option<bool>,
     pub created_at: i64,
     /// The party's currency.
@@ -291,14 +297,14 @@ pub async fn get_many(tx: &mut Tx, ids: &[i64]) -> Result<Vec<XdrRow>, StoreErro
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(INSERT_BATCH) {
         let list: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-        let sql = format!(
-            "SELECT {XDR_COLUMNS} FROM xdrs x JOIN parties p ON p.id = x.party_id WHERE x.id IN ({}) ORDER BY x.id",
+        let from = format!(
+            "FROM xdrs x JOIN parties p ON p.id = x.party_id WHERE x.id IN ({})",
             list.join(", ")
         );
         let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
-        rows.extend(tx.fetch_all::<XdrRow>(AssertSqlSafe(sql), values).await?);
+        rows.extend(fetch_packed::<XdrRow>(tx, XDR_COLUMNS, &from, values).await?);
     }
-    rows.sort_by_key(|r| r.id);
+    rows.sort_unstable_by_key(|r| r.id);
     Ok(rows)
 }
 
