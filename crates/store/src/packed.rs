@@ -38,24 +38,6 @@ pub(crate) fn maybe_flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<O
 
 struct FlagVisitor;
 
-struct MaybeFlagVisitor;
-
-impl<'de> Visitor<'de> for MaybeFlagVisitor {
-    type Value = Option<bool>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("null, true, false, 0 or 1")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Option<bool>, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<bool>, D::Error> {
-        flag(deserializer).map(Some)
-    }
-}
-
 impl Visitor<'_> for FlagVisitor {
     type Value = bool;
 
@@ -77,6 +59,24 @@ impl Visitor<'_> for FlagVisitor {
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<bool, E> {
         Err(E::invalid_value(de::Unexpected::Signed(value), &self))
+    }
+}
+
+struct MaybeFlagVisitor;
+
+impl<'de> Visitor<'de> for MaybeFlagVisitor {
+    type Value = Option<bool>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("null, true, false, 0 or 1")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Option<bool>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<bool>, D::Error> {
+        flag(deserializer).map(Some)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::sync::LazyLock;
 
+use crate::db::in_list;
 use crate::packed::fetch_packed;
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
@@ -225,19 +226,11 @@ pub async fn get_for_effective(tx: &mut Tx, id: i64) -> Result<Option<PartyForEf
     tx.fetch_optional(SQL.as_str(), args![id]).await
 }
 
-/// `$first, $first+1, …` for `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The parties with these ids (missing ids are skipped), loaded [`ID_BATCH`] at a time.
 pub async fn get_many(tx: &mut Tx, ids: &[i64]) -> Result<Vec<PartyRow>, StoreError> {
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ID_BATCH) {
-        let from = format!("FROM parties WHERE id IN ({})", placeholders(1, chunk.len()));
+        let from = format!("FROM parties WHERE id IN ({})", in_list(1, chunk.len()));
         let args: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
         rows.extend(fetch_packed::<PartyRow>(tx, PARTY_COLUMNS, &from, args).await?);
     }
@@ -250,7 +243,7 @@ pub async fn set_class_many(tx: &mut Tx, ids: &[i64], class_id: i64, at_us: i64)
     for chunk in ids.chunks(ID_BATCH) {
         let sql = format!(
             "UPDATE parties SET class_id = $1, updated_at = $2 WHERE id IN ({})",
-            placeholders(3, chunk.len())
+            in_list(3, chunk.len())
         );
         let mut args = args![class_id, at_us];
         args.extend(chunk.iter().map(|&id| Arg::from(id)));

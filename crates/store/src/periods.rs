@@ -1,5 +1,6 @@
 //! Billing periods (customer-classes §5.2): one row per party and period, created as they are first needed.
 
+use crate::db::in_list;
 use crate::packed::fetch_packed;
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
@@ -60,12 +61,11 @@ pub async fn overlapping(tx: &mut Tx, party_id: i64, from_us: i64, to_us: i64) -
 pub async fn last_of_parties(tx: &mut Tx, party_ids: &[i64]) -> Result<Vec<PeriodRow>, StoreError> {
     let mut rows = Vec::with_capacity(party_ids.len());
     for chunk in party_ids.chunks(INSERT_BATCH) {
-        let list: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
         let from = format!(
             "FROM billing_periods b
              WHERE b.party_id IN ({}) AND b.start_at =
                  (SELECT MAX(l.start_at) FROM billing_periods l WHERE l.party_id = b.party_id)",
-            list.join(", ")
+            in_list(1, chunk.len())
         );
         let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
         rows.extend(fetch_packed::<PeriodRow>(tx, PERIOD_COLUMNS, &from, values).await?);
@@ -82,10 +82,9 @@ pub async fn overlapping_many(
 ) -> Result<Vec<PeriodRow>, StoreError> {
     let mut rows = Vec::new();
     for chunk in party_ids.chunks(INSERT_BATCH) {
-        let list: Vec<String> = (3..chunk.len() + 3).map(|n| format!("${n}")).collect();
         let from = format!(
             "FROM billing_periods WHERE end_at > $1 AND start_at <= $2 AND party_id IN ({})",
-            list.join(", ")
+            in_list(3, chunk.len())
         );
         let mut values = args![from_us, to_us];
         values.extend(chunk.iter().map(|&id| Arg::from(id)));

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::db::{rows_per_statement, value_rows};
+use crate::db::{in_list, rows_per_statement, value_rows};
 use crate::packed::fetch_packed;
 use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
@@ -296,10 +296,9 @@ fn copy_text(buffer: &mut String, value: Option<&str>) {
 pub async fn get_many(tx: &mut Tx, ids: &[i64]) -> Result<Vec<XdrRow>, StoreError> {
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(INSERT_BATCH) {
-        let list: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
         let from = format!(
             "FROM xdrs x JOIN parties p ON p.id = x.party_id WHERE x.id IN ({})",
-            list.join(", ")
+            in_list(1, chunk.len())
         );
         let values: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
         rows.extend(fetch_packed::<XdrRow>(tx, XDR_COLUMNS, &from, values).await?);
