@@ -44,6 +44,39 @@ const PARTY_COLUMNS: &str = "id, kind, owner_reseller_id, name, currency, class_
     activated_at, prepaid, country, email, phone, tax_id, tax_registered, tax_exempt, tax_exemption_reason, status, \
     blocked, custom_fields, overrides, created_at, updated_at, period_anchor";
 
+/// What the ledger needs of a party to take its xDRs in and place them in periods: who owns it, its currency and
+/// its period schedule. Reading only these keeps the party lookup of every ingest batch small.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PartyBilling {
+    pub id: i64,
+    pub owner_reseller_id: Option<i64>,
+    pub currency: String,
+    pub billing_period: String,
+    pub time_zone: String,
+    pub activated_at: i64,
+    pub status: String,
+    pub period_anchor: Option<i64>,
+}
+
+/// The columns of [`PartyBilling`], in its field order.
+const BILLING_COLUMNS: &str =
+    "id, owner_reseller_id, currency, billing_period, time_zone, activated_at, status, period_anchor";
+
+impl PartyRow {
+    pub fn billing(&self) -> PartyBilling {
+        PartyBilling {
+            id: self.id,
+            owner_reseller_id: self.owner_reseller_id,
+            currency: self.currency.clone(),
+            billing_period: self.billing_period.clone(),
+            time_zone: self.time_zone.clone(),
+            activated_at: self.activated_at,
+            status: self.status.clone(),
+            period_anchor: self.period_anchor,
+        }
+    }
+}
+
 /// How many ids one `IN (...)` list carries; well below the bound-parameter limits of both backends.
 pub const ID_BATCH: usize = 500;
 
@@ -228,11 +261,24 @@ pub async fn get_for_effective(tx: &mut Tx, id: i64) -> Result<Option<PartyForEf
 
 /// The parties with these ids (missing ids are skipped), loaded [`ID_BATCH`] at a time.
 pub async fn get_many(tx: &mut Tx, ids: &[i64]) -> Result<Vec<PartyRow>, StoreError> {
+    columns_of_many(tx, PARTY_COLUMNS, ids).await
+}
+
+/// [`get_many`] with only the [`PartyBilling`] columns.
+pub async fn billing_many(tx: &mut Tx, ids: &[i64]) -> Result<Vec<PartyBilling>, StoreError> {
+    columns_of_many(tx, BILLING_COLUMNS, ids).await
+}
+
+async fn columns_of_many<T: serde::de::DeserializeOwned>(
+    tx: &mut Tx,
+    columns: &str,
+    ids: &[i64],
+) -> Result<Vec<T>, StoreError> {
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ID_BATCH) {
         let from = format!("FROM parties WHERE id IN ({})", in_list(1, chunk.len()));
         let args: Vec<Arg> = chunk.iter().map(|&id| Arg::from(id)).collect();
-        rows.extend(fetch_packed::<PartyRow>(tx, PARTY_COLUMNS, &from, args).await?);
+        rows.extend(fetch_packed::<T>(tx, columns, &from, args).await?);
     }
     Ok(rows)
 }

@@ -11,7 +11,7 @@ use classbill_domain::class::{ClosureMode, PeriodClosure};
 use classbill_domain::party::PartyOverrides;
 use classbill_store::classes::{self, ClassRow};
 use classbill_store::close::{self as store_close, Freeze};
-use classbill_store::parties::{self, PartyRow};
+use classbill_store::parties::{self, PartyBilling, PartyRow};
 use classbill_store::periods::PeriodRow;
 use classbill_store::{StoreError, Tx, instants};
 use jiff::Timestamp;
@@ -35,11 +35,12 @@ pub(super) async fn freeze_due(
         .into_iter()
         .map(|p| (p.id, p))
         .collect();
-    let schedules = parties
-        .values()
+    let billing: Vec<PartyBilling> = parties.values().map(PartyRow::billing).collect();
+    let schedules = billing
+        .iter()
         .map(|p| Ok((p.id, crate::ledger::schedule_of(p)?)))
         .collect::<EngineResult<HashMap<_, _>>>()?;
-    let needs: Vec<_> = parties.values().map(|p| (p, &schedules[&p.id], as_of)).collect();
+    let needs: Vec<_> = billing.iter().map(|p| (p, &schedules[&p.id], as_of)).collect();
     crate::ledger::ensure_through_many(tx, &needs, now).await?;
 
     let mut class_rows: HashMap<i64, ClassRow> = HashMap::new();

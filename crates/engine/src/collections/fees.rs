@@ -1,8 +1,6 @@
 //! The fees of the ladder (§5.9): the late fee and the reactivation fee, booked as engine xDRs of service
 //! `collections` in the party's period holding their instant, rounded with the class's precision and method.
 
-use std::collections::HashMap;
-
 use classbill_domain::Money;
 use classbill_domain::class::ClassSettings;
 use classbill_domain::rounding::round;
@@ -49,7 +47,6 @@ pub(super) async fn book(tx: &mut Tx, fee: &Fee<'_>, now: Timestamp) -> EngineRe
         amount,
         currency: Some(party.currency.clone()),
     };
-    let parties = HashMap::from([(party.id, party)]);
-    crate::ledger::place_and_write(tx, &[&xdr], &parties, fee.at, now).await?;
+    crate::ledger::place_and_write_for(tx, &party, &[&xdr], fee.at, now).await?;
     Ok(amount)
 }

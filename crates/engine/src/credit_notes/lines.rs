@@ -125,12 +125,12 @@ pub(super) async fn book(
             currency: Some(party.currency.clone()),
         })
         .collect();
-    let parties = HashMap::from([(party.id, party.clone())]);
     let refs: Vec<&ParsedXdr> = mirrors.iter().collect();
-    let mut xdr_ids = crate::ledger::place_and_write(tx, &refs, &parties, as_of, now).await?;
+    let mut xdr_ids = crate::ledger::place_and_write_for(tx, party, &refs, as_of, now).await?;
+    let billing = party.billing();
 
-    let schedule = crate::ledger::schedule_of(party)?;
-    let open = crate::ledger::current_open(tx, party, &schedule, as_of, now).await?;
+    let schedule = crate::ledger::schedule_of(&billing)?;
+    let open = crate::ledger::current_open(tx, &billing, &schedule, as_of, now).await?;
     let template = EngineXdr::template(
         party.id,
         open.id,

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use classbill_domain::FieldError;
-use classbill_store::parties::{self, PartyRow};
+use classbill_domain::Owner;
+use classbill_store::parties::{self, PartyBilling};
 use classbill_store::xdrs::{self, XdrRow};
 use classbill_store::{Tx, instants};
 use jiff::Timestamp;
@@ -12,7 +13,6 @@ use jiff::Timestamp;
 use super::input::{ParsedXdr, XdrText, parse};
 use crate::actor::Actor;
 use crate::error::EngineResult;
-use crate::parties::owner_of;
 
 /// What becomes of one incoming row.
 pub(super) enum Fate {
@@ -53,12 +53,15 @@ fn conflict(message: impl Into<String>) -> Fate {
 }
 
 /// The checks that need the party: visible, same currency, not before the activation.
-fn party_errors(text: &XdrText, parties: &HashMap<i64, PartyRow>, actor: &Actor) -> Vec<FieldError> {
+fn party_errors(text: &XdrText, parties: &HashMap<i64, PartyBilling>, actor: &Actor) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let Some(id) = text.party_id.as_deref().and_then(|t| t.trim().parse::<i64>().ok()) else {
         return errors;
     };
-    let Some(party) = parties.get(&id).filter(|p| actor.sees(owner_of(p))) else {
+    let Some(party) = parties
+        .get(&id)
+        .filter(|p| actor.sees(Owner::from_reseller_id(p.owner_reseller_id)))
+    else {
         errors.push(FieldError::new(
             "party_id",
             "not_found",
@@ -96,14 +99,14 @@ pub(super) async fn check(
     tx: &mut Tx,
     actor: &Actor,
     texts: &[XdrText],
-) -> EngineResult<(Vec<Fate>, HashMap<i64, PartyRow>)> {
+) -> EngineResult<(Vec<Fate>, HashMap<i64, PartyBilling>)> {
     let mut ids: Vec<i64> = texts
         .iter()
         .filter_map(|t| t.party_id.as_deref().and_then(|p| p.trim().parse::<i64>().ok()))
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let parties: HashMap<i64, PartyRow> = parties::get_many(tx, &ids)
+    let parties: HashMap<i64, PartyBilling> = parties::billing_many(tx, &ids)
         .await?
         .into_iter()
         .map(|p| (p.id, p))
@@ -124,13 +127,15 @@ pub(super) async fn check(
         })
         .collect();
 
-    let keys: Vec<(i64, String)> = fates
+    let mut keys: Vec<(i64, String)> = fates
         .iter()
         .filter_map(|f| match f {
             Fate::New(x) => x.external_id.clone().map(|e| (x.party_id, e)),
             _ => None,
         })
         .collect();
+    // In index order, so the lookups walk the key index forward.
+    keys.sort_unstable();
     let stored: HashMap<(i64, String), XdrRow> = xdrs::find_by_keys(tx, &keys)
         .await?
         .into_iter()

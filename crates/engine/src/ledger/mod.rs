@@ -29,7 +29,7 @@ pub(crate) fn start_of_date(date: jiff::civil::Date, zone: &str) -> EngineResult
     )))
 }
 
-pub(crate) use ingest::place_and_write;
+pub(crate) use ingest::place_and_write_for;
 pub use ingest::{ImportOutcome, ImportRow, MAX_BATCH, RejectedRow};
 pub(crate) use input::ParsedXdr;
 pub use input::{IMPORTABLE_KINDS, XDR_FIELDS, XdrText};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use classbill_domain::period::{BillingPeriodKind, Period, PeriodSchedule};
-use classbill_store::parties::{self, PartyRow};
+use classbill_store::parties::{self, PartyBilling};
 use classbill_store::periods::{self, NewPeriod, PeriodFilter, PeriodRow};
 use classbill_store::{Tx, instants};
 use jiff::Timestamp;
@@ -53,7 +53,7 @@ impl PeriodView {
 }
 
 /// The period schedule of a stored party.
-pub(crate) fn schedule_of(party: &PartyRow) -> EngineResult<PeriodSchedule> {
+pub(crate) fn schedule_of(party: &PartyBilling) -> EngineResult<PeriodSchedule> {
     let corrupt = |what: String| EngineError::Store(classbill_store::StoreError::Corrupt(what));
     let kind =
         BillingPeriodKind::from_str(&party.billing_period).map_err(|e| corrupt(format!("party {}: {e}", party.id)))?;
@@ -78,7 +78,7 @@ fn period_of(row: &PeriodRow) -> EngineResult<Period> {
 
 /// The periods missing between the party's last stored period (if any) and the one containing `through`.
 fn missing_periods(
-    party: &PartyRow,
+    party: &PartyBilling,
     schedule: &PeriodSchedule,
     last: Option<&PeriodRow>,
     through: Timestamp,
@@ -113,7 +113,7 @@ fn missing_periods(
 /// (`through` must not precede the activation).
 pub(crate) async fn ensure_through(
     tx: &mut Tx,
-    party: &PartyRow,
+    party: &PartyBilling,
     schedule: &PeriodSchedule,
     through: Timestamp,
     now: Timestamp,
@@ -124,25 +124,80 @@ pub(crate) async fn ensure_through(
     Ok(())
 }
 
+/// What one party of a batch needs: its periods through the instant given.
+pub(crate) type PeriodNeed<'a> = (&'a PartyBilling, &'a PeriodSchedule, Timestamp);
+
+/// Stores the periods missing between each party's last stored one (in `last`) and its instant; answers the
+/// parties that got new periods.
+async fn store_missing(
+    tx: &mut Tx,
+    needs: &[PeriodNeed<'_>],
+    last: &HashMap<i64, &PeriodRow>,
+    now: Timestamp,
+) -> EngineResult<Vec<i64>> {
+    let mut missing = Vec::new();
+    let mut extended = Vec::new();
+    for (party, schedule, through) in needs {
+        let own = missing_periods(party, schedule, last.get(&party.id).copied(), *through)?;
+        if !own.is_empty() {
+            extended.push(party.id);
+            missing.extend(own);
+        }
+    }
+    periods::insert_many(tx, &missing, instants::to_micros(now)).await?;
+    Ok(extended)
+}
+
 /// For a batch: stores every party's missing periods up to the instant given for it, with one lookup and
 /// multi-row INSERTs for all parties together.
-pub(crate) async fn ensure_through_many(
-    tx: &mut Tx,
-    needs: &[(&PartyRow, &PeriodSchedule, Timestamp)],
-    now: Timestamp,
-) -> EngineResult<()> {
+pub(crate) async fn ensure_through_many(tx: &mut Tx, needs: &[PeriodNeed<'_>], now: Timestamp) -> EngineResult<()> {
     let ids: Vec<i64> = needs.iter().map(|(party, _, _)| party.id).collect();
     let last: HashMap<i64, PeriodRow> = periods::last_of_parties(tx, &ids)
         .await?
         .into_iter()
         .map(|row| (row.party_id, row))
         .collect();
-    let mut missing = Vec::new();
-    for (party, schedule, through) in needs {
-        missing.extend(missing_periods(party, schedule, last.get(&party.id), *through)?);
-    }
-    periods::insert_many(tx, &missing, instants::to_micros(now)).await?;
+    let last: HashMap<i64, &PeriodRow> = last.iter().map(|(id, row)| (*id, row)).collect();
+    store_missing(tx, needs, &last, now).await?;
     Ok(())
+}
+
+/// For an ingest batch: [`ensure_through_many`], then each party's stored periods that overlap
+/// `[from, to]`, sorted by start. One read finds both the last periods and the overlapping ones; only parties
+/// that got new periods are read again.
+pub(crate) async fn periods_for_batch(
+    tx: &mut Tx,
+    needs: &[PeriodNeed<'_>],
+    from: Timestamp,
+    to: Timestamp,
+    now: Timestamp,
+) -> EngineResult<HashMap<i64, Vec<PeriodRow>>> {
+    let (from_us, to_us) = (instants::to_micros(from), instants::to_micros(to));
+    let ids: Vec<i64> = needs.iter().map(|(party, _, _)| party.id).collect();
+    let mut found = by_party(periods::around_many(tx, &ids, from_us, to_us).await?);
+    let last: HashMap<i64, &PeriodRow> = found
+        .iter()
+        .filter_map(|(id, rows)| rows.last().map(|row| (*id, row)))
+        .collect();
+    let extended = store_missing(tx, needs, &last, now).await?;
+    if !extended.is_empty() {
+        for id in &extended {
+            found.remove(id);
+        }
+        found.extend(by_party(
+            periods::overlapping_many(tx, &extended, from_us, to_us).await?,
+        ));
+    }
+    Ok(found)
+}
+
+/// Rows sorted by party and start, grouped by party.
+fn by_party(rows: Vec<PeriodRow>) -> HashMap<i64, Vec<PeriodRow>> {
+    let mut grouped: HashMap<i64, Vec<PeriodRow>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.party_id).or_default().push(row);
+    }
+    grouped
 }
 
 /// The stored period containing `at` among `rows` (sorted by start).
@@ -156,7 +211,7 @@ pub(crate) fn containing(rows: &[PeriodRow], at: Timestamp) -> Option<&PeriodRow
 /// else the latest open one, else a new period after the last stored one.
 pub(crate) async fn current_open(
     tx: &mut Tx,
-    party: &PartyRow,
+    party: &PartyBilling,
     schedule: &PeriodSchedule,
     as_of: Timestamp,
     now: Timestamp,

@@ -278,9 +278,8 @@ async fn issue(
         .collect();
     let mut xdr_ids = request.xdr_ids.clone();
     if !items.is_empty() {
-        let parties = HashMap::from([(party.id, party.clone())]);
         let refs: Vec<&ParsedXdr> = items.iter().collect();
-        xdr_ids.extend(crate::ledger::place_and_write(tx, &refs, &parties, as_of, now).await?);
+        xdr_ids.extend(crate::ledger::place_and_write_for(tx, party, &refs, as_of, now).await?);
     }
     let charges = xdrs::get_many(tx, &xdr_ids).await?;
 
@@ -310,8 +309,9 @@ async fn issue(
             _ => return Ok(Outcome::AskTaxEngine(question)),
         }
     }
-    let schedule = crate::ledger::schedule_of(party)?;
-    let open = crate::ledger::current_open(tx, party, &schedule, as_of, now).await?;
+    let billing = party.billing();
+    let schedule = crate::ledger::schedule_of(&billing)?;
+    let open = crate::ledger::current_open(tx, &billing, &schedule, as_of, now).await?;
     let owner_key = crate::close::owner_key(party.owner_reseller_id);
     let (prefix, first) = store_invoices::reserve_numbers(tx, Series::Invoices, owner_key, 1).await?;
     let number = format!("{prefix}{first:06}");

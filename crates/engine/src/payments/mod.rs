@@ -7,8 +7,6 @@ mod input;
 mod refund;
 mod void;
 
-use std::collections::HashMap;
-
 use classbill_domain::{FieldError, Money};
 use classbill_store::allocations::{self, PaymentRow};
 use classbill_store::invoices as store_invoices;
@@ -153,8 +151,7 @@ pub(crate) async fn book_payment(
         amount: Money(-receipt.amount.0),
         currency: Some(party.currency.clone()),
     };
-    let parties = HashMap::from([(party.id, party.clone())]);
-    let ids = crate::ledger::place_and_write(tx, &[&xdr], &parties, now, now).await?;
+    let ids = crate::ledger::place_and_write_for(tx, party, &[&xdr], now, now).await?;
     let xdr_id = ids[0];
     let now_us = instants::to_micros(now);
     at_payment_tax::book(tx, party, xdr_id, receipt.amount, now_us).await?;

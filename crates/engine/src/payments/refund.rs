@@ -3,8 +3,6 @@
 //! netted by the `payments` sum of the next regular invoice), it consumes the party's credit oldest source
 //! first, and the payment system hears of it through the integration event `refund_requested`.
 
-use std::collections::HashMap;
-
 use classbill_domain::money::MONEY_SCALE;
 use classbill_domain::{FieldError, Money};
 use classbill_store::allocations;
@@ -288,8 +286,7 @@ async fn book(
         amount: input.amount,
         currency: Some(party.currency.clone()),
     };
-    let parties = HashMap::from([(party.id, party.clone())]);
-    let xdr_id = crate::ledger::place_and_write(tx, &[&xdr], &parties, at, now).await?[0];
+    let xdr_id = crate::ledger::place_and_write_for(tx, party, &[&xdr], at, now).await?[0];
     let now_us = instants::to_micros(now);
     let reversed_tax = super::at_payment_tax::book(tx, party, xdr_id, Money(-input.amount.0), now_us).await?;
     let view = RefundView {
