@@ -73,43 +73,20 @@ pub async fn last_of_parties(tx: &mut Tx, party_ids: &[i64]) -> Result<Vec<Perio
     Ok(rows)
 }
 
-/// The periods of these parties that overlap `[from_us, to_us]`, by party and start.
-pub async fn overlapping_many(
-    tx: &mut Tx,
-    party_ids: &[i64],
-    from_us: i64,
-    to_us: i64,
-) -> Result<Vec<PeriodRow>, StoreError> {
-    in_span(tx, party_ids, from_us, to_us, false).await
-}
-
-/// [`overlapping_many`] and, in the same read, each party's last period ([`last_of_parties`]), by party and
-/// start: what an ingest batch needs to place its records and to see which periods are missing.
+/// The periods of these parties that overlap `[from_us, to_us]` and, in the same read, each party's last period
+/// ([`last_of_parties`]), by party and start: what an ingest batch needs to place its records and to see which
+/// periods are missing.
 pub async fn around_many(
     tx: &mut Tx,
     party_ids: &[i64],
     from_us: i64,
     to_us: i64,
 ) -> Result<Vec<PeriodRow>, StoreError> {
-    in_span(tx, party_ids, from_us, to_us, true).await
-}
-
-async fn in_span(
-    tx: &mut Tx,
-    party_ids: &[i64],
-    from_us: i64,
-    to_us: i64,
-    with_last: bool,
-) -> Result<Vec<PeriodRow>, StoreError> {
-    let last = if with_last {
-        " OR b.start_at = (SELECT MAX(l.start_at) FROM billing_periods l WHERE l.party_id = b.party_id)"
-    } else {
-        ""
-    };
     let mut rows = Vec::new();
     for chunk in party_ids.chunks(INSERT_BATCH) {
         let from = format!(
-            "FROM billing_periods b WHERE b.party_id IN ({}) AND ((b.end_at > $1 AND b.start_at <= $2){last})",
+            "FROM billing_periods b WHERE b.party_id IN ({}) AND ((b.end_at > $1 AND b.start_at <= $2)
+                 OR b.start_at = (SELECT MAX(l.start_at) FROM billing_periods l WHERE l.party_id = b.party_id))",
             in_list(3, chunk.len())
         );
         let mut values = args![from_us, to_us];

@@ -162,9 +162,9 @@ pub(crate) async fn ensure_through_many(tx: &mut Tx, needs: &[PeriodNeed<'_>], n
     Ok(())
 }
 
-/// For an ingest batch: [`ensure_through_many`], then each party's stored periods that overlap
-/// `[from, to]`, sorted by start. One read finds both the last periods and the overlapping ones; only parties
-/// that got new periods are read again.
+/// For an ingest batch: [`ensure_through_many`], then each party's stored periods that overlap `[from, to]`
+/// (and its last one), sorted by start. One read finds both the last periods and the overlapping ones; only
+/// parties that got new periods are read again, and their new rows replace the first ones.
 pub(crate) async fn periods_for_batch(
     tx: &mut Tx,
     needs: &[PeriodNeed<'_>],
@@ -181,12 +181,7 @@ pub(crate) async fn periods_for_batch(
         .collect();
     let extended = store_missing(tx, needs, &last, now).await?;
     if !extended.is_empty() {
-        for id in &extended {
-            found.remove(id);
-        }
-        found.extend(by_party(
-            periods::overlapping_many(tx, &extended, from_us, to_us).await?,
-        ));
+        found.extend(by_party(periods::around_many(tx, &extended, from_us, to_us).await?));
     }
     Ok(found)
 }
