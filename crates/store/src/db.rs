@@ -330,6 +330,27 @@ impl Tx {
         Ok(())
     }
 
+    /// Marks a point inside the transaction that [`Tx::rollback_to`] returns to and [`Tx::release`] forgets.
+    pub async fn savepoint(&mut self, name: &'static str) -> Result<(), StoreError> {
+        self.execute(AssertSqlSafe(format!("SAVEPOINT {name}")), vec![])
+            .await
+            .map(drop)
+    }
+
+    /// Undoes everything since the savepoint `name`, a failed statement included, and keeps the savepoint.
+    pub async fn rollback_to(&mut self, name: &'static str) -> Result<(), StoreError> {
+        self.execute(AssertSqlSafe(format!("ROLLBACK TO SAVEPOINT {name}")), vec![])
+            .await
+            .map(drop)
+    }
+
+    /// Keeps what was done since the savepoint `name` and forgets the savepoint.
+    pub async fn release(&mut self, name: &'static str) -> Result<(), StoreError> {
+        self.execute(AssertSqlSafe(format!("RELEASE SAVEPOINT {name}")), vec![])
+            .await
+            .map(drop)
+    }
+
     pub async fn fetch_all<T: Record>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
         Ok(match self {
             Tx::Sqlite(tx) => {

@@ -48,6 +48,23 @@ fn same_input(a: &ParsedXdr, b: &ParsedXdr) -> bool {
     }
 }
 
+/// Whether [`check`] looks the batch's idempotency keys up in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keys {
+    /// Assumes that none is stored, the common case of fresh records: the key index refuses the write if one is,
+    /// and the batch is then checked again with [`Keys::LookUp`].
+    AssumeNew,
+    /// Looks them up, so that a re-sent row is answered with what is stored instead of written again.
+    LookUp,
+}
+
+impl Fate {
+    /// A key used with another body, in the store or earlier in the batch.
+    pub(super) fn is_conflict(&self) -> bool {
+        matches!(self, Fate::Rejected(errors) if errors.iter().any(|e| e.code == "conflict"))
+    }
+}
+
 fn conflict(message: impl Into<String>) -> Fate {
     Fate::Rejected(vec![FieldError::new("external_id", "conflict", message)])
 }
@@ -94,11 +111,25 @@ fn party_errors(text: &XdrText, parties: &HashMap<i64, PartyBilling>, actor: &Ac
     errors
 }
 
+/// The idempotency keys of the rows to be written, in index order so that a lookup walks the key index forward.
+fn new_keys(fates: &[Fate]) -> Vec<(i64, String)> {
+    let mut keys: Vec<(i64, String)> = fates
+        .iter()
+        .filter_map(|f| match f {
+            Fate::New(x) => x.external_id.clone().map(|e| (x.party_id, e)),
+            _ => None,
+        })
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
 /// Checks every row and decides its fate; nothing is written.
 pub(super) async fn check(
     tx: &mut Tx,
     actor: &Actor,
     texts: &[XdrText],
+    keys_stored: Keys,
 ) -> EngineResult<(Vec<Fate>, HashMap<i64, PartyBilling>)> {
     let mut ids: Vec<i64> = texts
         .iter()
@@ -127,17 +158,11 @@ pub(super) async fn check(
         })
         .collect();
 
-    let mut keys: Vec<(i64, String)> = fates
-        .iter()
-        .filter_map(|f| match f {
-            Fate::New(x) => x.external_id.clone().map(|e| (x.party_id, e)),
-            _ => None,
-        })
-        .collect();
-    // In index order, so the lookups walk the key index forward.
-    keys.sort_unstable();
-    let stored: HashMap<(i64, String), XdrRow> = xdrs::find_by_keys(tx, &keys)
-        .await?
+    let found = match keys_stored {
+        Keys::AssumeNew => Vec::new(),
+        Keys::LookUp => xdrs::find_by_keys(tx, &new_keys(&fates)).await?,
+    };
+    let stored: HashMap<(i64, String), XdrRow> = found
         .into_iter()
         .filter_map(|row| row.external_id.clone().map(|e| ((row.party_id, e), row)))
         .collect();

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::XdrView;
-use super::check::{Fate, check};
+use super::check::{Fate, Keys, check};
 use super::input::{ParsedXdr, XdrText};
 use super::periods::{PeriodNeed, containing, current_open, periods_for_batch, schedule_of};
 use super::request::{Body, indexed, read_body};
@@ -47,14 +47,15 @@ pub struct ImportOutcome {
 }
 
 /// Places the new rows in their periods, creating the periods they need, and writes them. Answers the ids in
-/// the order of `rows`.
+/// the order of `rows`, or `None` when the key index refused a row: its `(party_id, external_id)` is stored
+/// already. The writes made before the refusal are still in `tx`.
 async fn place_and_write(
     tx: &mut Tx,
     rows: &[&ParsedXdr],
     parties: &HashMap<i64, PartyBilling>,
     as_of: Timestamp,
     now: Timestamp,
-) -> EngineResult<Vec<i64>> {
+) -> EngineResult<Option<Vec<i64>>> {
     let mut by_party: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, x) in rows.iter().enumerate() {
         by_party.entry(x.party_id).or_default().push(i);
@@ -126,18 +127,22 @@ async fn place_and_write(
             for (&i, id) in order.iter().zip(written) {
                 ids[i] = id;
             }
-            Ok(ids)
+            Ok(Some(ids))
         }
-        // Another request stored one of these keys between the check and the write.
-        Err(e) if e.is_unique_violation() => Err(EngineError::conflict(
-            "external_id_conflict",
-            "an external_id of this batch was stored concurrently; nothing was stored, send the batch again",
-        )),
+        Err(e) if e.is_unique_violation() => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-/// [`place_and_write`] for records of one party.
+/// A key that was not stored when the rows were checked is stored now: another request wrote it in between.
+fn stored_meanwhile() -> EngineError {
+    EngineError::conflict(
+        "external_id_conflict",
+        "an external_id of this batch was stored concurrently; nothing was stored, send the batch again",
+    )
+}
+
+/// [`place_and_write`] for records of one party whose keys were looked up.
 pub(crate) async fn place_and_write_for(
     tx: &mut Tx,
     party: &PartyRow,
@@ -146,7 +151,56 @@ pub(crate) async fn place_and_write_for(
     now: Timestamp,
 ) -> EngineResult<Vec<i64>> {
     let parties = HashMap::from([(party.id, party.billing())]);
-    place_and_write(tx, rows, &parties, as_of, now).await
+    place_and_write(tx, rows, &parties, as_of, now)
+        .await?
+        .ok_or_else(stored_meanwhile)
+}
+
+/// Where a batch returns to when it was written on the assumption that its keys were new and one was not.
+const FIRST_ATTEMPT: &str = "ingest_first_attempt";
+
+/// Checks a batch and writes its new rows; answers the fates and the ids of the [`Fate::New`] rows in their
+/// order. Most batches carry fresh records, so the first attempt does not look their keys up
+/// ([`Keys::AssumeNew`]); when the key index refuses the write, or a key of the batch comes with two bodies, the
+/// batch is undone to a savepoint and checked again with the lookup. `accept` sees the fates before anything is
+/// written and may refuse the batch.
+async fn check_and_write(
+    tx: &mut Tx,
+    actor: &Actor,
+    texts: &[XdrText],
+    (as_of, now): (Timestamp, Timestamp),
+    accept: impl Fn(&mut [Fate]) -> EngineResult<()>,
+) -> EngineResult<(Vec<Fate>, Vec<i64>)> {
+    let mut keys = Keys::AssumeNew;
+    loop {
+        let (mut fates, parties) = check(tx, actor, texts, keys).await?;
+        if keys == Keys::AssumeNew && fates.iter().any(Fate::is_conflict) {
+            keys = Keys::LookUp;
+            continue;
+        }
+        accept(&mut fates)?;
+        let new: Vec<&ParsedXdr> = fates
+            .iter()
+            .filter_map(|f| match f {
+                Fate::New(x) => Some(x.as_ref()),
+                _ => None,
+            })
+            .collect();
+        if keys == Keys::LookUp {
+            let ids = place_and_write(tx, &new, &parties, as_of, now)
+                .await?
+                .ok_or_else(stored_meanwhile)?;
+            return Ok((fates, ids));
+        }
+        tx.savepoint(FIRST_ATTEMPT).await?;
+        if let Some(ids) = place_and_write(tx, &new, &parties, as_of, now).await? {
+            tx.release(FIRST_ATTEMPT).await?;
+            return Ok((fates, ids));
+        }
+        tx.rollback_to(FIRST_ATTEMPT).await?;
+        tx.release(FIRST_ATTEMPT).await?;
+        keys = Keys::LookUp;
+    }
 }
 
 async fn record_batch(tx: &mut Tx, actor: &Actor, now: Timestamp, ids: &[i64], via: &str) -> EngineResult<()> {
@@ -166,6 +220,55 @@ async fn record_batch(tx: &mut Tx, actor: &Actor, now: Timestamp, ids: &[i64], v
         },
     )
     .await
+}
+
+/// `POST /xdrs` is all or nothing: the type errors of the body join each row's fate, and any rejected row
+/// refuses the batch, with 422 naming `xdrs[i].field`, or 409 when the only faults are keys used with another body.
+fn refuse_unless_all_good(fates: &mut [Fate], shape_errors: &[Vec<FieldError>]) -> EngineResult<()> {
+    for (fate, shape) in fates.iter_mut().zip(shape_errors) {
+        if shape.is_empty() {
+            continue;
+        }
+        let mut errors = shape.clone();
+        let whole_item = errors.iter().any(|e| e.field.is_empty());
+        if let Fate::Rejected(found) = fate
+            && !whole_item
+        {
+            // A field of the wrong type was left out, so "required" would only repeat its type error.
+            let mistyped: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+            errors.extend(
+                found
+                    .drain(..)
+                    .filter(|e| !(e.code == "required" && mistyped.contains(&e.field))),
+            );
+        }
+        *fate = Fate::Rejected(errors);
+    }
+    let mut invalid = Vec::new();
+    let mut conflicts = Vec::new();
+    for (i, fate) in fates.iter().enumerate() {
+        if let Fate::Rejected(errors) = fate {
+            for e in errors {
+                let target = if e.code == "conflict" {
+                    &mut conflicts
+                } else {
+                    &mut invalid
+                };
+                target.push(indexed(i, e.clone()));
+            }
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(EngineError::Invalid(invalid));
+    }
+    if !conflicts.is_empty() {
+        return Err(EngineError::Conflict {
+            code: "external_id_conflict".to_owned(),
+            message: "an external_id is already used with a different body; nothing was stored".to_owned(),
+            errors: conflicts,
+        });
+    }
+    Ok(())
 }
 
 /// One line for a rejects file.
@@ -190,67 +293,18 @@ impl crate::Engine {
         let as_of = as_of.unwrap_or(now);
         self.prepare_partitions(&texts, now).await?;
         let mut tx = self.store.write().await?;
-        let (mut fates, parties) = check(&mut tx, actor, &texts).await?;
-        for (fate, shape) in fates.iter_mut().zip(shape_errors) {
-            if shape.is_empty() {
-                continue;
-            }
-            let mut errors = shape;
-            let whole_item = errors.iter().any(|e| e.field.is_empty());
-            if let Fate::Rejected(found) = fate
-                && !whole_item
-            {
-                // A field of the wrong type was left out, so "required" would only repeat its type error.
-                let mistyped: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
-                errors.extend(
-                    found
-                        .drain(..)
-                        .filter(|e| !(e.code == "required" && mistyped.contains(&e.field))),
-                );
-            }
-            *fate = Fate::Rejected(errors);
-        }
-        let mut invalid = Vec::new();
-        let mut conflicts = Vec::new();
-        for (i, fate) in fates.iter().enumerate() {
-            if let Fate::Rejected(errors) = fate {
-                for e in errors {
-                    let target = if e.code == "conflict" {
-                        &mut conflicts
-                    } else {
-                        &mut invalid
-                    };
-                    target.push(indexed(i, e.clone()));
-                }
-            }
-        }
-        if !invalid.is_empty() {
-            return Err(EngineError::Invalid(invalid));
-        }
-        if !conflicts.is_empty() {
-            return Err(EngineError::Conflict {
-                code: "external_id_conflict".to_owned(),
-                message: "an external_id is already used with a different body; nothing was stored".to_owned(),
-                errors: conflicts,
-            });
-        }
-        let new: Vec<(usize, &ParsedXdr)> = fates
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| match f {
-                Fate::New(x) => Some((i, x.as_ref())),
-                _ => None,
-            })
-            .collect();
-        let rows: Vec<&ParsedXdr> = new.iter().map(|(_, x)| *x).collect();
-        let ids = place_and_write(&mut tx, &rows, &parties, as_of, now).await?;
+        let (fates, ids) = check_and_write(&mut tx, actor, &texts, (as_of, now), |fates| {
+            refuse_unless_all_good(fates, &shape_errors)
+        })
+        .await?;
         record_batch(&mut tx, actor, now, &ids, "api").await?;
         let written: HashMap<i64, XdrRow> = xdrs::get_many(&mut tx, &ids)
             .await?
             .into_iter()
             .map(|r| (r.id, r))
             .collect();
-        let id_of_new: HashMap<usize, i64> = new.iter().map(|(i, _)| *i).zip(ids.iter().copied()).collect();
+        let new = fates.iter().enumerate().filter(|(_, f)| matches!(f, Fate::New(_)));
+        let id_of_new: HashMap<usize, i64> = new.map(|(i, _)| i).zip(ids.iter().copied()).collect();
         tx.commit().await?;
 
         let mut items = Vec::with_capacity(fates.len());
@@ -278,23 +332,17 @@ impl crate::Engine {
         let texts: Vec<XdrText> = rows.iter().map(|r| r.text.clone()).collect();
         self.prepare_partitions(&texts, now).await?;
         let mut tx = self.store.write().await?;
-        let (fates, parties) = check(&mut tx, actor, &texts).await?;
+        let (fates, ids) = check_and_write(&mut tx, actor, &texts, (as_of, now), |_| Ok(())).await?;
         let mut outcome = ImportOutcome::default();
-        let mut new = Vec::new();
         for (row, fate) in rows.iter().zip(&fates) {
             match fate {
                 Fate::Rejected(errors) => outcome.rejected.push(RejectedRow {
                     line: row.line,
                     reason: reason(errors),
                 }),
-                Fate::New(x) => {
-                    outcome.accepted += 1;
-                    new.push(x.as_ref());
-                }
-                Fate::Stored(_) | Fate::SameAs(_) => outcome.accepted += 1,
+                Fate::New(_) | Fate::Stored(_) | Fate::SameAs(_) => outcome.accepted += 1,
             }
         }
-        let ids = place_and_write(&mut tx, &new, &parties, as_of, now).await?;
         record_batch(&mut tx, actor, now, &ids, "import").await?;
         tx.commit().await?;
         Ok(outcome)
