@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::db::{in_list, rows_per_statement, value_rows};
 use crate::packed::fetch_packed;
 use crate::periods::PeriodRow;
-use crate::xdrs::XdrRow;
+use crate::xdrs::{NEXT_XDR_ID, XdrRow};
 use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
 
 #[derive(sqlx::FromRow)]
@@ -419,7 +419,7 @@ pub async fn book_engine_xdrs(
             format!(
                 "WITH v ({NAMES}) AS (VALUES {}), \
                  k AS (INSERT INTO xdr_keys (party_id, external_id, xdr_id) \
-                       SELECT party_id, external_id, nextval(pg_get_serial_sequence('xdrs', 'id')) FROM v \
+                       SELECT party_id, external_id, {NEXT_XDR_ID} FROM v \
                        ON CONFLICT DO NOTHING RETURNING party_id, external_id, xdr_id) \
                  INSERT INTO xdrs (id, {NAMES}) SELECT k.xdr_id, {} FROM v \
                  JOIN k ON k.party_id = v.party_id AND k.external_id = v.external_id \

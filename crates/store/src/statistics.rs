@@ -1,6 +1,7 @@
 //! Statistics files of closed periods (customer-classes §5.12) and the measured-service xDRs of step S2.
 
 use crate::db::{in_list, rows_per_statement, value_rows};
+use crate::xdrs::NEXT_XDR_ID;
 use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
 
 /// The two files of one period.
@@ -93,24 +94,25 @@ pub struct MeasuredXdr {
 /// (the unique index there, migration 0025) and the record is stored only when the key was new.
 pub async fn insert_measured(tx: &mut Tx, rows: &[MeasuredXdr], created_at: i64) -> Result<(), StoreError> {
     let sql = match tx.backend() {
-        Backend::Postgres => {
+        Backend::Postgres => format!(
             "WITH k AS (INSERT INTO xdr_keys (party_id, external_id, xdr_id) \
-                   VALUES ($1, $9, nextval(pg_get_serial_sequence('xdrs', 'id'))) \
+                   VALUES ($1, $9, {NEXT_XDR_ID}) \
                    ON CONFLICT DO NOTHING RETURNING xdr_id) \
              INSERT INTO xdrs (id, party_id, period_id, occurred_at, kind, service, rate_code, description, quantity, \
              amount, external_id, hidden, late, created_at) \
              SELECT k.xdr_id, $1, $2, $3, 'measured_service', $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM k"
-        }
+        ),
         Backend::Sqlite => {
             "INSERT INTO xdrs (party_id, period_id, occurred_at, kind, service, rate_code, description, quantity, \
              amount, external_id, hidden, late, created_at) \
              VALUES ($1, $2, $3, 'measured_service', $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (party_id, external_id) WHERE external_id IS NOT NULL DO NOTHING"
+                .to_owned()
         }
     };
     for x in rows {
         tx.execute(
-            sql,
+            AssertSqlSafe(sql.clone()),
             args![
                 x.party_id,
                 x.period_id,

@@ -78,6 +78,11 @@ struct IdRow {
     id: i64,
 }
 
+/// The next id of the ledger on PostgreSQL, for statements that draw ids before they write. The sequence is named
+/// as a constant: looked up with `pg_get_serial_sequence` inside a select list it was looked up per row, and
+/// drawing 10,000 ids took 37 ms instead of 4.
+pub(crate) const NEXT_XDR_ID: &str = "nextval('xdrs_id_seq')";
+
 /// Fewer rows than this go to PostgreSQL as one multi-row INSERT rather than a COPY: a COPY was measured to
 /// take some 44 ms however few rows it carried (local TCP, PostgreSQL 15), which made every single-row write
 /// such as a late fee cost that much; an INSERT of a few rows takes a fraction of a millisecond.
@@ -94,9 +99,9 @@ pub async fn insert_many(tx: &mut Tx, rows: &[NewXdr], created_at: i64) -> Resul
     }
     let ids = match tx {
         Tx::Postgres(pg) if rows.len() >= COPY_MIN_ROWS => {
-            let ids: Vec<IdRow> = sqlx::query_as(
-                "SELECT nextval(pg_get_serial_sequence('xdrs', 'id')) AS id FROM generate_series(1, $1)",
-            )
+            let ids: Vec<IdRow> = sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT {NEXT_XDR_ID} AS id FROM generate_series(1, $1)"
+            )))
             .bind(i64::try_from(rows.len()).unwrap_or(i64::MAX))
             .fetch_all(&mut **pg)
             .await?;
