@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use classbill_engine::ledger::XDR_FIELDS;
-use classbill_engine::{Actor, Engine, ImportRow, XdrText};
+use classbill_engine::{Actor, Engine, ImportRow, IngestMemo, XdrText};
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
@@ -139,6 +139,7 @@ struct Batch {
 async fn flush(
     engine: &Engine,
     batch: &mut Batch,
+    memo: &mut IngestMemo,
     as_of: Timestamp,
     rejects: &mut Rejects,
     summary: &mut Summary,
@@ -146,7 +147,7 @@ async fn flush(
     let mut refused = std::mem::take(&mut batch.refused);
     if let Some(first) = batch.rows.first() {
         let outcome = engine
-            .import_xdrs(&Actor::system(), &batch.rows, as_of, Timestamp::now())
+            .import_xdrs(&Actor::system(), &batch.rows, memo, (as_of, Timestamp::now()))
             .await
             .map_err(|e| {
                 anyhow::anyhow!(
@@ -211,6 +212,7 @@ pub async fn import_xdrs(engine: &Engine, file: &Path, as_of: Timestamp) -> anyh
         ..Summary::default()
     };
     let mut batch = Batch::default();
+    let mut memo = IngestMemo::default();
     let mut lines = LineCounter::open(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut record = csv::StringRecord::new();
     loop {
@@ -245,11 +247,11 @@ pub async fn import_xdrs(engine: &Engine, file: &Path, as_of: Timestamp) -> anyh
             Err(e) => bail!("cannot read {}: {e}", file.display()),
         }
         if batch.rows.len() + batch.refused.len() >= BATCH_ROWS {
-            flush(engine, &mut batch, as_of, &mut rejects, &mut summary).await?;
+            flush(engine, &mut batch, &mut memo, as_of, &mut rejects, &mut summary).await?;
         }
         progress.set_position(reader.position().byte());
     }
-    flush(engine, &mut batch, as_of, &mut rejects, &mut summary).await?;
+    flush(engine, &mut batch, &mut memo, as_of, &mut rejects, &mut summary).await?;
     progress.finish_and_clear();
     rejects.writer.flush().context("cannot write the rejects file")?;
     summary.rejected = rejects.count;

@@ -41,7 +41,7 @@ pub use close::{
 };
 pub use documents::InvoicePdf;
 pub use error::{EngineError, EngineResult};
-pub use ledger::{ImportOutcome, ImportRow, PeriodView, RejectedRow, XdrListFilter, XdrText, XdrView};
+pub use ledger::{ImportOutcome, ImportRow, IngestMemo, PeriodView, RejectedRow, XdrListFilter, XdrText, XdrView};
 pub use login_limits::PasswordLogin;
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
 pub use parties::{

@@ -10,7 +10,7 @@
 
 mod support;
 
-use classbill_engine::{Actor, ImportRow, XdrText};
+use classbill_engine::{Actor, ImportRow, IngestMemo, XdrText};
 use classbill_store::close::{EngineXdr, insert_engine_xdrs};
 use classbill_store::statistics::{MeasuredXdr, insert_measured};
 use classbill_store::xdrs::{NewXdr, find_by_keys, insert_many};
@@ -192,11 +192,14 @@ on_both_backends! {
         let batch: Vec<ImportRow> = (0..100)
             .map(|i| import_row(i + 2, party, &format!("i-{i}"), "2026-02-10T00:00:00Z"))
             .collect();
-        let outcome = app.engine.import_xdrs(&Actor::system(), &batch, as_of, now).await.expect("imported");
+        let mut memo = IngestMemo::default();
+        let outcome =
+            app.engine.import_xdrs(&Actor::system(), &batch, &mut memo, (as_of, now)).await.expect("imported");
         assert_eq!((outcome.accepted, outcome.rejected.len()), (100, 0));
         let mut repeated = batch.clone();
         repeated.push(import_row(102, party, "i-100", "2026-02-11T00:00:00Z"));
-        let outcome = app.engine.import_xdrs(&Actor::system(), &repeated, as_of, now).await.expect("imported");
+        let outcome =
+            app.engine.import_xdrs(&Actor::system(), &repeated, &mut memo, (as_of, now)).await.expect("imported");
         assert_eq!((outcome.accepted, outcome.rejected.len()), (101, 0));
         assert_eq!(records_of(app, party).await, 103, "{}", app.backend);
         assert_keys_match_records(app, party).await;

@@ -7,6 +7,7 @@ mod sqlite_params;
 
 pub mod allocations;
 pub mod audit;
+pub mod billing_changes;
 pub mod billing_runs;
 pub mod catalog;
 pub mod charges;

@@ -11,6 +11,7 @@ use classbill_store::{Tx, instants};
 use jiff::Timestamp;
 
 use super::input::{ParsedXdr, XdrText, parse};
+use super::memo::IngestMemo;
 use crate::actor::Actor;
 use crate::error::EngineResult;
 
@@ -124,29 +125,30 @@ fn new_keys(fates: &[Fate]) -> Vec<(i64, String)> {
     keys
 }
 
-/// Checks every row and decides its fate; nothing is written.
+/// Checks every row and decides its fate; nothing is written. The parties of the batch are read into
+/// `memo.parties`, those it holds already excepted.
 pub(super) async fn check(
     tx: &mut Tx,
     actor: &Actor,
     texts: &[XdrText],
     keys_stored: Keys,
-) -> EngineResult<(Vec<Fate>, HashMap<i64, PartyBilling>)> {
+    memo: &mut IngestMemo,
+) -> EngineResult<Vec<Fate>> {
     let mut ids: Vec<i64> = texts
         .iter()
         .filter_map(|t| t.party_id.as_deref().and_then(|p| p.trim().parse::<i64>().ok()))
+        .filter(|id| !memo.parties.contains_key(id))
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let parties: HashMap<i64, PartyBilling> = parties::billing_many(tx, &ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
+    memo.parties
+        .extend(parties::billing_many(tx, &ids).await?.into_iter().map(|p| (p.id, p)));
+    let parties = &memo.parties;
 
     let mut fates: Vec<Fate> = texts
         .iter()
         .map(|text| {
-            let against_party = party_errors(text, &parties, actor);
+            let against_party = party_errors(text, parties, actor);
             match parse(text) {
                 Ok(parsed) if against_party.is_empty() => Fate::New(Box::new(parsed)),
                 Ok(_) => Fate::Rejected(against_party),
@@ -196,5 +198,5 @@ pub(super) async fn check(
         };
         fates[index] = fate;
     }
-    Ok((fates, parties))
+    Ok(fates)
 }

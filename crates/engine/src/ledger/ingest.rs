@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use classbill_domain::FieldError;
 use classbill_domain::period::PeriodSchedule;
-use classbill_store::parties::{PartyBilling, PartyRow};
+use classbill_store::parties::PartyRow;
 use classbill_store::xdrs::{self, NewXdr, XdrRow};
 use classbill_store::{Tx, instants, xdr_partitions};
 use jiff::Timestamp;
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::XdrView;
 use super::check::{Fate, Keys, check};
 use super::input::{ParsedXdr, XdrText};
+use super::memo::IngestMemo;
 use super::periods::{PeriodNeed, containing, current_open, periods_for_batch, schedule_of};
 use super::request::{Body, indexed, read_body};
 use crate::actor::Actor;
@@ -52,7 +53,7 @@ pub struct ImportOutcome {
 async fn place_and_write(
     tx: &mut Tx,
     rows: &[&ParsedXdr],
-    parties: &HashMap<i64, PartyBilling>,
+    memo: &mut IngestMemo,
     as_of: Timestamp,
     now: Timestamp,
 ) -> EngineResult<Option<Vec<i64>>> {
@@ -60,6 +61,7 @@ async fn place_and_write(
     for (i, x) in rows.iter().enumerate() {
         by_party.entry(x.party_id).or_default().push(i);
     }
+    let parties = &memo.parties;
     let schedules: BTreeMap<i64, PeriodSchedule> = by_party
         .keys()
         .map(|id| Ok((*id, schedule_of(&parties[id])?)))
@@ -71,15 +73,19 @@ async fn place_and_write(
         .collect();
     let earliest = rows.iter().map(|x| x.occurred_at).min().unwrap_or(as_of);
     let latest = rows.iter().map(|x| x.occurred_at).max().unwrap_or(as_of);
-    let stored = periods_for_batch(tx, &needs, earliest, latest, now).await?;
+    periods_for_batch(tx, &needs, (earliest, latest), now, &mut memo.periods).await?;
 
     // Rows are written party by party: every index of the ledger leads with the party or its period, so a batch
     // then visits each index page once instead of once per row, and commits far fewer pages.
     let mut order = Vec::with_capacity(rows.len());
     let mut placed: Vec<(i64, bool)> = Vec::with_capacity(rows.len());
+    let mut given_open = Vec::new();
     for (party_id, indexes) in by_party {
-        let party = &parties[&party_id];
-        let own = stored.get(&party_id).map_or(&[][..], Vec::as_slice);
+        let party = &memo.parties[&party_id];
+        let own = memo
+            .periods
+            .get(&party_id)
+            .map_or(&[][..], |known| known.rows.as_slice());
         let mut open_now = None;
         for i in indexes {
             let home = containing(own, rows[i].occurred_at).ok_or_else(|| {
@@ -93,13 +99,20 @@ async fn place_and_write(
             } else {
                 let open = match open_now {
                     Some(id) => id,
-                    None => current_open(tx, party, &schedules[&party_id], as_of, now).await?.id,
+                    None => {
+                        given_open.push(party_id);
+                        current_open(tx, party, &schedules[&party_id], as_of, now).await?.id
+                    }
                 };
                 open_now = Some(open);
                 (open, true)
             });
             order.push(i);
         }
+    }
+    // Finding the open period may have made one: those parties are read again when next met.
+    for party_id in given_open {
+        memo.periods.remove(&party_id);
     }
     let new_rows: Vec<NewXdr> = order
         .iter()
@@ -150,8 +163,9 @@ pub(crate) async fn place_and_write_for(
     as_of: Timestamp,
     now: Timestamp,
 ) -> EngineResult<Vec<i64>> {
-    let parties = HashMap::from([(party.id, party.billing())]);
-    place_and_write(tx, rows, &parties, as_of, now)
+    let mut memo = IngestMemo::default();
+    memo.parties.insert(party.id, party.billing());
+    place_and_write(tx, rows, &mut memo, as_of, now)
         .await?
         .ok_or_else(stored_meanwhile)
 }
@@ -168,12 +182,13 @@ async fn check_and_write(
     tx: &mut Tx,
     actor: &Actor,
     texts: &[XdrText],
+    memo: &mut IngestMemo,
     (as_of, now): (Timestamp, Timestamp),
     accept: impl Fn(&mut [Fate]) -> EngineResult<()>,
 ) -> EngineResult<(Vec<Fate>, Vec<i64>)> {
     let mut keys = Keys::AssumeNew;
     loop {
-        let (mut fates, parties) = check(tx, actor, texts, keys).await?;
+        let mut fates = check(tx, actor, texts, keys, memo).await?;
         if keys == Keys::AssumeNew && fates.iter().any(Fate::is_conflict) {
             keys = Keys::LookUp;
             continue;
@@ -187,18 +202,20 @@ async fn check_and_write(
             })
             .collect();
         if keys == Keys::LookUp {
-            let ids = place_and_write(tx, &new, &parties, as_of, now)
+            let ids = place_and_write(tx, &new, memo, as_of, now)
                 .await?
                 .ok_or_else(stored_meanwhile)?;
             return Ok((fates, ids));
         }
         tx.savepoint(FIRST_ATTEMPT).await?;
-        if let Some(ids) = place_and_write(tx, &new, &parties, as_of, now).await? {
+        if let Some(ids) = place_and_write(tx, &new, memo, as_of, now).await? {
             tx.release(FIRST_ATTEMPT).await?;
             return Ok((fates, ids));
         }
         tx.rollback_to(FIRST_ATTEMPT).await?;
         tx.release(FIRST_ATTEMPT).await?;
+        // The periods it read or made in the first attempt may be undone with it.
+        memo.forget();
         keys = Keys::LookUp;
     }
 }
@@ -293,7 +310,8 @@ impl crate::Engine {
         let as_of = as_of.unwrap_or(now);
         self.prepare_partitions(&texts, now).await?;
         let mut tx = self.store.write().await?;
-        let (fates, ids) = check_and_write(&mut tx, actor, &texts, (as_of, now), |fates| {
+        let mut memo = IngestMemo::default();
+        let (fates, ids) = check_and_write(&mut tx, actor, &texts, &mut memo, (as_of, now), |fates| {
             refuse_unless_all_good(fates, &shape_errors)
         })
         .await?;
@@ -321,18 +339,19 @@ impl crate::Engine {
     }
 
     /// One batch of `classbill import xdrs`: every row checked like a `POST /xdrs` item, the good ones stored
-    /// in one transaction, the others answered with their reasons.
+    /// in one transaction, the others answered with their reasons. The batches of one import share `memo`.
     pub async fn import_xdrs(
         &self,
         actor: &Actor,
         rows: &[ImportRow],
-        as_of: Timestamp,
-        now: Timestamp,
+        memo: &mut IngestMemo,
+        (as_of, now): (Timestamp, Timestamp),
     ) -> EngineResult<ImportOutcome> {
         let texts: Vec<XdrText> = rows.iter().map(|r| r.text.clone()).collect();
         self.prepare_partitions(&texts, now).await?;
         let mut tx = self.store.write().await?;
-        let (fates, ids) = check_and_write(&mut tx, actor, &texts, (as_of, now), |_| Ok(())).await?;
+        memo.begin(&mut tx).await?;
+        let (fates, ids) = check_and_write(&mut tx, actor, &texts, memo, (as_of, now), |_| Ok(())).await?;
         let mut outcome = ImportOutcome::default();
         for (row, fate) in rows.iter().zip(&fates) {
             match fate {
@@ -344,7 +363,11 @@ impl crate::Engine {
             }
         }
         record_batch(&mut tx, actor, now, &ids, "import").await?;
-        tx.commit().await?;
+        memo.seal(&mut tx).await?;
+        if let Err(e) = tx.commit().await {
+            memo.forget();
+            return Err(e.into());
+        }
         Ok(outcome)
     }
 

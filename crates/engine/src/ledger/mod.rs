@@ -4,6 +4,7 @@
 mod check;
 mod ingest;
 mod input;
+mod memo;
 mod periods;
 mod read;
 mod request;
@@ -33,6 +34,7 @@ pub(crate) use ingest::place_and_write_for;
 pub use ingest::{ImportOutcome, ImportRow, MAX_BATCH, RejectedRow};
 pub(crate) use input::ParsedXdr;
 pub use input::{IMPORTABLE_KINDS, XDR_FIELDS, XdrText};
+pub use memo::IngestMemo;
 pub use periods::{PeriodView, STATUSES as PERIOD_STATUSES};
 pub(crate) use periods::{current_open, ensure_through, ensure_through_many, schedule_of};
 pub use read::XdrListFilter;

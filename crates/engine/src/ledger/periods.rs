@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::memo::KnownPeriods;
 use crate::actor::{Actor, Role};
 use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
@@ -162,28 +163,48 @@ pub(crate) async fn ensure_through_many(tx: &mut Tx, needs: &[PeriodNeed<'_>], n
     Ok(())
 }
 
-/// For an ingest batch: [`ensure_through_many`], then each party's stored periods that overlap `[from, to]`
-/// (and its last one), sorted by start. One read finds both the last periods and the overlapping ones; only
-/// parties that got new periods are read again, and their new rows replace the first ones.
-pub(crate) async fn periods_for_batch(
+/// For an ingest batch: [`ensure_through_many`], and each party's stored periods that overlap `[from, to]` (and
+/// its last one) in `known`, sorted by start. Parties whose periods `known` holds for the span are not read; one
+/// read finds both the last periods and the overlapping ones of the others; only parties that got new periods
+/// are read again.
+pub(super) async fn periods_for_batch(
     tx: &mut Tx,
     needs: &[PeriodNeed<'_>],
-    from: Timestamp,
-    to: Timestamp,
+    (from, to): (Timestamp, Timestamp),
     now: Timestamp,
-) -> EngineResult<HashMap<i64, Vec<PeriodRow>>> {
+    known: &mut HashMap<i64, KnownPeriods>,
+) -> EngineResult<()> {
     let (from_us, to_us) = (instants::to_micros(from), instants::to_micros(to));
-    let ids: Vec<i64> = needs.iter().map(|(party, _, _)| party.id).collect();
-    let mut found = by_party(periods::around_many(tx, &ids, from_us, to_us).await?);
-    let last: HashMap<i64, &PeriodRow> = found
+    let unknown: Vec<i64> = needs
         .iter()
-        .filter_map(|(id, rows)| rows.last().map(|row| (*id, row)))
+        .map(|(party, _, _)| party.id)
+        .filter(|id| !known.get(id).is_some_and(|k| k.covers(from_us, to_us)))
+        .collect();
+    read_around(tx, known, &unknown, (from_us, to_us)).await?;
+    let last: HashMap<i64, &PeriodRow> = needs
+        .iter()
+        .filter_map(|(party, _, _)| Some((party.id, known.get(&party.id)?.rows.last()?)))
         .collect();
     let extended = store_missing(tx, needs, &last, now).await?;
-    if !extended.is_empty() {
-        found.extend(by_party(periods::around_many(tx, &extended, from_us, to_us).await?));
+    read_around(tx, known, &extended, (from_us, to_us)).await
+}
+
+/// Reads the periods of `ids` around the span into `known`, replacing what it held for them.
+async fn read_around(
+    tx: &mut Tx,
+    known: &mut HashMap<i64, KnownPeriods>,
+    ids: &[i64],
+    (from_us, to_us): (i64, i64),
+) -> EngineResult<()> {
+    if ids.is_empty() {
+        return Ok(());
     }
-    Ok(found)
+    let mut found = by_party(periods::around_many(tx, ids, from_us, to_us).await?);
+    for id in ids {
+        let rows = found.remove(id).unwrap_or_default();
+        known.insert(*id, KnownPeriods::new(from_us, to_us, rows));
+    }
+    Ok(())
 }
 
 /// Rows sorted by party and start, grouped by party.

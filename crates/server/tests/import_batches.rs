@@ -1,0 +1,72 @@
+//! The batches of one import share what they have read of parties and periods ([`IngestMemo`]) and read it again
+//! when a party or a period was written in between: a record of a period that was closed between two batches
+//! still joins the open period as late (§5.1).
+
+mod support;
+
+use classbill_engine::{Actor, ImportRow, IngestMemo, XdrText};
+use jiff::Timestamp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::TestApp;
+
+fn usage(line: u64, party: i64, external_id: &str, occurred_at: &str) -> ImportRow {
+    ImportRow {
+        line,
+        text: XdrText {
+            party_id: Some(party.to_string()),
+            external_id: Some(external_id.to_owned()),
+            occurred_at: Some(occurred_at.to_owned()),
+            kind: Some("usage".to_owned()),
+            service: Some("voice".to_owned()),
+            rate_code: None,
+            description: None,
+            quantity: Some("1".to_owned()),
+            amount: Some("0.5".to_owned()),
+            currency: Some("EUR".to_owned()),
+        },
+    }
+}
+
+async fn record(app: &TestApp, party: i64, external_id: &str) -> Value {
+    let answer = app.get(&format!("/api/v1/xdrs?party_id={party}"), &app.admin).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let items = answer.body["items"].as_array().expect("items");
+    items
+        .iter()
+        .find(|x| x["external_id"] == json!(external_id))
+        .cloned()
+        .unwrap_or_else(|| panic!("{}: {external_id} is not stored", app.backend))
+}
+
+on_both_backends! {
+    async fn a_period_closed_between_two_batches_sends_the_next_records_to_the_open_period(app) {
+        let answer = app
+            .post(
+                "/api/v1/customers",
+                &app.admin,
+                json!({"name": "Ilse", "currency": "EUR", "time_zone": "UTC",
+                       "activated_at": "2026-07-01T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        let party = answer.body["id"].as_i64().expect("customer id");
+        let window = ("2026-09-30T00:00:00Z".parse::<Timestamp>().expect("as_of"), Timestamp::now());
+        let mut memo = IngestMemo::default();
+
+        let first = [usage(2, party, "aug-1", "2026-08-10T12:00:00Z")];
+        let outcome = app.engine.import_xdrs(&Actor::system(), &first, &mut memo, window).await.expect("imported");
+        assert_eq!((outcome.accepted, outcome.rejected.len()), (1, 0));
+        let august = record(app, party, "aug-1").await;
+        assert_eq!(august["late"], json!(false));
+
+        app.bill("2026-09-30T00:00:00Z").await;
+
+        let second = [usage(3, party, "aug-2", "2026-08-20T12:00:00Z")];
+        let outcome = app.engine.import_xdrs(&Actor::system(), &second, &mut memo, window).await.expect("imported");
+        assert_eq!((outcome.accepted, outcome.rejected.len()), (1, 0));
+        let late = record(app, party, "aug-2").await;
+        assert_eq!(late["late"], json!(true), "{}: {late}", app.backend);
+        assert_ne!(late["period_id"], august["period_id"], "the closed August period takes no more records");
+    }
+}
