@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::db::{in_list, rows_per_statement, value_rows};
 use crate::packed::fetch_packed;
 use crate::periods::PeriodRow;
-use crate::xdrs::{NEXT_XDR_ID, XdrRow};
+use crate::xdrs::{NEXT_XDR_ID, XdrRow, lock_parents};
 use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
 
 #[derive(sqlx::FromRow)]
@@ -399,6 +399,7 @@ pub async fn book_engine_xdrs(
     const COLUMNS: usize = 17;
     const NAMES: &str = "party_id, period_id, occurred_at, kind, service, quantity, amount, external_id, hidden, late, \
         tax_name, tax_rate_percent, tax_base, tax_amount, reverse_charge, outside_scope, created_at";
+    lock_parents(tx, rows.iter().map(|x| (x.party_id, x.period_id))).await?;
     let postgres = tx.backend() == Backend::Postgres;
     // PostgreSQL books through `xdr_keys`, where one statement must not carry a key twice (two rows would get
     // ids for one key); the first record of a key is the one a repeated step would have kept.

@@ -10,6 +10,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A row that a write refers to was deleted by another transaction before the write could lock it.
+    #[error("{0} was removed while this write was prepared")]
+    Removed(String),
 }
 
 impl StoreError {

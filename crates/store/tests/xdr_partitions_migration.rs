@@ -31,8 +31,7 @@ fn record(external_id: Option<&str>, occurred_at: i64) -> NewXdr {
 #[tokio::test]
 async fn postgres_ledger_rows_from_before_0025_move_into_month_partitions_with_their_keys() {
     let db = database_url(Backend::Postgres).await;
-    // The parties, classes and periods are beside the point here, so the fixture's connection skips the
-    // foreign key triggers.
+    // The classes are beside the point here, so the fixture's connection skips the foreign key triggers.
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .after_connect(|conn, _| {
@@ -57,6 +56,9 @@ async fn postgres_ledger_rows_from_before_0025_move_into_month_partitions_with_t
     for statement in [
         "INSERT INTO parties (id, kind, name, currency, class_id, billing_period, time_zone, activated_at, created_at,
              updated_at) VALUES (3, 'customer', 'C', 'EUR', 1, 'monthly', 'UTC', 0, 0, 0)"
+            .to_owned(),
+        // The records written after the upgrade lock their party and period (migration 0029), so both exist.
+        "INSERT INTO billing_periods (id, party_id, start_at, end_at, created_at) VALUES (4, 3, 0, 4102444800000000, 0)"
             .to_owned(),
         format!(
             "INSERT INTO xdrs (id, party_id, period_id, occurred_at, kind, service, quantity, amount, external_id,

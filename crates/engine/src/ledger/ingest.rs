@@ -8,7 +8,7 @@ use classbill_domain::FieldError;
 use classbill_domain::period::PeriodSchedule;
 use classbill_store::parties::PartyRow;
 use classbill_store::xdrs::{self, NewXdr, XdrRow};
-use classbill_store::{Tx, instants, xdr_partitions};
+use classbill_store::{StoreError, Tx, instants, xdr_partitions};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -143,6 +143,10 @@ async fn place_and_write(
             Ok(Some(ids))
         }
         Err(e) if e.is_unique_violation() => Ok(None),
+        Err(StoreError::Removed(what)) => Err(EngineError::conflict(
+            "period_removed",
+            format!("{what} was removed while this batch was written; nothing was stored, send the batch again"),
+        )),
         Err(e) => Err(e.into()),
     }
 }

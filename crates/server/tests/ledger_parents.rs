@@ -1,0 +1,117 @@
+//! Every record of the ledger names a party and a billing period that exist. SQLite checks its foreign keys;
+//! PostgreSQL locks each party and period once per batch of records (migration 0029), so a termination that
+//! removes a party's empty future periods waits for a write into one of them and then keeps it.
+
+mod support;
+
+use std::time::Duration;
+
+use classbill_store::xdrs::{NewXdr, insert_many};
+use classbill_store::{StoreError, args, collections};
+use classbill_testkit::Backend;
+use jiff::Timestamp;
+use reqwest::StatusCode;
+use serde_json::json;
+use support::TestApp;
+
+/// A customer billed monthly in UTC from January 2026 with one record in April, so that its periods from
+/// January to April are stored; answers its id and the ids of those periods in order.
+async fn customer_with_periods(app: &TestApp) -> (i64, Vec<i64>) {
+    let answer = app
+        .post(
+            "/api/v1/customers",
+            &app.admin,
+            json!({"name": "Jana", "currency": "EUR", "time_zone": "UTC", "activated_at": "2026-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    let party = answer.body["id"].as_i64().expect("customer id");
+    let april = json!({"party_id": party, "external_id": "apr", "occurred_at": "2026-04-10T00:00:00Z",
+                       "kind": "usage", "service": "voice", "quantity": "1", "amount": "1"});
+    let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [april]})).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    (party, periods_of(app, party).await)
+}
+
+async fn periods_of(app: &TestApp, party: i64) -> Vec<i64> {
+    let mut tx = app.engine.store.read().await.expect("read");
+    let rows: Vec<(i64,)> = tx
+        .fetch_all(
+            "SELECT id FROM billing_periods WHERE party_id = $1 ORDER BY start_at",
+            args![party],
+        )
+        .await
+        .expect("periods");
+    rows.into_iter().map(|(id,)| id).collect()
+}
+
+fn record(party_id: i64, period_id: i64, external_id: &str) -> NewXdr {
+    NewXdr {
+        party_id,
+        period_id,
+        occurred_at: 1_772_323_200_000_000, // 2026-03-01T00:00:00Z
+        kind: "usage".to_owned(),
+        service: "voice".to_owned(),
+        rate_code: None,
+        description: None,
+        quantity: 100_000,
+        amount: 100_000,
+        external_id: Some(external_id.to_owned()),
+        late: false,
+    }
+}
+
+on_both_backends! {
+    async fn a_record_naming_a_period_that_does_not_exist_is_refused(app) {
+        let (party, periods) = customer_with_periods(app).await;
+        let missing = periods.iter().max().expect("periods") + 1_000;
+        let mut tx = app.engine.store.write().await.expect("write");
+        let refused = insert_many(&mut tx, &[record(party, missing, "nowhere")], 0).await;
+        match (app.backend, refused) {
+            (Backend::Postgres, Err(StoreError::Removed(what))) => {
+                assert_eq!(what, format!("billing_periods row {missing}"));
+            }
+            (Backend::Sqlite, Err(e)) => assert!(e.to_string().contains("FOREIGN KEY"), "{e}"),
+            (_, other) => panic!("{}: {other:?}", app.backend),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_termination_waits_for_a_write_into_an_empty_period_and_keeps_it() {
+    let app = TestApp::start(Backend::Postgres).await;
+    let (party, periods) = customer_with_periods(&app).await;
+    let [_, february, march, april] = periods[..] else {
+        panic!("four periods expected, found {periods:?}");
+    };
+
+    // A writer puts a record into the empty March period and holds its transaction open.
+    let mut writer = app.engine.store.write().await.expect("write");
+    insert_many(&mut writer, &[record(party, march, "mar")], 0)
+        .await
+        .expect("stored");
+
+    // Meanwhile the party is terminated in mid-February: its later periods that are open and empty go.
+    let store = app.engine.store.clone();
+    let termination = tokio::spawn(async move {
+        let mut tx = store.write().await.expect("write");
+        let mid_february = Timestamp::from_second(1_771_113_600).expect("instant"); // 2026-02-15
+        collections::end_periods_at(&mut tx, party, mid_february.as_microsecond())
+            .await
+            .expect("ended");
+        tx.commit().await.expect("committed");
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !termination.is_finished(),
+        "the termination waits for the write into March"
+    );
+    writer.commit().await.expect("committed");
+    termination.await.expect("termination");
+
+    assert_eq!(
+        periods_of(&app, party).await,
+        [periods[0], february, march, april],
+        "March holds a record now and April held one before, so both stay"
+    );
+}
