@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use classbill_engine::ledger::XDR_FIELDS;
 use classbill_engine::{Actor, Engine, ImportRow, IngestMemo, XdrText};
+use classbill_store::xdrs;
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
@@ -252,6 +253,9 @@ pub async fn import_xdrs(engine: &Engine, file: &Path, as_of: Timestamp) -> anyh
         progress.set_position(reader.position().byte());
     }
     flush(engine, &mut batch, &mut memo, as_of, &mut rejects, &mut summary).await?;
+    xdrs::refresh_statistics(&engine.store)
+        .await
+        .context("the records are stored, but the database's statistics could not be refreshed")?;
     progress.finish_and_clear();
     rejects.writer.flush().context("cannot write the rejects file")?;
     summary.rejected = rejects.count;

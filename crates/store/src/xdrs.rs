@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::db::{in_list, rows_per_statement, value_rows};
 use crate::packed::fetch_packed;
-use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
+use crate::{Arg, AssertSqlSafe, Backend, Store, StoreError, Tx, args};
 
 /// Read in rows or packed ([`crate::packed`]): the fields are in the order of [`XDR_COLUMNS`].
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
@@ -153,6 +153,19 @@ pub(crate) async fn lock_parents(tx: &mut Tx, refs: impl Iterator<Item = (i64, i
         }
     }
     Ok(())
+}
+
+/// After a bulk load, refreshes PostgreSQL's statistics of the ledger and its periods. PostgreSQL plans from
+/// sampled statistics that autovacuum refreshes on its own schedule; a bill run started right after an import
+/// was otherwise planned as if the ledger were still empty and scanned it whole for every batch (58 s instead of
+/// 22 s at 20,000 customers). The sample is bounded, so this takes about as long at any size. SQLite keeps no
+/// statistics unless asked to, and plans from its indexes.
+pub async fn refresh_statistics(store: &Store) -> Result<(), StoreError> {
+    let mut tx = store.write().await?;
+    if tx.backend() == Backend::Postgres {
+        tx.execute("ANALYZE xdrs, billing_periods", vec![]).await?;
+    }
+    tx.commit().await
 }
 
 /// Writes `(party_id, external_id, xdr_id)` rows into PostgreSQL's `xdr_keys`: COPY for many, INSERT for few.
