@@ -4,29 +4,11 @@
 
 mod support;
 
-use classbill_engine::{Actor, ImportRow, IngestMemo, XdrText};
+use classbill_engine::{Actor, IngestMemo};
 use jiff::Timestamp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::TestApp;
-
-fn usage(line: u64, party: i64, external_id: &str, occurred_at: &str) -> ImportRow {
-    ImportRow {
-        line,
-        text: XdrText {
-            party_id: Some(party.to_string()),
-            external_id: Some(external_id.to_owned()),
-            occurred_at: Some(occurred_at.to_owned()),
-            kind: Some("usage".to_owned()),
-            service: Some("voice".to_owned()),
-            rate_code: None,
-            description: None,
-            quantity: Some("1".to_owned()),
-            amount: Some("0.5".to_owned()),
-            currency: Some("EUR".to_owned()),
-        },
-    }
-}
+use support::{TestApp, import_usage};
 
 async fn record(app: &TestApp, party: i64, external_id: &str) -> Value {
     let answer = app.get(&format!("/api/v1/xdrs?party_id={party}"), &app.admin).await;
@@ -54,7 +36,7 @@ on_both_backends! {
         let window = ("2026-09-30T00:00:00Z".parse::<Timestamp>().expect("as_of"), Timestamp::now());
         let mut memo = IngestMemo::default();
 
-        let first = [usage(2, party, "aug-1", "2026-08-10T12:00:00Z")];
+        let first = [import_usage(2, party, "aug-1", "2026-08-10T12:00:00Z")];
         let outcome = app.engine.import_xdrs(&Actor::system(), &first, &mut memo, window).await.expect("imported");
         assert_eq!((outcome.accepted, outcome.rejected.len()), (1, 0));
         let august = record(app, party, "aug-1").await;
@@ -62,7 +44,7 @@ on_both_backends! {
 
         app.bill("2026-09-30T00:00:00Z").await;
 
-        let second = [usage(3, party, "aug-2", "2026-08-20T12:00:00Z")];
+        let second = [import_usage(3, party, "aug-2", "2026-08-20T12:00:00Z")];
         let outcome = app.engine.import_xdrs(&Actor::system(), &second, &mut memo, window).await.expect("imported");
         assert_eq!((outcome.accepted, outcome.rejected.len()), (1, 0));
         let late = record(app, party, "aug-2").await;

@@ -10,7 +10,7 @@
 
 mod support;
 
-use classbill_engine::{Actor, ImportRow, IngestMemo, XdrText};
+use classbill_engine::{Actor, ImportRow, IngestMemo};
 use classbill_store::close::{EngineXdr, insert_engine_xdrs};
 use classbill_store::statistics::{MeasuredXdr, insert_measured};
 use classbill_store::xdrs::{NewXdr, find_by_keys, insert_many};
@@ -19,7 +19,7 @@ use classbill_testkit::Backend as TestBackend;
 use jiff::Timestamp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::TestApp;
+use support::{TestApp, import_usage};
 use tokio::task::JoinSet;
 
 const XDRS: &str = "/api/v1/xdrs";
@@ -81,24 +81,6 @@ async fn assert_keys_match_records(app: &TestApp, party: i64) {
     .await;
     let keys = count(app, "SELECT COUNT(*) FROM xdr_keys WHERE party_id = $1", party).await;
     assert_eq!((matched, keys), (keyed, keyed));
-}
-
-fn import_row(line: u64, party: i64, external_id: &str, occurred_at: &str) -> ImportRow {
-    ImportRow {
-        line,
-        text: XdrText {
-            party_id: Some(party.to_string()),
-            external_id: Some(external_id.to_owned()),
-            occurred_at: Some(occurred_at.to_owned()),
-            kind: Some("usage".to_owned()),
-            service: Some("data".to_owned()),
-            rate_code: None,
-            description: None,
-            quantity: Some("2".to_owned()),
-            amount: Some("0.1".to_owned()),
-            currency: None,
-        },
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,14 +172,14 @@ on_both_backends! {
         let as_of: Timestamp = "2026-03-01T00:00:00Z".parse().expect("instant");
         let now = Timestamp::now();
         let batch: Vec<ImportRow> = (0..100)
-            .map(|i| import_row(i + 2, party, &format!("i-{i}"), "2026-02-10T00:00:00Z"))
+            .map(|i| import_usage(i + 2, party, &format!("i-{i}"), "2026-02-10T00:00:00Z"))
             .collect();
         let mut memo = IngestMemo::default();
         let outcome =
             app.engine.import_xdrs(&Actor::system(), &batch, &mut memo, (as_of, now)).await.expect("imported");
         assert_eq!((outcome.accepted, outcome.rejected.len()), (100, 0));
         let mut repeated = batch.clone();
-        repeated.push(import_row(102, party, "i-100", "2026-02-11T00:00:00Z"));
+        repeated.push(import_usage(102, party, "i-100", "2026-02-11T00:00:00Z"));
         let outcome =
             app.engine.import_xdrs(&Actor::system(), &repeated, &mut memo, (as_of, now)).await.expect("imported");
         assert_eq!((outcome.accepted, outcome.rejected.len()), (101, 0));

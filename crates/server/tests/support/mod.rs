@@ -1,12 +1,31 @@
 //! A real Classbill server on 127.0.0.1 over a fresh database, driven through HTTP like any client.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-use classbill_engine::{Engine, NewReseller, NewUserRole};
+use classbill_engine::{Engine, ImportRow, NewReseller, NewUserRole, XdrText};
 use classbill_store::Store;
 use classbill_testkit::{Backend, TestDatabase, database_url};
 use jiff::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+/// Line `line` of an import file: a usage record of `party` in EUR, one unit for 0.5.
+pub fn import_usage(line: u64, party: i64, external_id: &str, occurred_at: &str) -> ImportRow {
+    ImportRow {
+        line,
+        text: XdrText {
+            party_id: Some(party.to_string()),
+            external_id: Some(external_id.to_owned()),
+            occurred_at: Some(occurred_at.to_owned()),
+            kind: Some("usage".to_owned()),
+            service: Some("voice".to_owned()),
+            rate_code: None,
+            description: None,
+            quantity: Some("1".to_owned()),
+            amount: Some("0.5".to_owned()),
+            currency: Some("EUR".to_owned()),
+        },
+    }
+}
 
 /// A decimal money string of the API (`"-12.34567"`) as 10⁻⁵ units, for sums a test recomputes.
 pub fn units(text: &Value) -> i64 {
