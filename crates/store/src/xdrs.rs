@@ -161,10 +161,11 @@ pub(crate) async fn lock_parents(tx: &mut Tx, refs: impl Iterator<Item = (i64, i
 /// 22 s at 20,000 customers). The sample is bounded, so this takes about as long at any size. SQLite keeps no
 /// statistics unless asked to, and plans from its indexes.
 pub async fn refresh_statistics(store: &Store) -> Result<(), StoreError> {
-    let mut tx = store.write().await?;
-    if tx.backend() == Backend::Postgres {
-        tx.execute("ANALYZE xdrs, billing_periods", vec![]).await?;
+    if store.backend() != Backend::Postgres {
+        return Ok(());
     }
+    let mut tx = store.write().await?;
+    tx.execute("ANALYZE xdrs, billing_periods", vec![]).await?;
     tx.commit().await
 }
 
