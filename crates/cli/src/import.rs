@@ -139,13 +139,13 @@ struct Batch {
 /// Stores one batch and writes its rejected lines in line order.
 async fn flush(
     engine: &Engine,
-    batch: &mut Batch,
+    mut batch: Batch,
     memo: &mut IngestMemo,
     as_of: Timestamp,
     rejects: &mut Rejects,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
-    let mut refused = std::mem::take(&mut batch.refused);
+    let mut refused = batch.refused;
     if let Some(first) = batch.rows.first() {
         let outcome = engine
             .import_xdrs(&Actor::system(), &batch.rows, memo, (as_of, Timestamp::now()))
@@ -168,9 +168,78 @@ async fn flush(
     for (line, reason, cells) in &refused {
         rejects.write(*line, reason, cells)?;
     }
-    batch.rows.clear();
-    batch.cells.clear();
     Ok(())
+}
+
+/// Reads the rows of an import file and hands them on in batches of [`BATCH_ROWS`].
+struct BatchSource {
+    file: PathBuf,
+    reader: csv::Reader<BufReader<File>>,
+    columns: Vec<&'static str>,
+    lines: LineCounter,
+    progress: ProgressBar,
+}
+
+impl BatchSource {
+    /// Sends every batch of the file, the last one however short, or the error that stopped the reading; stops
+    /// early when the receiver is gone.
+    fn send_all(mut self, sender: &tokio::sync::mpsc::Sender<anyhow::Result<Batch>>) {
+        loop {
+            let (batch, more) = match self.next_batch() {
+                Ok(next) => next,
+                Err(e) => {
+                    let _ = sender.blocking_send(Err(e));
+                    return;
+                }
+            };
+            if sender.blocking_send(Ok(batch)).is_err() || !more {
+                return;
+            }
+        }
+    }
+
+    /// The next batch, and whether the file goes on after it.
+    fn next_batch(&mut self) -> anyhow::Result<(Batch, bool)> {
+        let file = &self.file;
+        let mut batch = Batch::default();
+        let mut record = csv::StringRecord::new();
+        while batch.rows.len() + batch.refused.len() < BATCH_ROWS {
+            let next_start = self.reader.position().byte();
+            match self.reader.read_record(&mut record) {
+                Ok(false) => return Ok((batch, false)),
+                Ok(true) => {
+                    let start = record.position().map_or(next_start, |p| p.byte());
+                    let line = self
+                        .lines
+                        .line_of(start)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    if record.len() != self.columns.len() {
+                        let reason = format!("expected {} columns, found {}", self.columns.len(), record.len());
+                        batch.refused.push((line, reason, record.clone()));
+                    } else {
+                        let mut text = XdrText::default();
+                        for (column, cell) in self.columns.iter().zip(record.iter()) {
+                            text.set(column, cell);
+                        }
+                        batch.rows.push(ImportRow { line, text });
+                        batch.cells.push(record.clone());
+                    }
+                }
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                    let start = e.position().map_or(next_start, |p| p.byte());
+                    let line = self
+                        .lines
+                        .line_of(start)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    let reason = "the line is not valid UTF-8".to_owned();
+                    batch.refused.push((line, reason, csv::StringRecord::new()));
+                }
+                Err(e) => bail!("cannot read {}: {e}", file.display()),
+            }
+            self.progress.set_position(self.reader.position().byte());
+        }
+        Ok((batch, true))
+    }
 }
 
 /// Imports `file`; `as_of` picks the open period that late records join.
@@ -212,47 +281,23 @@ pub async fn import_xdrs(engine: &Engine, file: &Path, as_of: Timestamp) -> anyh
         rejects_file,
         ..Summary::default()
     };
-    let mut batch = Batch::default();
+    let lines = LineCounter::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    // The file is read and split into batches on a thread of its own, so that reading the next batch overlaps
+    // the database's work on this one; at most two batches wait, which bounds the memory.
+    let (sender, mut batches) = tokio::sync::mpsc::channel(2);
+    let source = BatchSource {
+        file: file.to_owned(),
+        reader,
+        columns,
+        lines,
+        progress: progress.clone(),
+    };
+    let reading = tokio::task::spawn_blocking(move || source.send_all(&sender));
     let mut memo = IngestMemo::default();
-    let mut lines = LineCounter::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mut record = csv::StringRecord::new();
-    loop {
-        let next_start = reader.position().byte();
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let start = record.position().map_or(next_start, |p| p.byte());
-                let line = lines
-                    .line_of(start)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                if record.len() != columns.len() {
-                    let reason = format!("expected {} columns, found {}", columns.len(), record.len());
-                    batch.refused.push((line, reason, record.clone()));
-                } else {
-                    let mut text = XdrText::default();
-                    for (column, cell) in columns.iter().zip(record.iter()) {
-                        text.set(column, cell);
-                    }
-                    batch.rows.push(ImportRow { line, text });
-                    batch.cells.push(record.clone());
-                }
-            }
-            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
-                let start = e.position().map_or(next_start, |p| p.byte());
-                let line = lines
-                    .line_of(start)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                let reason = "the line is not valid UTF-8".to_owned();
-                batch.refused.push((line, reason, csv::StringRecord::new()));
-            }
-            Err(e) => bail!("cannot read {}: {e}", file.display()),
-        }
-        if batch.rows.len() + batch.refused.len() >= BATCH_ROWS {
-            flush(engine, &mut batch, &mut memo, as_of, &mut rejects, &mut summary).await?;
-        }
-        progress.set_position(reader.position().byte());
+    while let Some(batch) = batches.recv().await {
+        flush(engine, batch?, &mut memo, as_of, &mut rejects, &mut summary).await?;
     }
-    flush(engine, &mut batch, &mut memo, as_of, &mut rejects, &mut summary).await?;
+    reading.await.context("the file reader stopped")?;
     xdrs::refresh_statistics(&engine.store)
         .await
         .context("the records are stored, but the database's statistics could not be refreshed")?;

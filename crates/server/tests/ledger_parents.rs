@@ -1,6 +1,8 @@
 //! Every record of the ledger names a party and a billing period that exist. SQLite checks its foreign keys;
-//! PostgreSQL locks each party and period once per batch of records (migration 0029), so a termination that
-//! removes a party's empty future periods waits for a write into one of them and then keeps it.
+//! PostgreSQL has no foreign keys on the ledger (migration 0029): a write of records holds an advisory lock shared
+//! and finds its periods, so a termination that removes a party's empty future periods waits for a write into one
+//! of them and then keeps it. The same lock makes a close's freeze wait for a write into the period it freezes,
+//! whose record is then billed rather than left behind in a closed period.
 
 mod support;
 
@@ -11,19 +13,19 @@ use classbill_store::{StoreError, args, collections};
 use classbill_testkit::Backend;
 use jiff::Timestamp;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::TestApp;
 
-/// A customer billed monthly in UTC from January 2026 with one record in April, so that its periods from
-/// January to April are stored; answers its id and the ids of those periods in order.
-async fn customer_with_periods(app: &TestApp) -> (i64, Vec<i64>) {
-    let answer = app
-        .post(
-            "/api/v1/customers",
-            &app.admin,
-            json!({"name": "Jana", "currency": "EUR", "time_zone": "UTC", "activated_at": "2026-01-01T00:00:00Z"}),
-        )
-        .await;
+/// A customer billed monthly in UTC from January 2026, in the class `class_id` (the default class when null), with
+/// one record in April, so that its periods from January to April are stored; answers its id and the ids of those
+/// periods in order.
+async fn customer_with_periods(app: &TestApp, class_id: Value) -> (i64, Vec<i64>) {
+    let mut customer =
+        json!({"name": "Jana", "currency": "EUR", "time_zone": "UTC", "activated_at": "2026-01-01T00:00:00Z"});
+    if !class_id.is_null() {
+        customer["class_id"] = class_id;
+    }
+    let answer = app.post("/api/v1/customers", &app.admin, customer).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     let party = answer.body["id"].as_i64().expect("customer id");
     let april = json!({"party_id": party, "external_id": "apr", "occurred_at": "2026-04-10T00:00:00Z",
@@ -63,7 +65,7 @@ fn record(party_id: i64, period_id: i64, external_id: &str) -> NewXdr {
 
 on_both_backends! {
     async fn a_record_naming_a_period_that_does_not_exist_is_refused(app) {
-        let (party, periods) = customer_with_periods(app).await;
+        let (party, periods) = customer_with_periods(app, Value::Null).await;
         let missing = periods.iter().max().expect("periods") + 1_000;
         let mut tx = app.engine.store.write().await.expect("write");
         let refused = insert_many(&mut tx, &[record(party, missing, "nowhere")], 0).await;
@@ -80,7 +82,7 @@ on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_termination_waits_for_a_write_into_an_empty_period_and_keeps_it() {
     let app = TestApp::start(Backend::Postgres).await;
-    let (party, periods) = customer_with_periods(&app).await;
+    let (party, periods) = customer_with_periods(&app, Value::Null).await;
     let [_, february, march, april] = periods[..] else {
         panic!("four periods expected, found {periods:?}");
     };
@@ -114,4 +116,50 @@ async fn postgres_a_termination_waits_for_a_write_into_an_empty_period_and_keeps
         [periods[0], february, march, april],
         "March holds a record now and April held one before, so both stay"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_close_waits_for_a_write_into_the_period_it_freezes_and_bills_the_record() {
+    let app = TestApp::start(Backend::Postgres).await;
+    let template = app.standard_template().await;
+    let class = app
+        .class(
+            &app.admin,
+            json!({"name": "Invoiced", "currency": "EUR",
+                   "regular_invoices": {"enabled": true, "template_id": template,
+                                        "payment_terms": {"type": "net", "days": 15}}}),
+        )
+        .await;
+    let (party, periods) = customer_with_periods(&app, class["id"].clone()).await;
+    let march = periods[2];
+
+    // A writer puts a record into the open March period and holds its transaction open.
+    let mut writer = app.engine.store.write().await.expect("write");
+    let ids = insert_many(&mut writer, &[record(party, march, "mar")], 0)
+        .await
+        .expect("stored");
+
+    // Meanwhile a billing run closes January to March.
+    let engine = app.engine.clone();
+    let at: Timestamp = "2026-04-20T00:00:00Z".parse().expect("instant");
+    let run = tokio::spawn(async move { engine.run_billing(at, at).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !run.is_finished(),
+        "the run waits for the write into March before it freezes March"
+    );
+    writer.commit().await.expect("committed");
+    run.await.expect("the run task").expect("the run");
+
+    let mut tx = app.engine.store.read().await.expect("read");
+    let (invoice_id,): (Option<i64>,) = tx
+        .fetch_one("SELECT invoice_id FROM xdrs WHERE id = $1", args![ids[0]])
+        .await
+        .expect("the record");
+    let (status,): (String,) = tx
+        .fetch_one("SELECT status FROM billing_periods WHERE id = $1", args![march])
+        .await
+        .expect("March");
+    assert_eq!(status, "closed");
+    assert!(invoice_id.is_some(), "March's invoice bills the record");
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::db::{in_list, rows_per_statement, value_rows};
 use crate::packed::fetch_packed;
 use crate::periods::PeriodRow;
-use crate::xdrs::{NEXT_XDR_ID, XdrRow, lock_parents};
+use crate::xdrs::{NEXT_XDR_ID, XdrRow, guard_periods};
 use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
 
 #[derive(sqlx::FromRow)]
@@ -377,6 +377,7 @@ impl EngineXdr {
 /// Books engine xDRs (quantity 1); a key that is already stored is skipped. Answers the ids of the rows stored
 /// now, ascending.
 pub async fn insert_engine_xdrs(tx: &mut Tx, rows: &[EngineXdr], created_at: i64) -> Result<Vec<i64>, StoreError> {
+    guard_periods(tx, rows.iter().map(|x| x.period_id)).await?;
     let mut ids: Vec<i64> = book_engine_xdrs(tx, rows, created_at).await?.into_values().collect();
     ids.sort_unstable();
     Ok(ids)
@@ -390,7 +391,9 @@ struct BookedRow {
 }
 
 /// [`insert_engine_xdrs`] for the records of many periods at once: answers the id of each row stored now by its
-/// key `(party_id, external_id)`, so the caller can tell which records are whose.
+/// key `(party_id, external_id)`, so the caller can tell which records are whose. Called as such by the close,
+/// whose periods are `closing`: nothing removes them, so the close does not hold back freezes and terminations
+/// ([`crate::xdrs::hold_open_periods`]) for as long as it works.
 pub async fn book_engine_xdrs(
     tx: &mut Tx,
     rows: &[EngineXdr],
@@ -399,7 +402,6 @@ pub async fn book_engine_xdrs(
     const COLUMNS: usize = 17;
     const NAMES: &str = "party_id, period_id, occurred_at, kind, service, quantity, amount, external_id, hidden, late, \
         tax_name, tax_rate_percent, tax_base, tax_amount, reverse_charge, outside_scope, created_at";
-    lock_parents(tx, rows.iter().map(|x| (x.party_id, x.period_id))).await?;
     let postgres = tx.backend() == Backend::Postgres;
     // PostgreSQL books through `xdr_keys`, where one statement must not carry a key twice (two rows would get
     // ids for one key); the first record of a key is the one a repeated step would have kept.

@@ -2,7 +2,8 @@
 //! of each invoice, the party status history, and collection runs.
 
 use crate::db::{in_list, rows_per_statement, value_rows};
-use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
+use crate::xdrs::hold_open_periods;
+use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
 
 /// One planned event of an invoice's schedule, as stored at issue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,17 +280,9 @@ pub async fn status_history(tx: &mut Tx, party_id: i64) -> Result<Vec<StatusChan
 /// Ends the party's period that contains `at_us` at that instant and removes its later periods that are still
 /// empty and open (termination, §5.9 rule 5).
 pub async fn end_periods_at(tx: &mut Tx, party_id: i64, at_us: i64) -> Result<(), StoreError> {
-    if tx.backend() == Backend::Postgres {
-        // The ledger has no foreign keys on PostgreSQL; a write of records locks their period first
-        // (`xdrs::lock_parents`). Locking the candidates here waits for such writes to commit, and the DELETE
-        // below, a statement of its own, then sees their records and keeps those periods.
-        tx.execute(
-            "SELECT id FROM billing_periods WHERE party_id = $1 AND start_at >= $2 AND status = 'open'
-             ORDER BY id FOR UPDATE",
-            args![party_id, at_us],
-        )
-        .await?;
-    }
+    // Writes of records in flight commit first; the DELETE below, a statement of its own, then sees their records
+    // and keeps those periods.
+    hold_open_periods(tx).await?;
     tx.execute(
         "DELETE FROM billing_periods
          WHERE party_id = $1 AND start_at >= $2 AND status = 'open'

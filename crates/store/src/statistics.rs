@@ -1,7 +1,7 @@
 //! Statistics files of closed periods (customer-classes §5.12) and the measured-service xDRs of step S2.
 
 use crate::db::{in_list, rows_per_statement, value_rows};
-use crate::xdrs::{NEXT_XDR_ID, lock_parents};
+use crate::xdrs::NEXT_XDR_ID;
 use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
 
 /// The two files of one period.
@@ -91,9 +91,9 @@ pub struct MeasuredXdr {
 }
 
 /// Books measured-service xDRs; a key already stored is skipped. On PostgreSQL the key goes to `xdr_keys` first
-/// (the unique index there, migration 0025) and the record is stored only when the key was new.
+/// (the unique index there, migration 0025) and the record is stored only when the key was new. The periods are
+/// `closing` (S2), which nothing removes.
 pub async fn insert_measured(tx: &mut Tx, rows: &[MeasuredXdr], created_at: i64) -> Result<(), StoreError> {
-    lock_parents(tx, rows.iter().map(|x| (x.party_id, x.period_id))).await?;
     let sql = match tx.backend() {
         Backend::Postgres => format!(
             "WITH k AS (INSERT INTO xdr_keys (party_id, external_id, xdr_id) \

@@ -97,7 +97,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[NewXdr], created_at: i64) -> Resul
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    lock_parents(tx, rows.iter().map(|x| (x.party_id, x.period_id))).await?;
+    guard_periods(tx, rows.iter().map(|x| x.period_id)).await?;
     let ids = match tx {
         Tx::Postgres(pg) if rows.len() >= COPY_MIN_ROWS => {
             let ids: Vec<IdRow> = sqlx::query_as(AssertSqlSafe(format!(
@@ -123,33 +123,63 @@ pub async fn insert_many(tx: &mut Tx, rows: &[NewXdr], created_at: i64) -> Resul
     Ok(ids)
 }
 
-/// On PostgreSQL, locks the parties and periods that records about to be written name (`(party_id, period_id)`)
-/// as a foreign key would, with `FOR KEY SHARE`, but once per batch rather than once per row: the ledger has no
-/// foreign keys there (migration 0029), because their check per row was two thirds of the time a large write
-/// took. A parent that no longer exists fails the write with [`StoreError::Removed`]; the one statement that
-/// deletes periods ([`crate::collections::end_periods_at`]) locks them before it looks for their records.
-/// SQLite checks its foreign keys itself and runs one writer at a time.
-pub(crate) async fn lock_parents(tx: &mut Tx, refs: impl Iterator<Item = (i64, i64)>) -> Result<(), StoreError> {
+/// On PostgreSQL, the advisory lock between the writes of records into open billing periods and the changes that
+/// end a period's openness: its freeze by a close (`open` → `closing`) and a termination's removal or shortening
+/// of periods. Writers hold it shared ([`share_open_periods`]) and so never wait for one another; those changes
+/// hold it exclusively ([`hold_open_periods`]). Row locks could not serve: the lock a write may take on a period
+/// without blocking other writers (`FOR KEY SHARE`) does not conflict with the freeze's update of its status, and
+/// taking one per period wrote every period's tuple (a sixth of an import).
+const OPEN_PERIODS_LOCK: &str = "hashtext('classbill.open_periods')";
+
+/// Taken by a write of records before it reads the open periods it writes into, on PostgreSQL: a freeze or a
+/// termination either committed before, and the read sees it, or waits for this transaction to commit, and then
+/// sees its records (a close bills them; a termination keeps the period). SQLite runs one writer at a time.
+pub async fn share_open_periods(tx: &mut Tx) -> Result<(), StoreError> {
+    lock_open_periods(tx, "pg_advisory_xact_lock_shared").await
+}
+
+/// Taken, on PostgreSQL, by a transaction about to end the openness of periods (see [`OPEN_PERIODS_LOCK`]):
+/// waits for the writes of records in flight and holds new ones back until it commits. It must be taken before
+/// the periods to change are read, and after any row lock that a writer may hold while it waits for the shared
+/// lock (a close claims its parties first).
+pub async fn hold_open_periods(tx: &mut Tx) -> Result<(), StoreError> {
+    lock_open_periods(tx, "pg_advisory_xact_lock").await
+}
+
+/// Takes [`OPEN_PERIODS_LOCK`] with one of PostgreSQL's transaction-level advisory lock functions.
+async fn lock_open_periods(tx: &mut Tx, function: &str) -> Result<(), StoreError> {
     if tx.backend() != Backend::Postgres {
         return Ok(());
     }
-    let (mut parties, mut periods): (Vec<i64>, Vec<i64>) = refs.unzip();
-    for (table, ids) in [("parties", &mut parties), ("billing_periods", &mut periods)] {
-        ids.sort_unstable();
-        ids.dedup();
-        for chunk in ids.chunks(INSERT_BATCH) {
-            let sql = format!(
-                "SELECT id FROM {table} WHERE id IN ({}) ORDER BY id FOR KEY SHARE",
-                in_list(1, chunk.len())
-            );
-            let found: Vec<IdRow> = tx
-                .fetch_all(AssertSqlSafe(sql), chunk.iter().map(|&id| Arg::from(id)).collect())
-                .await?;
-            if found.len() < chunk.len() {
-                let found: std::collections::HashSet<i64> = found.into_iter().map(|row| row.id).collect();
-                let gone = chunk.iter().find(|id| !found.contains(id)).copied().unwrap_or_default();
-                return Err(StoreError::Removed(format!("{table} row {gone}")));
-            }
+    let sql = format!("SELECT {function}({OPEN_PERIODS_LOCK})");
+    tx.execute(AssertSqlSafe(sql), Vec::new()).await?;
+    Ok(())
+}
+
+/// Makes sure, on PostgreSQL, that the periods records about to be written name exist and stay until the
+/// transaction ends: [`share_open_periods`] (again, if the writer took it already) and a plain read of the
+/// periods. The ledger has no foreign keys there (migration 0029), because their check per row was two thirds of
+/// the time a large write took. Parties are never deleted. SQLite checks its foreign keys itself.
+pub(crate) async fn guard_periods(tx: &mut Tx, period_ids: impl Iterator<Item = i64>) -> Result<(), StoreError> {
+    if tx.backend() != Backend::Postgres {
+        return Ok(());
+    }
+    share_open_periods(tx).await?;
+    let mut ids: Vec<i64> = period_ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(INSERT_BATCH) {
+        let sql = format!(
+            "SELECT id FROM billing_periods WHERE id IN ({})",
+            in_list(1, chunk.len())
+        );
+        let found: Vec<IdRow> = tx
+            .fetch_all(AssertSqlSafe(sql), chunk.iter().map(|&id| Arg::from(id)).collect())
+            .await?;
+        if found.len() < chunk.len() {
+            let found: std::collections::HashSet<i64> = found.into_iter().map(|row| row.id).collect();
+            let gone = chunk.iter().find(|id| !found.contains(id)).copied().unwrap_or_default();
+            return Err(StoreError::Removed(format!("billing_periods row {gone}")));
         }
     }
     Ok(())

@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use classbill_store::close::{self as store_close, Held};
 use classbill_store::periods;
 use classbill_store::run_workers::Participation;
+use classbill_store::xdrs;
 use classbill_store::{StoreError, instants};
 use jiff::Timestamp;
 
@@ -177,6 +178,8 @@ impl crate::Engine {
                     continue;
                 }
                 pass.claim(&claimed);
+                // Writes of records into the periods about to be frozen commit first, so S2 reads their records.
+                xdrs::hold_open_periods(&mut tx).await?;
                 let batch_id = freeze::freeze_due(&mut tx, &context, &claimed, as_of, now).await?;
                 tx.commit().await?;
                 pass.committed(CloseStage::Frozen);
@@ -267,6 +270,7 @@ impl crate::Engine {
                 "a billing run is closing this party's periods; try again when it has finished",
             ));
         }
+        xdrs::hold_open_periods(&mut tx).await?;
         // Read again under the claim: a run may have changed the period meanwhile.
         let period = periods::get(&mut tx, id).await?.ok_or_else(not_found)?;
         if period.status != "open" {

@@ -57,6 +57,8 @@ async fn place_and_write(
     as_of: Timestamp,
     now: Timestamp,
 ) -> EngineResult<Option<Vec<i64>>> {
+    // Before the periods are read: a period frozen or removed meanwhile is then seen so (see the lock).
+    xdrs::share_open_periods(tx).await?;
     let mut by_party: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, x) in rows.iter().enumerate() {
         by_party.entry(x.party_id).or_default().push(i);
