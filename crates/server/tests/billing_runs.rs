@@ -7,29 +7,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::TestApp;
-
-/// A class with regular invoices on (Standard template), the given taxation and rounding.
-async fn invoicing_class(app: &TestApp, token: &str, name: &str, currency: &str, extra: Value) -> Value {
-    let template = app.standard_template().await;
-    let mut body = json!({
-        "name": name, "currency": currency,
-        "regular_invoices": {"enabled": true, "template_id": template, "payment_terms": {"type": "net", "days": 15}},
-    });
-    merge(&mut body, extra);
-    app.class(token, body).await
-}
-
-fn merge(target: &mut Value, patch: Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                merge(t.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (t, p) => *t = p,
-    }
-}
+use support::{TestApp, merge};
 
 async fn customer(app: &TestApp, token: &str, body: Value) -> i64 {
     let answer = app.post("/api/v1/customers", token, body).await;
@@ -122,7 +100,7 @@ fn owned(rows: &[(&str, &str, &str, &str)]) -> Vec<(String, String, String, Stri
 
 on_both_backends! {
     async fn the_march_close_of_the_worked_example(app) {
-        let class = invoicing_class(app, &app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
+        let class = app.invoicing_class(&app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
         let party = berlin_customer(app, &class["id"]).await;
         app.section_7_1_march_charges(party).await;
 
@@ -201,7 +179,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn the_close_uses_the_class_revision_current_when_it_freezes(app) {
-        let class = invoicing_class(app, &app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
+        let class = app.invoicing_class(&app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
         let party = berlin_customer(app, &class["id"]).await;
         app.section_7_1_march_charges(party).await;
         let revision = class["revision"].as_i64().expect("revision");
@@ -233,7 +211,7 @@ on_both_backends! {
             "general_info": {"rounding_method": "half_away_from_zero"},
             "regular_invoices": {"payment_terms": {"type": "due_upon_receipt"}},
         }));
-        let class = invoicing_class(app, &app.admin, "Retail AT", "EUR", extra).await;
+        let class = app.invoicing_class(&app.admin, "Retail AT", "EUR", extra).await;
         let party = customer(
             app,
             &app.admin,
@@ -277,7 +255,7 @@ on_both_backends! {
         }
         let extra = json!({"general_info": {"rounding_method": "special"},
                            "taxation": {"method": "custom", "custom_tax_ids": ids}});
-        let class = invoicing_class(app, &app.admin, "US Telecom", "USD", extra).await;
+        let class = app.invoicing_class(&app.admin, "US Telecom", "USD", extra).await;
         let party = customer(
             app,
             &app.admin,
@@ -315,9 +293,9 @@ on_both_backends! {
 
 on_both_backends! {
     async fn numbers_are_gapless_per_owner_and_resellers_see_their_own_invoices(app) {
-        let admin_class = invoicing_class(app, &app.admin, "Business EU", "EUR", json!({})).await;
+        let admin_class = app.invoicing_class(&app.admin, "Business EU", "EUR", json!({})).await;
         let (reseller, token) = app.reseller_with_user("Alpha").await;
-        let reseller_class = invoicing_class(app, &token, "Alpha Gold", "EUR", json!({})).await;
+        let reseller_class = app.invoicing_class(&token, "Alpha Gold", "EUR", json!({})).await;
         let patched = app
             .raw(reqwest::Method::PATCH, &format!("/api/v1/invoice-sequences/{reseller}"))
             .bearer_auth(&token)
@@ -386,7 +364,7 @@ on_both_backends! {
         let extra = json!({"taxation": {"method": "external", "external": {
             "endpoint_url": "https://tax.example.com/v1", "timeout_ms": 5000, "secret_ref": "tax-engine",
             "prices_include_tax": false}}});
-        let class = invoicing_class(app, &app.admin, "External", "EUR", extra).await;
+        let class = app.invoicing_class(&app.admin, "External", "EUR", extra).await;
         let party = berlin_customer(app, &class["id"]).await;
         app.section_7_1_march_charges(party).await;
 
@@ -430,7 +408,7 @@ on_both_backends! {
             assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
         }
         let extra = json!({"taxation": {"method": "generic_vat", "generic_vat": {"home_country": "DE", "inclusive": false}}});
-        let class = invoicing_class(app, &app.admin, "EU wide", "EUR", extra).await;
+        let class = app.invoicing_class(&app.admin, "EU wide", "EUR", extra).await;
         let consumer = customer(app, &app.admin, json!({"name": "AT consumer", "currency": "EUR", "class_id": class["id"],
             "country": "AT", "activated_at": "2025-03-01T00:00:00Z"})).await;
         let business = customer(app, &app.admin, json!({"name": "AT business", "currency": "EUR", "class_id": class["id"],
@@ -456,7 +434,7 @@ on_both_backends! {
         let mut extra = fixed_vat("19", false);
         merge(&mut extra, json!({"general_info": {"billed_externally": true, "reset_balance_each_period": true,
                                                   "hide_reset_xdr": true}}));
-        let class = invoicing_class(app, &app.admin, "Billed elsewhere", "EUR", extra).await;
+        let class = app.invoicing_class(&app.admin, "Billed elsewhere", "EUR", extra).await;
         let party = customer(app, &app.admin, json!({"name": "Wholesale", "currency": "EUR", "class_id": class["id"],
             "activated_at": "2025-03-01T00:00:00Z"})).await;
         post_xdrs(app, &app.admin, vec![
@@ -499,7 +477,7 @@ async fn parties_claimed(app: &TestApp, as_of: &str) -> u64 {
 
 on_both_backends! {
     async fn a_scheduler_tick_only_visits_parties_with_billing_work(app) {
-        let class = invoicing_class(app, &app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
+        let class = app.invoicing_class(&app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
         let parties = [
             berlin_customer(app, &class["id"]).await,
             berlin_customer(app, &class["id"]).await,
@@ -522,7 +500,9 @@ on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_waits_for_a_party_another_transaction_holds() {
     let app = TestApp::start(classbill_testkit::Backend::Postgres).await;
-    let class = invoicing_class(&app, &app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
+    let class = app
+        .invoicing_class(&app.admin, "Business EU", "EUR", fixed_vat("19", false))
+        .await;
     let held = berlin_customer(&app, &class["id"]).await;
     let other = berlin_customer(&app, &class["id"]).await;
     assert_eq!(parties_claimed(&app, "2025-03-15T00:00:00Z").await, 2);
@@ -568,7 +548,9 @@ async fn a_participant_killed_before_it_ends_keeps_the_counts_of_its_batches() {
     use classbill_engine::Actor;
 
     let app = TestApp::start(classbill_testkit::Backend::Postgres).await;
-    let class = invoicing_class(&app, &app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
+    let class = app
+        .invoicing_class(&app.admin, "Business EU", "EUR", fixed_vat("19", false))
+        .await;
     let free = berlin_customer(&app, &class["id"]).await;
     let held = berlin_customer(&app, &class["id"]).await;
     assert_eq!(parties_claimed(&app, "2025-03-15T00:00:00Z").await, 2);

@@ -2,19 +2,22 @@
 //! PostgreSQL has no foreign keys on the ledger (migration 0029): a write of records holds an advisory lock shared
 //! and finds its periods, so a termination that removes a party's empty future periods waits for a write into one
 //! of them and then keeps it. The same lock makes a close's freeze wait for a write into the period it freezes,
-//! whose record is then billed rather than left behind in a closed period.
+//! whose record is then billed rather than left behind in a closed period. Transactions take their parties' claims
+//! before the lock, and one that holds it exclusively takes it before it writes, so none waits for another in a
+//! circle.
 
 mod support;
 
 use std::time::Duration;
 
-use classbill_store::xdrs::{NewXdr, insert_many};
+use classbill_store::close::{Held, claim_parties};
+use classbill_store::xdrs::{self, NewXdr, insert_many};
 use classbill_store::{StoreError, args, collections};
 use classbill_testkit::Backend;
 use jiff::Timestamp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::TestApp;
+use support::{TestApp, units};
 
 /// A customer billed monthly in UTC from January 2026, in the class `class_id` (the default class when null), with
 /// one record in April, so that its periods from January to April are stored; answers its id and the ids of those
@@ -121,15 +124,7 @@ async fn postgres_a_termination_waits_for_a_write_into_an_empty_period_and_keeps
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_close_waits_for_a_write_into_the_period_it_freezes_and_bills_the_record() {
     let app = TestApp::start(Backend::Postgres).await;
-    let template = app.standard_template().await;
-    let class = app
-        .class(
-            &app.admin,
-            json!({"name": "Invoiced", "currency": "EUR",
-                   "regular_invoices": {"enabled": true, "template_id": template,
-                                        "payment_terms": {"type": "net", "days": 15}}}),
-        )
-        .await;
+    let class = app.invoicing_class(&app.admin, "Invoiced", "EUR", json!({})).await;
     let (party, periods) = customer_with_periods(&app, class["id"].clone()).await;
     let march = periods[2];
 
@@ -162,4 +157,115 @@ async fn postgres_a_close_waits_for_a_write_into_the_period_it_freezes_and_bills
         .expect("March");
     assert_eq!(status, "closed");
     assert!(invoice_id.is_some(), "March's invoice bills the record");
+}
+
+/// How many transactions on the test's database wait for an advisory lock (the ledger's open-periods lock is the
+/// only one); the cluster serves other tests' databases too.
+async fn waiting_for_the_ledger_lock(app: &TestApp) -> i64 {
+    let mut tx = app.engine.store.read().await.expect("read");
+    let (waiting,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM pg_locks
+             WHERE locktype = 'advisory' AND NOT granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            vec![],
+        )
+        .await
+        .expect("pg_locks");
+    waiting
+}
+
+async fn until_waiting_for_the_ledger_lock(app: &TestApp) {
+    for _ in 0..200 {
+        if waiting_for_the_ledger_lock(app).await > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing waited for the ledger's lock");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_collection_run_that_terminates_takes_the_ledger_lock_before_it_writes() {
+    let app = TestApp::start(Backend::Postgres).await;
+    let class = app
+        .invoicing_class(
+            &app.admin,
+            "Terminating",
+            "EUR",
+            json!({"regular_invoices": {"collection": {"terminate_after_days": 1}}}),
+        )
+        .await;
+    let (party, _) = customer_with_periods(&app, class["id"].clone()).await;
+    let march = json!({"party_id": party, "external_id": "mar", "occurred_at": "2026-03-10T00:00:00Z",
+                       "kind": "usage", "service": "voice", "quantity": "1", "amount": "5"});
+    let answer = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [march]})).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    app.bill("2026-04-20T00:00:00Z").await;
+    let invoice = app
+        .invoices_of(party)
+        .await
+        .into_iter()
+        .find(|i| units(&i["open_amount"]) > 0);
+    let invoice_id = invoice.expect("the March invoice")["id"].as_i64().expect("id");
+
+    // A write of records holds the lock shared while the run fires the invoice's overdue event and, a day
+    // later, the party's termination.
+    let mut writer = app.engine.store.write().await.expect("write");
+    xdrs::share_open_periods(&mut writer).await.expect("shared");
+    let engine = app.engine.clone();
+    let at: Timestamp = "2026-05-20T00:00:00Z".parse().expect("instant");
+    let run = tokio::spawn(async move { engine.run_collections(at, at).await });
+    until_waiting_for_the_ledger_lock(&app).await;
+
+    // The run waits before it has written anything: the writer can still take the invoice the overdue event
+    // updates. Asked for the lock only at the termination, the run would hold that invoice already, and a writer
+    // waiting for it would deadlock with the run.
+    let free: Result<Vec<(i64,)>, _> = writer
+        .fetch_all(
+            "SELECT id FROM invoices WHERE id = $1 FOR UPDATE NOWAIT",
+            args![invoice_id],
+        )
+        .await;
+    assert!(free.is_ok(), "the invoice is free while the run waits: {free:?}");
+    writer.rollback().await.expect("rolled back");
+    let summary = run.await.expect("the run task").expect("the run");
+    assert_eq!(summary.events_fired, 2, "overdue and termination: {summary:?}");
+
+    let customer = app.get(&format!("/api/v1/customers/{party}"), &app.admin).await;
+    assert_eq!(customer.body["status"], json!("closed"), "{}", customer.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_payment_claims_its_party_before_it_takes_the_ledger_lock() {
+    let app = TestApp::start(Backend::Postgres).await;
+    let (party, _) = customer_with_periods(&app, Value::Null).await;
+
+    // A close holds the party's claim, as it does while it waits for the lock exclusively.
+    let mut close = app.engine.store.write().await.expect("write");
+    let claimed = claim_parties(&mut close, &[party], Held::Wait).await.expect("claimed");
+    assert_eq!(claimed, [party]);
+    let mut ledger = app.engine.store.write().await.expect("write");
+    xdrs::hold_open_periods(&mut ledger).await.expect("held");
+
+    // The payment waits for the claim without holding the ledger's lock shared, so the close could take it.
+    let request = reqwest::Client::new()
+        .post(format!("{}/api/v1/payments", app.base))
+        .bearer_auth(&app.admin)
+        .json(&json!({"party_id": party, "amount": "1", "currency": "EUR", "received_at": "2026-04-11T00:00:00Z"}));
+    let payment = tokio::spawn(async move {
+        let answer = request.send().await.expect("answered");
+        (answer.status(), answer.text().await.expect("body"))
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!payment.is_finished(), "the payment waits for the party's claim");
+    assert_eq!(
+        waiting_for_the_ledger_lock(&app).await,
+        0,
+        "the payment does not queue for the ledger's lock before it has its party"
+    );
+    ledger.commit().await.expect("released");
+    close.commit().await.expect("released");
+    let (status, body) = payment.await.expect("the payment task");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }

@@ -111,6 +111,21 @@ pub async fn due_items(tx: &mut Tx, party_ids: &[i64], as_of_us: i64) -> Result<
     tx.fetch_all(AssertSqlSafe(sql), values).await
 }
 
+/// Whether any of these invoices has a pending `event` due at or before `until_us`.
+pub async fn any_pending(tx: &mut Tx, invoice_ids: &[i64], event: &str, until_us: i64) -> Result<bool, StoreError> {
+    if invoice_ids.is_empty() {
+        return Ok(false);
+    }
+    let sql = format!(
+        "SELECT id FROM collection_items
+         WHERE state = 'pending' AND event = $1 AND due_at <= $2 AND invoice_id IN ({}) LIMIT 1",
+        in_list(3, invoice_ids.len())
+    );
+    let mut values = vec![Arg::from(event), Arg::from(until_us)];
+    values.extend(invoice_ids.iter().map(|&id| Arg::from(id)));
+    Ok(tx.fetch_optional::<(i64,)>(AssertSqlSafe(sql), values).await?.is_some())
+}
+
 /// Settles one pending item as `fired` or `dropped` at the run's `as_of`; answers false when it was no
 /// longer pending (settled meanwhile).
 pub async fn settle(tx: &mut Tx, item_id: i64, state: &str, as_of_us: i64) -> Result<bool, StoreError> {

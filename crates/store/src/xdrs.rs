@@ -128,7 +128,9 @@ pub async fn insert_many(tx: &mut Tx, rows: &[NewXdr], created_at: i64) -> Resul
 /// of periods. Writers hold it shared ([`share_open_periods`]) and so never wait for one another; those changes
 /// hold it exclusively ([`hold_open_periods`]). Row locks could not serve: the lock a write may take on a period
 /// without blocking other writers (`FOR KEY SHARE`) does not conflict with the freeze's update of its status, and
-/// taking one per period wrote every period's tuple (a sixth of an import).
+/// taking one per period wrote every period's tuple (a sixth of an import). Order, so that no two transactions wait
+/// for each other: a transaction claims its parties' rows (`close::claim_parties`) before it takes this lock, and
+/// an exclusive holder takes it before it writes anything a writer of records might wait for.
 const OPEN_PERIODS_LOCK: &str = "hashtext('classbill.open_periods')";
 
 /// Taken by a write of records before it reads the open periods it writes into, on PostgreSQL: a freeze or a

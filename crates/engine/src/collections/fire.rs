@@ -7,7 +7,7 @@ use classbill_domain::collections::CollectionEvent;
 use classbill_store::allocations;
 use classbill_store::collections::{self as store_collections, Action, ItemRow};
 use classbill_store::invoices::{self as store_invoices, InvoiceRow};
-use classbill_store::{Tx, instants, parties};
+use classbill_store::{Tx, instants, parties, xdrs};
 use jiff::Timestamp;
 use jiff::civil::Date;
 
@@ -46,6 +46,19 @@ fn ladder_event(key: &'static str, invoice: &InvoiceRow, item: &ItemRow, action_
         .occurrence(item.local_date.clone())
         .with("action_date", action_date)
         .with("days_left", days_between(&item.local_date, action_date)?))
+}
+
+/// Takes the ledger's open-periods lock exclusively, before the transaction writes anything, when it may fire a
+/// termination of one of these invoices due at or before `until_us`. A termination ends periods under that lock
+/// ([`store_collections::end_periods_at`]); asked for only then, after the transaction had updated invoices, it
+/// waited for a payment holding the lock shared while that payment waited for one of those invoices, a deadlock
+/// PostgreSQL breaks by failing one of the two.
+pub(super) async fn hold_periods_for_terminations(tx: &mut Tx, invoice_ids: &[i64], until_us: i64) -> EngineResult<()> {
+    let termination = CollectionEvent::Termination.as_str();
+    if store_collections::any_pending(tx, invoice_ids, termination, until_us).await? {
+        xdrs::hold_open_periods(tx).await?;
+    }
+    Ok(())
 }
 
 /// Fires or drops one pending item and settles it at the run's `as_of`; `None` when it was settled meanwhile

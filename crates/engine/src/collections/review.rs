@@ -12,7 +12,7 @@ use classbill_store::{Tx, instants};
 use jiff::Timestamp;
 
 use super::corrupt;
-use super::fire::fire;
+use super::fire::{fire, hold_periods_for_terminations};
 use crate::error::EngineResult;
 
 /// What approval drops when its date has passed: messages that would arrive too late to mean anything.
@@ -81,6 +81,7 @@ impl crate::Engine {
                     "a billing or collection run is working on this party; try again when it has finished",
                 ));
             }
+            hold_periods_for_terminations(&mut tx, &[id], instants::to_micros(at)).await?;
             if !approve(&mut tx, id, "approved", at, now).await? {
                 return Err(crate::EngineError::conflict(
                     "not_under_review",

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::fire::{Outcome, fire};
+use super::fire::{Outcome, fire, hold_periods_for_terminations};
 use super::review::approve;
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
@@ -177,6 +177,12 @@ impl crate::Engine {
             after = last.id;
             let parties: Vec<i64> = due.iter().map(|review| review.party_id).collect();
             let claimed = store_close::claim_parties(&mut tx, &parties, Held::Skip).await?;
+            let approved: Vec<i64> = due
+                .iter()
+                .filter(|review| claimed.contains(&review.party_id))
+                .map(|review| review.id)
+                .collect();
+            hold_periods_for_terminations(&mut tx, &approved, as_of_us).await?;
             let mut batch = CollectionRunSummary::default();
             for review in due.iter().filter(|review| claimed.contains(&review.party_id)) {
                 let at = instants::from_micros(review.review_due_at)?;
@@ -198,8 +204,11 @@ impl crate::Engine {
             };
             after = last;
             let claimed = store_close::claim_parties(&mut tx, &candidates, Held::Skip).await?;
+            let items = store_collections::due_items(&mut tx, &claimed, as_of_us).await?;
+            let invoices: Vec<i64> = items.iter().map(|item| item.invoice_id).collect();
+            hold_periods_for_terminations(&mut tx, &invoices, as_of_us).await?;
             let mut batch = CollectionRunSummary::default();
-            for item in store_collections::due_items(&mut tx, &claimed, as_of_us).await? {
+            for item in items {
                 match fire(&mut tx, &item, as_of, now).await? {
                     Some(Outcome::Fired) => batch.events_fired += 1,
                     Some(Outcome::Dropped) => batch.events_dropped += 1,

@@ -9,6 +9,7 @@ mod void;
 
 use classbill_domain::{FieldError, Money};
 use classbill_store::allocations::{self, PaymentRow};
+use classbill_store::close::{self as store_close, Held};
 use classbill_store::invoices as store_invoices;
 use classbill_store::parties::PartyRow;
 use classbill_store::{Tx, instants, xdrs};
@@ -139,6 +140,10 @@ pub(crate) async fn book_payment(
     receipt: &Receipt,
     now: Timestamp,
 ) -> EngineResult<PaymentResult> {
+    // The party first, then the ledger's lock (`place_and_write_for`): a payment that releases a limitation
+    // updates the party's status, and a close or a termination holds the party's claim while it waits for that
+    // lock exclusively.
+    store_close::claim_parties(tx, &[party.id], Held::Wait).await?;
     let xdr = ParsedXdr {
         party_id: party.id,
         external_id: receipt.external_id.clone(),

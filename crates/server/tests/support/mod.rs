@@ -277,6 +277,18 @@ impl TestApp {
         answer.body
     }
 
+    /// Creates, as `token`, a class issuing regular invoices on the Standard template, payable net 15 days, with
+    /// `extra` merged over that body; answers its document.
+    pub async fn invoicing_class(&self, token: &str, name: &str, currency: &str, extra: Value) -> Value {
+        let template = self.standard_template().await;
+        let mut body = json!({
+            "name": name, "currency": currency,
+            "regular_invoices": {"enabled": true, "template_id": template, "payment_terms": {"type": "net", "days": 15}},
+        });
+        merge(&mut body, extra);
+        self.class(token, body).await
+    }
+
     /// The six March 2025 charges of customer-classes §7.1 for `party` (xDR 3, the payment, goes through
     /// `/payments` where a test needs it).
     pub async fn section_7_1_march_charges(&self, party: i64) {
@@ -469,5 +481,17 @@ impl TestApp {
             .and_then(|items| items.iter().find(|t| t["name"] == json!("Standard")))
             .and_then(|t| t["id"].as_i64())
             .expect("the Standard template exists")
+    }
+}
+
+/// Merges `patch` into `target`: objects key by key, anything else replaced.
+pub fn merge(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(t.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p,
     }
 }
