@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use classbill_store::Store;
 use classbill_testkit::{Backend, TestDatabase, database_url};
 use serde_json::Value;
 
@@ -11,12 +12,28 @@ const BINARY: &str = env!("CARGO_BIN_EXE_classbill");
 const CUSTOMERS: u64 = 12;
 const XDRS_PER_CUSTOMER: u64 = 5;
 
-fn fresh_database(backend: Backend) -> TestDatabase {
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(database_url(backend))
+        .block_on(future)
+}
+
+fn fresh_database(backend: Backend) -> TestDatabase {
+    block_on(database_url(backend))
+}
+
+/// The single number `sql` answers on the database at `url`.
+fn count_rows(url: &str, sql: &'static str) -> i64 {
+    block_on(async {
+        let store = Store::connect(url).await.expect("database opens");
+        let mut tx = store.read().await.expect("read transaction");
+        let (n,): (i64,) = tx.fetch_one(sql, Vec::new()).await.expect("count");
+        drop(tx);
+        store.close().await;
+        n
+    })
 }
 
 fn bench(dir: &Path, url: &str, extra: &[&str]) -> Output {
@@ -50,13 +67,26 @@ fn bench_reports_every_phase_with_matching_counts(backend: Backend) {
     assert_eq!(report["scale"]["xdrs"], CUSTOMERS * XDRS_PER_CUSTOMER);
     let phases = report["phases"].as_array().expect("phases");
     let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().expect("name")).collect();
-    assert_eq!(names, ["raw-load", "import", "bill-floor", "bill-run", "pdf-render"]);
+    assert_eq!(
+        names,
+        [
+            "raw-load",
+            "import",
+            "bill-floor",
+            "bill-run",
+            "pdf-render",
+            "collection-floor",
+            "collection-run"
+        ]
+    );
     let expected_rows = [
         CUSTOMERS * XDRS_PER_CUSTOMER,
         CUSTOMERS * XDRS_PER_CUSTOMER,
         CUSTOMERS,
         CUSTOMERS,
         CUSTOMERS,
+        2 * CUSTOMERS,
+        2 * CUSTOMERS,
     ];
     for (phase, rows) in phases.iter().zip(expected_rows) {
         assert_eq!(phase["rows"], rows, "{phase}");
@@ -64,8 +94,11 @@ fn bench_reports_every_phase_with_matching_counts(backend: Backend) {
         assert!(phase["peak_memory_kib"].as_u64().expect("memory") > 0, "{phase}");
     }
     let ratios = report["ratios"].as_array().expect("ratios");
-    assert_eq!(ratios.len(), 3);
+    assert_eq!(ratios.len(), 4);
     assert!(ratios.iter().all(|r| r["value"].is_number()), "{ratios:?}");
+    // Every invoice became overdue and carries its late fee in the next period.
+    let late_fees = count_rows(&database.url, "SELECT COUNT(*) FROM xdrs WHERE kind = 'late_fee'");
+    assert_eq!(late_fees, i64::try_from(CUSTOMERS).expect("count"));
     // wrk drove every endpoint through the server, and every answer was a success.
     let endpoints = report["api"]["endpoints"].as_array().expect("API figures");
     let names: Vec<&str> = endpoints
@@ -120,6 +153,8 @@ fn bench_table_names_every_phase_and_ratio() {
         "import rate / raw load rate",
         "bill run time / SQL floor time",
         "hours for 1M PDFs on 2 cores",
+        "collection-run",
+        "collection run / schedule scan",
         "API under load",
         "GET /api/v1/customers/{id}/effective-settings",
         "target >= 0.5 and p99 < 20 ms",

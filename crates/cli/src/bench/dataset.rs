@@ -43,6 +43,13 @@ impl Month {
     pub fn run_at(&self) -> anyhow::Result<Timestamp> {
         Ok(self.end.checked_add(169.hours())?)
     }
+
+    /// The instant the collection run acts at: 20 days after the bill run, past the due date of every invoice
+    /// (net 15 days at the latest) and the day after it, when the invoice becomes overdue and its late fee is
+    /// booked.
+    pub fn collect_at(&self) -> anyhow::Result<Timestamp> {
+        Ok(self.run_at()?.checked_add(480.hours())?)
+    }
 }
 
 /// SplitMix64: a tiny, fast generator whose sequence is fixed by its seed.
@@ -72,11 +79,12 @@ fn classes(template_id: i64) -> [Value; 2] {
         json!({"name": "Bench VAT", "currency": "EUR", "business_model": "sip_trunking",
                "description": "Benchmark customers with a fixed 19 % VAT",
                "regular_invoices": {"enabled": true, "template_id": template_id, "pdf_generation": "postponed",
-                   "payment_terms": {"type": "net", "days": 15}},
+                   "payment_terms": {"type": "net", "days": 15}, "collection": {"late_fee": "2.5"}},
                "taxation": {"method": "fixed_vat", "fixed_vat": {"rate_percent": "19", "inclusive": false}}}),
         json!({"name": "Bench untaxed", "currency": "EUR", "business_model": "universal",
                "description": "Benchmark customers billed without taxes",
-               "regular_invoices": {"enabled": true, "template_id": template_id, "pdf_generation": "postponed"},
+               "regular_invoices": {"enabled": true, "template_id": template_id, "pdf_generation": "postponed",
+                   "collection": {"late_fee": "1.5"}},
                "taxation": {"method": "none"}}),
     ]
 }

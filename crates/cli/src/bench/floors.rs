@@ -1,7 +1,8 @@
 //! The floors: what the database itself manages with the same data and no Classbill logic. The raw load writes the
 //! file's rows into a scratch table of the ledger's shape and indexes (no foreign keys, no checks, no periods) in
 //! one transaction; the bill floor is one aggregate of the due periods' xDRs per party and, in bulk, every row
-//! the bill run writes, into scratch tables (see [`bill`]).
+//! the bill run writes, into scratch tables (see [`bill`]); the collection floor a scan of the due schedule
+//! ([`collections`]).
 
 use std::path::Path;
 
@@ -230,11 +231,12 @@ fn floor_bill_statements(backend: Backend) -> Vec<String> {
         "UPDATE bench_floor_ledger SET invoice_id = (
              SELECT i.id FROM bench_floor_invoices i WHERE i.period_id = bench_floor_ledger.period_id)"
             .to_owned(),
-        // The frozen schedule (one `overdue` event under the benchmark classes' default policy) and the
+        // The frozen schedule (an `overdue` and a `late_fee` event under the benchmark classes' policies) and the
         // postponed PDF job of every invoice.
         "INSERT INTO bench_floor_schedule (invoice_id, party_id, event, due_at, state)
-         SELECT id, party_id, 'overdue', created_at, 'pending' FROM bench_floor_invoices
-         WHERE net_total > 0 ORDER BY id"
+         SELECT i.id, i.party_id, e.event, i.created_at, 'pending' FROM bench_floor_invoices i
+         CROSS JOIN (SELECT 'overdue' AS event UNION ALL SELECT 'late_fee') e
+         WHERE i.net_total > 0 ORDER BY i.id, e.event"
             .to_owned(),
         "INSERT INTO bench_floor_pdf_jobs (invoice_id, pass_key, ready, created_at)
          SELECT id, 'floor', FALSE, $1 FROM bench_floor_invoices ORDER BY id"
@@ -290,4 +292,23 @@ pub async fn bill(engine: &Engine, run_at: Timestamp) -> anyhow::Result<(u64, f6
         bail!("the bill floor found no due period; was the import run?");
     }
     Ok((invoices, started.elapsed().as_secs_f64()))
+}
+
+/// The collection floor (issue 9): one scan of the schedule table for the events due at `at`, joined with their
+/// invoices (what a collection run must read at the least), counted in the database. Answers the events found.
+pub async fn collections(engine: &Engine, at: Timestamp) -> anyhow::Result<(u64, f64)> {
+    let started = std::time::Instant::now();
+    let mut tx = engine.store.read().await?;
+    let (due, _largest_open): (i64, Option<i64>) = tx
+        .fetch_one(
+            "SELECT COUNT(*), MAX(i.open_amount) FROM collection_items c JOIN invoices i ON i.id = c.invoice_id
+             WHERE c.state = 'pending' AND c.due_at <= $1",
+            args![instants::to_micros(at)],
+        )
+        .await?;
+    drop(tx);
+    if due == 0 {
+        bail!("the collection floor found no due event; was the bill run run?");
+    }
+    Ok((u64::try_from(due)?, started.elapsed().as_secs_f64()))
 }

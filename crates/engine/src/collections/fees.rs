@@ -4,8 +4,9 @@
 use classbill_domain::Money;
 use classbill_domain::class::ClassSettings;
 use classbill_domain::rounding::round;
+use classbill_store::Tx;
 use classbill_store::invoices::InvoiceRow;
-use classbill_store::{Tx, parties};
+use classbill_store::parties::PartyRow;
 use jiff::Timestamp;
 
 use super::corrupt;
@@ -18,6 +19,8 @@ pub(super) struct Fee<'a> {
     pub kind: &'static str,
     pub amount: Money,
     pub invoice: &'a InvoiceRow,
+    /// The invoice's party.
+    pub party: &'a PartyRow,
     pub class: &'a ClassSettings,
     pub at: Timestamp,
 }
@@ -28,9 +31,7 @@ pub(super) async fn book(tx: &mut Tx, fee: &Fee<'_>, now: Timestamp) -> EngineRe
     let general = &fee.class.general_info;
     let precision = u8::try_from(general.rounding_precision).map_err(corrupt)?;
     let amount = round(fee.amount, precision, general.rounding_method).map_err(corrupt)?;
-    let party = parties::get(tx, fee.invoice.party_id)
-        .await?
-        .ok_or_else(|| corrupt(format!("party {} vanished", fee.invoice.party_id)))?;
+    let party = fee.party;
     let xdr = ParsedXdr {
         party_id: party.id,
         external_id: Some(format!("{}:{}", fee.kind, fee.invoice.id)),
@@ -47,6 +48,6 @@ pub(super) async fn book(tx: &mut Tx, fee: &Fee<'_>, now: Timestamp) -> EngineRe
         amount,
         currency: Some(party.currency.clone()),
     };
-    crate::ledger::place_and_write_for(tx, &party, &[&xdr], fee.at, now).await?;
+    crate::ledger::place_and_write_for(tx, party, &[&xdr], fee.at, now).await?;
     Ok(amount)
 }

@@ -15,7 +15,7 @@ use super::fees::{self, Fee};
 use super::status::{Cause, refresh_status, set_status};
 use super::{class_of, corrupt, policy_of};
 use crate::error::EngineResult;
-use crate::notifications::{self, Event};
+use crate::notifications::{self, EmitCache, Event};
 
 /// Whether the event fired or was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +62,11 @@ pub(super) async fn hold_periods_for_terminations(tx: &mut Tx, invoice_ids: &[i6
 }
 
 /// Fires or drops one pending item and settles it at the run's `as_of`; `None` when it was settled meanwhile
-/// (cancelled by an earlier event of the same run, or taken by a concurrent run).
+/// (cancelled by an earlier event of the same run, or taken by a concurrent run). `emit` keeps what announcing
+/// reads (class and effective settings) across the events of one transaction.
 pub(super) async fn fire(
     tx: &mut Tx,
+    emit: &mut EmitCache,
     item: &ItemRow,
     as_of: Timestamp,
     now: Timestamp,
@@ -121,6 +123,7 @@ pub(super) async fn fire(
                 kind: "late_fee",
                 amount,
                 invoice: &invoice,
+                party: &party,
                 class: &class,
                 at,
             };
@@ -177,7 +180,8 @@ pub(super) async fn fire(
             Event::for_invoice("customer_terminated", &invoice).with("action_date", item.local_date.as_str())
         }
     };
-    notifications::emit(tx, &event_out, now).await?;
+    emit.know(&party);
+    notifications::emit_with(tx, emit, &event_out, now).await?;
     Ok(Some(outcome))
 }
 

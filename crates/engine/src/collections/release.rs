@@ -5,12 +5,12 @@
 
 use classbill_store::collections as store_collections;
 use classbill_store::invoices::InvoiceRow;
-use classbill_store::{Tx, instants};
+use classbill_store::{Tx, instants, parties};
 use jiff::Timestamp;
 
 use super::fees::{self, Fee};
 use super::status::{Cause, refresh_status};
-use super::{class_of, policy_of};
+use super::{class_of, corrupt, policy_of};
 use crate::error::EngineResult;
 use crate::notifications::{self, Event};
 
@@ -54,10 +54,14 @@ pub(crate) async fn after_allocation(
     if before == "suspended"
         && let Some(fee) = policy.collection.reactivation_fee
     {
+        let party = parties::get(tx, invoice.party_id)
+            .await?
+            .ok_or_else(|| corrupt(format!("party {} vanished", invoice.party_id)))?;
         let fee = Fee {
             kind: "reactivation_fee",
             amount: fee,
             invoice,
+            party: &party,
             class: &class,
             at,
         };

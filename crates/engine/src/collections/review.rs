@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use super::corrupt;
 use super::fire::{fire, hold_periods_for_terminations};
 use crate::error::EngineResult;
+use crate::notifications::EmitCache;
 
 /// What approval drops when its date has passed: messages that would arrive too late to mean anything.
 const DROPPED_WHEN_PASSED: [CollectionEvent; 5] = [
@@ -43,9 +44,10 @@ pub(super) async fn approve(
     let at_us = instants::to_micros(at);
     let dropped: Vec<&str> = DROPPED_WHEN_PASSED.iter().map(|e| e.as_str()).collect();
     store_collections::drop_passed(tx, invoice_id, &dropped, at_us).await?;
+    let mut emit = EmitCache::default();
     for item in store_collections::items_of_invoice(tx, invoice_id).await? {
         if item.state == "pending" && item.due_at <= at_us {
-            fire(tx, &item, at, now).await?;
+            fire(tx, &mut emit, &item, at, now).await?;
         }
     }
     Ok(true)

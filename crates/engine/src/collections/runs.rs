@@ -16,6 +16,7 @@ use super::fire::{Outcome, fire, hold_periods_for_terminations};
 use super::review::approve;
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
+use crate::notifications::EmitCache;
 use crate::page::{Page, PageRequest};
 use crate::workers::{Entry, worker_name};
 
@@ -208,8 +209,9 @@ impl crate::Engine {
             let invoices: Vec<i64> = items.iter().map(|item| item.invoice_id).collect();
             hold_periods_for_terminations(&mut tx, &invoices, as_of_us).await?;
             let mut batch = CollectionRunSummary::default();
+            let mut emit = EmitCache::default();
             for item in items {
-                match fire(&mut tx, &item, as_of, now).await? {
+                match fire(&mut tx, &mut emit, &item, as_of, now).await? {
                     Some(Outcome::Fired) => batch.events_fired += 1,
                     Some(Outcome::Dropped) => batch.events_dropped += 1,
                     None => continue,

@@ -110,6 +110,8 @@ pub(crate) struct EmitCache {
     /// Parties the caller read in the same transaction after its last change to them.
     parties: HashMap<i64, PartyRow>,
     settings: HashMap<SettingsKey, (ClassRow, ClassSettings, EffectiveSettings)>,
+    /// The texts of an event in a notification set (none: the standard set).
+    texts: HashMap<(Option<i64>, &'static str), NotificationTexts>,
 }
 
 impl EmitCache {
@@ -117,8 +119,14 @@ impl EmitCache {
     pub(crate) fn knowing(parties: HashMap<i64, PartyRow>) -> EmitCache {
         EmitCache {
             parties,
-            settings: HashMap::new(),
+            ..EmitCache::default()
         }
+    }
+
+    /// Takes `party` as read: the caller has not changed it since, or changed only its status, which no
+    /// announcement reads.
+    pub(crate) fn know(&mut self, party: &PartyRow) {
+        self.parties.insert(party.id, party.clone());
     }
 }
 
@@ -324,7 +332,11 @@ async fn class_event(
     variables.extend(event.variables.clone());
 
     let texts = if email_on || channels.sms {
-        texts_for(tx, settings.notifications.notification_set_id, event.key).await?
+        let set_id = settings.notifications.notification_set_id;
+        match cache.texts.entry((set_id, event.key)) {
+            Entry::Occupied(cached) => cached.get().clone(),
+            Entry::Vacant(slot) => slot.insert(texts_for(tx, set_id, event.key).await?).clone(),
+        }
     } else {
         NotificationTexts::default()
     };
