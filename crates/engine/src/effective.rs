@@ -10,6 +10,7 @@ use classbill_domain::effective::{EffectiveInput, InstallationValues, OwnerFacts
 use classbill_domain::party::{PartyKind, PartyOverrides};
 use classbill_store::{Store, StoreError, Tx, classes, parties, settings};
 use jiff::Timestamp;
+use serde::Serialize;
 
 pub use classbill_domain::effective::{EffectiveSettings, Leaf, Node, Rule, Source};
 
@@ -35,10 +36,6 @@ async fn owner_facts(tx: &mut Tx, owner_reseller_id: Option<i64>) -> EngineResul
 impl crate::Engine {
     /// Every effective setting of party `id` with its source. The party must be of `kind` and visible to the
     /// actor (administrators see all parties, a reseller user only the parties its reseller owns); otherwise 404.
-    ///
-    /// One statement reads the party, its class, its owner and the fingerprint of the installation settings,
-    /// outside a transaction; the class document is parsed and the installation values worked out only when
-    /// they differ from the last ones this engine saw.
     pub async fn effective_settings(
         &self,
         actor: &Actor,
@@ -46,6 +43,37 @@ impl crate::Engine {
         id: i64,
         now: Timestamp,
     ) -> EngineResult<EffectiveSettings> {
+        let merged = self.merged_effective_settings(actor, kind, id, now).await?;
+        let mut settings = merged.settings.clone();
+        settings.computed_at = now;
+        Ok(settings)
+    }
+
+    /// [`crate::Engine::effective_settings`] as the JSON text of the API's answer. The merged document is
+    /// serialised once per merge, not per read: copying and serialising its tree was most of a read's cost.
+    pub async fn effective_settings_json(
+        &self,
+        actor: &Actor,
+        kind: PartyKind,
+        id: i64,
+        now: Timestamp,
+    ) -> EngineResult<String> {
+        let merged = self.merged_effective_settings(actor, kind, id, now).await?;
+        merged.json_at(now)
+    }
+
+    /// The merged settings of party `id`, from the cache when nothing they are made of changed.
+    ///
+    /// One statement reads the party, its class, its owner and the fingerprint of the installation settings,
+    /// outside a transaction; the class document is parsed and the installation values worked out only when
+    /// they differ from the last ones this engine saw.
+    async fn merged_effective_settings(
+        &self,
+        actor: &Actor,
+        kind: PartyKind,
+        id: i64,
+        now: Timestamp,
+    ) -> EngineResult<Merged> {
         let mut single = self.store.read_single().await?;
         let row = parties::get_for_effective(&mut single, id).await?;
         drop(single);
@@ -84,8 +112,7 @@ impl crate::Engine {
             owner,
             installation,
         };
-        if let Some(mut merged) = self.merged_settings.get(id, &key) {
-            merged.computed_at = now;
+        if let Some(merged) = self.merged_settings.get(id, &key) {
             return Ok(merged);
         }
         let merged = resolve(
@@ -97,8 +124,7 @@ impl crate::Engine {
             key.installation.clone(),
             now,
         )?;
-        self.merged_settings.put(id, key, merged.clone());
-        Ok(merged)
+        Ok(self.merged_settings.put(id, key, merged)?)
     }
 }
 
@@ -123,7 +149,54 @@ struct MergeKey {
 /// Parties merged last, at most this many; when full, the cache starts over.
 const MERGED_CAPACITY: usize = 1024;
 
-type Merged = Arc<(MergeKey, EffectiveSettings)>;
+type Merged = Arc<MergedEntry>;
+
+/// A party's merged settings, what they were merged from, and the JSON of the merged document.
+#[derive(Debug)]
+struct MergedEntry {
+    key: MergeKey,
+    settings: EffectiveSettings,
+    /// `settings.settings` serialised: the object the answer's other members are put in front of.
+    document: String,
+}
+
+/// The members of the answer in front of the merged document, in the order `EffectiveSettings` has them.
+#[derive(Serialize)]
+struct Head<'a> {
+    class_id: i64,
+    class_name: &'a str,
+    class_revision: i64,
+    computed_at: Timestamp,
+}
+
+impl MergedEntry {
+    fn new(key: MergeKey, settings: EffectiveSettings) -> Result<MergedEntry, serde_json::Error> {
+        let document = serde_json::to_string(&settings.settings)?;
+        Ok(MergedEntry {
+            key,
+            settings,
+            document,
+        })
+    }
+
+    /// The JSON of the settings computed at `now`: the same text `serde_json` makes of them.
+    fn json_at(&self, now: Timestamp) -> EngineResult<String> {
+        let head = serde_json::to_string(&Head {
+            class_id: self.settings.class_id,
+            class_name: &self.settings.class_name,
+            class_revision: self.settings.class_revision,
+            computed_at: now,
+        })?;
+        let members = &self.document[1..];
+        let mut json = String::with_capacity(head.len() + members.len() + 1);
+        json.push_str(&head[..head.len() - 1]);
+        if members != "}" {
+            json.push(',');
+        }
+        json.push_str(members);
+        Ok(json)
+    }
+}
 
 /// The merged effective settings of recently read parties, each beside everything it was merged from. Merging
 /// walks the whole class document and cost more than the rest of the read; a party read again with the same
@@ -134,17 +207,19 @@ pub(crate) struct MergedSettingsCache {
 }
 
 impl MergedSettingsCache {
-    fn get(&self, party_id: i64, key: &MergeKey) -> Option<EffectiveSettings> {
+    fn get(&self, party_id: i64, key: &MergeKey) -> Option<Merged> {
         let entry = self.lock().get(&party_id).cloned()?;
-        (entry.0 == *key).then(|| entry.1.clone())
+        (entry.key == *key).then_some(entry)
     }
 
-    fn put(&self, party_id: i64, key: MergeKey, merged: EffectiveSettings) {
+    fn put(&self, party_id: i64, key: MergeKey, merged: EffectiveSettings) -> Result<Merged, serde_json::Error> {
+        let entry = Arc::new(MergedEntry::new(key, merged)?);
         let mut by_party = self.lock();
         if by_party.len() >= MERGED_CAPACITY {
             by_party.clear();
         }
-        by_party.insert(party_id, Arc::new((key, merged)));
+        by_party.insert(party_id, Arc::clone(&entry));
+        Ok(entry)
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<i64, Merged>> {

@@ -375,3 +375,33 @@ on_both_backends! {
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text);
     }
 }
+
+on_both_backends! {
+    async fn the_answer_is_the_merged_settings_serialised_and_computed_now(app) {
+        let class = app.class(&app.admin, wholesale()).await;
+        let customer = app
+            .post("/api/v1/customers", &app.admin, json!({"name": "Ada", "class_id": class["id"]}))
+            .await;
+        assert_eq!(customer.status, StatusCode::CREATED, "{}", customer.text);
+        let id = customer.body["id"].as_i64().expect("id");
+        let actor = classbill_engine::Actor::system();
+        let kind = classbill_engine::parties::PartyKind::Customer;
+        // Read twice: the second answer comes from the merged settings kept by the first.
+        for _ in 0..2 {
+            let answer = app.get(&effective_path("customers", id), &app.admin).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            assert_eq!(answer.headers["content-type"], "application/json");
+            let computed_at: jiff::Timestamp = answer.body["computed_at"]
+                .as_str()
+                .expect("computed_at")
+                .parse()
+                .expect("an instant");
+            let merged = app
+                .engine
+                .effective_settings(&actor, kind, id, computed_at)
+                .await
+                .expect("merged");
+            assert_eq!(answer.text, serde_json::to_string(&merged).expect("serialised"));
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! `/customers/{id}/effective-settings` and `/resellers/{id}/effective-settings` (§4).
 
 use axum::extract::{Path, State};
-use classbill_engine::effective::EffectiveSettings;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use classbill_engine::parties::PartyKind;
 use jiff::Timestamp;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +18,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reseller_effective_settings))
 }
 
+/// A JSON document serialised already, answered as `axum::Json` would answer it.
+struct JsonText(String);
+
+impl IntoResponse for JsonText {
+    fn into_response(self) -> Response {
+        ([(CONTENT_TYPE, "application/json")], self.0).into_response()
+    }
+}
+
 /// Effective settings of a customer
 ///
 /// The customer's class merged with its overrides. Every leaf is `{"value": …, "source": …}` with `source` one
@@ -30,12 +40,12 @@ async fn customer_effective_settings(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
-) -> ApiResult<axum::Json<EffectiveSettings>> {
-    let settings = state
+) -> ApiResult<JsonText> {
+    let json = state
         .engine
-        .effective_settings(&actor, PartyKind::Customer, id, Timestamp::now())
+        .effective_settings_json(&actor, PartyKind::Customer, id, Timestamp::now())
         .await?;
-    Ok(axum::Json(settings))
+    Ok(JsonText(json))
 }
 
 /// Effective settings of a reseller
@@ -49,10 +59,10 @@ async fn reseller_effective_settings(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
-) -> ApiResult<axum::Json<EffectiveSettings>> {
-    let settings = state
+) -> ApiResult<JsonText> {
+    let json = state
         .engine
-        .effective_settings(&actor, PartyKind::Reseller, id, Timestamp::now())
+        .effective_settings_json(&actor, PartyKind::Reseller, id, Timestamp::now())
         .await?;
-    Ok(axum::Json(settings))
+    Ok(JsonText(json))
 }
