@@ -152,9 +152,9 @@ struct KnownRows {
 /// On PostgreSQL, refreshes the statistics of the periods when `added` rows at least half the rows they counted.
 /// A connection keeps the plans of its prepared statements, and a plan made while the table was empty (its
 /// periods removed, or an installation whose planner counted it empty) reads it whole for every party list: an
-/// import of 20,000 customers took 14–27 s instead of 9–12 until autovacuum came by. `ANALYZE` in this transaction counts its own new rows and makes the
-/// connection plan its statements again; growth by a fraction of the table leaves the estimates, which scale
-/// with the table's size, good enough.
+/// import of 20,000 customers took 14–27 s instead of 9–12 until autovacuum came by. `ANALYZE` in this
+/// transaction counts its own new rows and makes the connection plan its statements again; growth by a fraction
+/// of the table leaves the estimates, which scale with the table's size, good enough.
 async fn keep_statistics_up(tx: &mut Tx, added: usize) -> Result<(), StoreError> {
     if tx.backend() != Backend::Postgres || added < GROWTH_TO_ANALYZE {
         return Ok(());
