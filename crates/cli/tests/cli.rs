@@ -762,11 +762,18 @@ fn import_customer(url: &str) -> i64 {
     })
 }
 
-fn import_xdrs_keeps_good_lines_and_reports_the_others(backend: Backend) {
+/// A migrated fresh database on `backend` holding the import customer: answers a scratch directory, the
+/// database and the customer's id.
+fn import_setup(backend: Backend) -> (TempDir, TestDatabase, i64) {
     let dir = temp_dir();
     let db = fresh_database(backend);
     migrate(dir.path(), &db.url);
     let party = import_customer(&db.url);
+    (dir, db, party)
+}
+
+fn import_xdrs_keeps_good_lines_and_reports_the_others(backend: Backend) {
+    let (dir, db, party) = import_setup(backend);
     let file = dir.path().join("march.csv");
     let lines = [
         "party_id,external_id,occurred_at,kind,service,rate_code,description,quantity,amount".to_owned(),
@@ -829,6 +836,64 @@ fn import_xdrs_keeps_good_lines_and_reports_the_others_on_sqlite() {
 #[test]
 fn import_xdrs_keeps_good_lines_and_reports_the_others_on_postgres() {
     import_xdrs_keeps_good_lines_and_reports_the_others(Backend::Postgres);
+}
+
+/// A file of three batches, with a bad line in each: the batches may be stored side by side (PostgreSQL), yet
+/// the rejects file keeps the order of the file, every good line is stored once, and a second import of the same
+/// file stores nothing new.
+fn import_xdrs_of_several_batches_reports_them_in_file_order(backend: Backend) {
+    let (dir, db, party) = import_setup(backend);
+    let file = dir.path().join("many.csv");
+    let rows = 25_000;
+    let bad = [2_500, 12_500, 22_500];
+    let mut lines =
+        vec!["party_id,external_id,occurred_at,kind,service,rate_code,description,quantity,amount".to_owned()];
+    for i in 0..rows {
+        let second = i % 86_400;
+        let amount = if bad.contains(&i) { "x" } else { "0.01" };
+        lines.push(format!(
+            "{party},m-{i},2025-03-10T{:02}:{:02}:{:02}Z,usage,voice,,,1,{amount}",
+            second / 3600,
+            second / 60 % 60,
+            second % 60
+        ));
+    }
+    std::fs::write(&file, lines.join("\n") + "\n").expect("file written");
+
+    for attempt in ["first", "second"] {
+        let output = expect_exit(
+            run(dir.path(), &["--database", &db.url, "import", "xdrs", "many.csv"], ""),
+            0,
+            "import xdrs",
+        );
+        assert_eq!(
+            stdout(&output).trim(),
+            format!("accepted {}, rejected {}", rows - bad.len(), bad.len()),
+            "{backend}, {attempt} import: {}",
+            describe(&output)
+        );
+        assert_eq!(
+            count_rows(&db.url, "xdrs"),
+            (rows - bad.len()) as i64,
+            "{backend}, {attempt} import: every good line stored once"
+        );
+        let rejects = std::fs::read_to_string(dir.path().join("many.rejects.csv")).expect("rejects file");
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(rejects.as_bytes());
+        let found: Vec<String> = reader.records().map(|r| r.expect("record")[0].to_owned()).collect();
+        // The header is line 1, so the row numbered i is on line i + 2.
+        let expected: Vec<String> = bad.iter().map(|i| (i + 2).to_string()).collect();
+        assert_eq!(found, expected, "{backend}, {attempt} import: {rejects}");
+    }
+}
+
+#[test]
+fn import_xdrs_of_several_batches_reports_them_in_file_order_on_sqlite() {
+    import_xdrs_of_several_batches_reports_them_in_file_order(Backend::Sqlite);
+}
+
+#[test]
+fn import_xdrs_of_several_batches_reports_them_in_file_order_on_postgres() {
+    import_xdrs_of_several_batches_reports_them_in_file_order(Backend::Postgres);
 }
 
 // ---- bill-run ----

@@ -1,6 +1,7 @@
 //! The batches of one import share what they have read of parties and periods ([`IngestMemo`]) and read it again
 //! when a party or a period was written in between: a record of a period that was closed between two batches
-//! still joins the open period as late (§5.1). On PostgreSQL a write that grows the periods table by half or more
+//! still joins the open period as late (§5.1), and on PostgreSQL a change still uncommitted while one batch ran
+//! is seen by the next. On PostgreSQL a write that grows the periods table by half or more
 //! refreshes its statistics, so that a fresh installation's first import is not planned as if it were empty.
 
 mod support;
@@ -26,16 +27,7 @@ async fn record(app: &TestApp, party: i64, external_id: &str) -> Value {
 
 on_both_backends! {
     async fn a_period_closed_between_two_batches_sends_the_next_records_to_the_open_period(app) {
-        let answer = app
-            .post(
-                "/api/v1/customers",
-                &app.admin,
-                json!({"name": "Ilse", "currency": "EUR", "time_zone": "UTC",
-                       "activated_at": "2026-07-01T00:00:00Z"}),
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
-        let party = answer.body["id"].as_i64().expect("customer id");
+        let party = app.utc_customer("Ilse", "2026-07-01T00:00:00Z").await;
         let window = ("2026-09-30T00:00:00Z".parse::<Timestamp>().expect("as_of"), Timestamp::now());
         let mut memo = IngestMemo::default();
 
@@ -56,6 +48,74 @@ on_both_backends! {
     }
 }
 
+/// Sets the party's currency in a transaction of its own, and answers it uncommitted.
+async fn change_currency(app: &TestApp, party: i64, currency: &str) -> classbill_store::Tx {
+    let mut tx = app.engine.store.write().await.expect("write");
+    tx.execute(
+        "UPDATE parties SET currency = $1 WHERE id = $2",
+        vec![currency.into(), party.into()],
+    )
+    .await
+    .expect("currency changed");
+    tx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_party_change_open_while_a_batch_ran_is_seen_by_the_next_batch() {
+    let app = TestApp::start(Backend::Postgres).await;
+    let party = app.utc_customer("Hanna", "2026-07-01T00:00:00Z").await;
+    let window = (
+        "2026-09-30T00:00:00Z".parse::<Timestamp>().expect("as_of"),
+        Timestamp::now(),
+    );
+    let mut memo = IngestMemo::default();
+    let import = async |memo: &mut IngestMemo, external_id: &str| {
+        let rows = [import_usage(2, party, external_id, "2026-08-10T12:00:00Z")];
+        app.engine
+            .import_xdrs(&Actor::system(), &rows, memo, window)
+            .await
+            .expect("import ran")
+    };
+
+    let first = import(&mut memo, "a-1").await;
+    assert_eq!((first.accepted, first.rejected.len()), (1, 0));
+
+    // Committed after the second batch began: that batch cannot see it, but the third must.
+    let open = change_currency(&app, party, "USD").await;
+    let second = import(&mut memo, "a-2").await;
+    assert_eq!(
+        (second.accepted, second.rejected.len()),
+        (1, 0),
+        "the change is not committed yet"
+    );
+    open.commit().await.expect("committed");
+
+    let third = import(&mut memo, "a-3").await;
+    assert_eq!(
+        third.accepted, 0,
+        "the EUR record of a USD party is refused: {:?}",
+        third.rejected
+    );
+    assert!(third.rejected[0].reason.contains("currency"), "{:?}", third.rejected);
+
+    // Committed between two batches, and the log emptied meanwhile: still seen.
+    change_currency(&app, party, "EUR")
+        .await
+        .commit()
+        .await
+        .expect("committed");
+    classbill_store::billing_changes::prune(&app.engine.store)
+        .await
+        .expect("pruned");
+    let fourth = import(&mut memo, "a-4").await;
+    assert_eq!(
+        (fourth.accepted, fourth.rejected.len()),
+        (1, 0),
+        "{:?}",
+        fourth.rejected
+    );
+}
+
 /// What PostgreSQL's planner believes the periods table holds: -1 until it is first analyzed.
 async fn planned_periods(tx: &mut classbill_store::Tx) -> f64 {
     let (known,): (f64,) = tx
@@ -71,15 +131,7 @@ async fn planned_periods(tx: &mut classbill_store::Tx) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_write_that_grows_the_periods_by_half_refreshes_their_statistics() {
     let app = TestApp::start(Backend::Postgres).await;
-    let answer = app
-        .post(
-            "/api/v1/customers",
-            &app.admin,
-            json!({"name": "Greta", "currency": "EUR", "time_zone": "UTC", "activated_at": "2026-01-01T00:00:00Z"}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
-    let party = answer.body["id"].as_i64().expect("customer id");
+    let party = app.utc_customer("Greta", "2026-01-01T00:00:00Z").await;
     let hours = |from: i64, count: i64| -> Vec<NewPeriod> {
         (from..from + count)
             .map(|hour| NewPeriod {

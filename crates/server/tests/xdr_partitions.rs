@@ -24,19 +24,6 @@ use tokio::task::JoinSet;
 
 const XDRS: &str = "/api/v1/xdrs";
 
-/// A customer billed monthly in UTC, activated at `activated_at`; answers its id.
-async fn customer(app: &TestApp, name: &str, activated_at: &str) -> i64 {
-    let answer = app
-        .post(
-            "/api/v1/customers",
-            &app.admin,
-            json!({"name": name, "currency": "EUR", "time_zone": "UTC", "activated_at": activated_at}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", app.backend, answer.text);
-    answer.body["id"].as_i64().expect("customer id")
-}
-
 fn usage(party_id: i64, external_id: &str, occurred_at: &str) -> Value {
     json!({"party_id": party_id, "external_id": external_id, "occurred_at": occurred_at, "kind": "usage",
            "service": "voice", "quantity": "1", "amount": "0.5", "currency": "EUR"})
@@ -86,7 +73,7 @@ async fn assert_keys_match_records(app: &TestApp, party: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_records_land_in_the_partition_of_their_month_and_stray_ones_in_the_default() {
     let app = TestApp::start(TestBackend::Postgres).await;
-    let party = customer(&app, "Months", "2026-05-01T00:00:00Z").await;
+    let party = app.utc_customer("Months", "2026-05-01T00:00:00Z").await;
     let items = post(
         &app,
         vec![
@@ -162,7 +149,7 @@ async fn postgres_records_land_in_the_partition_of_their_month_and_stray_ones_in
 
 on_both_backends! {
     async fn a_key_sent_again_through_the_api_or_an_import_is_stored_once(app) {
-        let party = customer(app, "Resend", "2026-02-01T00:00:00Z").await;
+        let party = app.utc_customer("Resend", "2026-02-01T00:00:00Z").await;
         let first = post(app, vec![usage(party, "r-1", "2026-02-03T00:00:00Z"), usage(party, "r-2", "2026-02-04T00:00:00Z")]).await;
         let again = post(app, vec![usage(party, "r-1", "2026-02-03T00:00:00Z"), usage(party, "r-2", "2026-02-04T00:00:00Z")]).await;
         assert_eq!(first, again, "{}: a re-send answers the stored records", app.backend);
@@ -211,7 +198,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn a_repeated_close_step_books_its_keys_once(app) {
-        let party = customer(app, "Steps", "2026-09-01T00:00:00Z").await;
+        let party = app.utc_customer("Steps", "2026-09-01T00:00:00Z").await;
         let items = post(app, vec![usage(party, "s-0", "2026-09-02T00:00:00Z")]).await;
         let period_id = items[0]["period_id"].as_i64().expect("period");
         let at = 1_790_812_800_000_000; // 2026-10-01T00:00:00Z, the period's end
@@ -247,7 +234,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn retention_forgets_the_keys_of_the_records_it_summarises(app) {
-        let party = customer(app, "Summary", "2026-10-01T00:00:00Z").await;
+        let party = app.utc_customer("Summary", "2026-10-01T00:00:00Z").await;
         let items = post(app, vec![
             usage(party, "d-1", "2026-10-02T00:00:00Z"),
             usage(party, "d-2", "2026-10-03T00:00:00Z"),
@@ -295,7 +282,7 @@ async fn postgres_batches_racing_into_a_month_without_partition_all_land() {
     let app = TestApp::start(TestBackend::Postgres).await;
     let mut parties = Vec::new();
     for n in 0..BATCHES {
-        parties.push(customer(&app, &format!("Racer {n}"), "2026-04-01T00:00:00Z").await);
+        parties.push(app.utc_customer(&format!("Racer {n}"), "2026-04-01T00:00:00Z").await);
     }
     let mut requests = JoinSet::new();
     for (n, party) in parties.iter().enumerate() {

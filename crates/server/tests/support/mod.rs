@@ -367,6 +367,19 @@ impl TestApp {
         .await
     }
 
+    /// A EUR customer billed monthly in UTC, activated at `activated_at`, created by the admin; answers its id.
+    pub async fn utc_customer(&self, name: &str, activated_at: &str) -> i64 {
+        let answer = self
+            .post(
+                "/api/v1/customers",
+                &self.admin,
+                json!({"name": name, "currency": "EUR", "time_zone": "UTC", "activated_at": activated_at}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}: {}", self.backend, answer.text);
+        answer.body["id"].as_i64().expect("customer id")
+    }
+
     /// Customer 1001 of §7.1: monthly, Europe/Berlin, activated 2025-02-01 so that February is its first
     /// period; created by `token`.
     pub async fn berlin_customer(&self, token: &str, class_id: &Value) -> i64 {
