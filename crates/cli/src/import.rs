@@ -1,14 +1,15 @@
 //! `classbill import xdrs FILE.csv`: the rows of an RFC 4180 file checked like `POST /xdrs` items, the good ones
 //! stored batch by batch, every other line written with its reason to `FILE.rejects.csv`.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use classbill_engine::ledger::XDR_FIELDS;
-use classbill_engine::{Actor, Engine, ImportRow, IngestMemo, XdrText};
-use classbill_store::xdrs;
+use classbill_engine::{Actor, Engine, EngineError, ImportOutcome, ImportRow, IngestMemo, XdrText};
+use classbill_store::{Backend, xdrs};
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
@@ -136,39 +137,95 @@ struct Batch {
     refused: Vec<(u64, String, csv::StringRecord)>,
 }
 
-/// Stores one batch and writes its rejected lines in line order.
-async fn flush(
-    engine: &Engine,
-    mut batch: Batch,
-    memo: &mut IngestMemo,
-    as_of: Timestamp,
-    rejects: &mut Rejects,
-    summary: &mut Summary,
-) -> anyhow::Result<()> {
-    let mut refused = batch.refused;
-    if let Some(first) = batch.rows.first() {
-        let outcome = engine
-            .import_xdrs(&Actor::system(), &batch.rows, memo, (as_of, Timestamp::now()))
+/// Batches stored side by side. PostgreSQL takes several writers at once, so one batch's rows are checked and
+/// encoded while the server stores the other's; SQLite has a single writer, and one batch at a time keeps what
+/// it read for the next ([`IngestMemo`]).
+fn writers(engine: &Engine) -> usize {
+    match engine.store.backend() {
+        Backend::Postgres => 2,
+        Backend::Sqlite => 1,
+    }
+}
+
+/// A batch that was stored or failed, with the memo it used.
+struct Stored {
+    batch: Batch,
+    memo: IngestMemo,
+    outcome: Result<ImportOutcome, EngineError>,
+}
+
+/// Stores one batch in a transaction of its own.
+async fn store(engine: Engine, batch: Batch, mut memo: IngestMemo, as_of: Timestamp) -> Stored {
+    let outcome = if batch.rows.is_empty() {
+        Ok(ImportOutcome::default())
+    } else {
+        engine
+            .import_xdrs(&Actor::system(), &batch.rows, &mut memo, (as_of, Timestamp::now()))
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "the import stopped in the batch starting at line {}: {e} (nothing of this batch was stored; \
-                     importing the file again adds only what is missing)",
-                    first.line
-                )
-            })?;
-        summary.accepted += outcome.accepted;
-        for rejected in outcome.rejected {
-            if let Ok(i) = batch.rows.binary_search_by_key(&rejected.line, |row| row.line) {
-                refused.push((rejected.line, rejected.reason, std::mem::take(&mut batch.cells[i])));
-            }
+    };
+    Stored { batch, memo, outcome }
+}
+
+/// Counts a stored batch and writes its rejected lines in line order.
+fn report(stored: Stored, rejects: &mut Rejects, summary: &mut Summary) -> anyhow::Result<IngestMemo> {
+    let Stored {
+        mut batch,
+        memo,
+        outcome,
+    } = stored;
+    let mut refused = batch.refused;
+    let outcome = outcome.map_err(|e| {
+        let first = batch.rows.first().map_or(0, |row| row.line);
+        anyhow::anyhow!(
+            "the import stopped in the batch starting at line {first}: {e} (nothing of this batch was stored; \
+             importing the file again adds only what is missing)"
+        )
+    })?;
+    summary.accepted += outcome.accepted;
+    for rejected in outcome.rejected {
+        if let Ok(i) = batch.rows.binary_search_by_key(&rejected.line, |row| row.line) {
+            refused.push((rejected.line, rejected.reason, std::mem::take(&mut batch.cells[i])));
         }
     }
     refused.sort_by_key(|(line, _, _)| *line);
     for (line, reason, cells) in &refused {
         rejects.write(*line, reason, cells)?;
     }
-    Ok(())
+    Ok(memo)
+}
+
+/// Stores the batches as they arrive, [`writers`] at a time, and reports them in the order of the file. When one
+/// fails, those still running are abandoned: their transactions roll back unless they had committed.
+async fn store_all(
+    engine: &Engine,
+    batches: &mut tokio::sync::mpsc::Receiver<anyhow::Result<Batch>>,
+    as_of: Timestamp,
+    rejects: &mut Rejects,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let mut memos: Vec<IngestMemo> = (0..writers(engine)).map(|_| IngestMemo::default()).collect();
+    let mut running = VecDeque::new();
+    loop {
+        while let Some(memo) = memos.pop() {
+            let Some(batch) = batches.recv().await else {
+                break;
+            };
+            running.push_back(tokio::spawn(store(engine.clone(), batch?, memo, as_of)));
+        }
+        let Some(oldest) = running.pop_front() else {
+            return Ok(());
+        };
+        let stored = oldest.await.context("a batch's writer stopped");
+        match stored.and_then(|stored| report(stored, rejects, summary)) {
+            Ok(memo) => memos.push(memo),
+            Err(e) => {
+                for other in running {
+                    other.abort();
+                }
+                return Err(e);
+            }
+        }
+    }
 }
 
 /// Reads the rows of an import file and hands them on in batches of [`BATCH_ROWS`].
@@ -293,10 +350,10 @@ pub async fn import_xdrs(engine: &Engine, file: &Path, as_of: Timestamp) -> anyh
         progress: progress.clone(),
     };
     let reading = tokio::task::spawn_blocking(move || source.send_all(&sender));
-    let mut memo = IngestMemo::default();
-    while let Some(batch) = batches.recv().await {
-        flush(engine, batch?, &mut memo, as_of, &mut rejects, &mut summary).await?;
-    }
+    let stored = store_all(engine, &mut batches, as_of, &mut rejects, &mut summary).await;
+    // An early stop drops the receiver, which ends the reader at its next batch.
+    drop(batches);
+    stored?;
     reading.await.context("the file reader stopped")?;
     xdrs::refresh_statistics(&engine.store)
         .await

@@ -1,5 +1,5 @@
 //! The real-clock trigger of `classbill serve` (interfaces.md): once a minute it makes the xDR partitions of the
-//! months ahead (PostgreSQL), closes every period due now and fires every collection event due now, through the
+//! months ahead and empties the log of billing changes that no reader needs any more (PostgreSQL), closes every period due now and fires every collection event due now, through the
 //! same engine methods as `classbill bill-run`, `classbill collections` and `POST /billing-runs`,
 //! `POST /collection-runs`. Concurrent servers on one PostgreSQL database split the work between them
 //! (customer-classes §5.3).
@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use classbill_engine::Engine;
-use classbill_store::{instants, xdr_partitions};
+use classbill_store::{billing_changes, instants, xdr_partitions};
 use jiff::Timestamp;
 
 /// How often the scheduler looks for due periods.
@@ -22,6 +22,9 @@ pub async fn run(engine: Engine) {
         let now = Timestamp::now();
         if let Err(error) = xdr_partitions::ensure_ahead(&engine.store, instants::to_micros(now)).await {
             tracing::error!(%error, "making the xDR partitions of the months ahead failed");
+        }
+        if let Err(error) = billing_changes::prune(&engine.store).await {
+            tracing::error!(%error, "emptying the log of billing changes failed");
         }
         match engine.run_billing(now, now).await {
             Ok(summary) if summary.periods_due > 0 => tracing::info!(

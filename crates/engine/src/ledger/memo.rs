@@ -1,13 +1,14 @@
 //! What an import keeps between its batches: the billing columns of the parties it has met and the periods it
 //! has read around them, so that a batch reads only the parties it has not met. Each batch first asks the store
-//! whether a party or a period was written since the last batch ([`billing_changes`]); if one was, or where the
+//! whether a party or a period was changed since the last batch ([`billing_changes`]); if one was, or where the
 //! store cannot tell, everything kept is read again.
 
 use std::collections::HashMap;
 
+use classbill_store::Tx;
+use classbill_store::billing_changes::{self, Mark};
 use classbill_store::parties::PartyBilling;
 use classbill_store::periods::PeriodRow;
-use classbill_store::{Tx, billing_changes};
 
 use crate::error::EngineResult;
 
@@ -18,9 +19,11 @@ const MAX_PARTIES: usize = 150_000;
 /// Held by the caller of a series of batches; a fresh one keeps nothing.
 #[derive(Default)]
 pub struct IngestMemo {
-    /// The store's count of billing writes after the last batch's own writes; `None` while a batch runs, before
-    /// the first and where the store cannot tell.
-    changes: Option<i64>,
+    /// Where the last batch left the store's billing writes, after its own; `None` before the first batch and
+    /// after a failed one.
+    sealed: Option<Mark>,
+    /// Where the running batch found them.
+    begun: Option<Mark>,
     pub(super) parties: HashMap<i64, PartyBilling>,
     pub(super) periods: HashMap<i64, KnownPeriods>,
 }
@@ -54,22 +57,25 @@ impl IngestMemo {
     /// At the start of a batch, inside its transaction: what was kept stays only if nothing was written since the
     /// last batch sealed it and the memo is not full.
     pub(super) async fn begin(&mut self, tx: &mut Tx) -> EngineResult<()> {
-        let changes = billing_changes::count(tx).await?;
-        if changes.is_none() || changes != self.changes.take() || self.parties.len() > MAX_PARTIES {
+        let (unchanged, begun) = billing_changes::since(tx, self.sealed.take().as_ref()).await?;
+        if !unchanged || self.parties.len() > MAX_PARTIES {
             self.forget();
         }
+        self.begun = Some(begun);
         Ok(())
     }
 
     /// At the end of a batch, after its writes and before its commit.
     pub(super) async fn seal(&mut self, tx: &mut Tx) -> EngineResult<()> {
-        self.changes = billing_changes::count(tx).await?;
+        if let Some(begun) = self.begun.take() {
+            self.sealed = Some(billing_changes::after_own_writes(tx, begun).await?);
+        }
         Ok(())
     }
 
     /// Drops everything kept, after writes that were undone.
     pub(super) fn forget(&mut self) {
-        self.changes = None;
+        self.sealed = None;
         self.parties.clear();
         self.periods.clear();
     }
