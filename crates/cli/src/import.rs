@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use classbill_engine::ledger::XDR_FIELDS;
 use classbill_engine::{Actor, Engine, EngineError, ImportOutcome, ImportRow, IngestMemo, XdrText};
-use classbill_store::{Backend, xdrs};
+use classbill_store::xdrs;
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
@@ -137,16 +137,6 @@ struct Batch {
     refused: Vec<(u64, String, csv::StringRecord)>,
 }
 
-/// Batches stored side by side. PostgreSQL takes several writers at once, so one batch's rows are checked and
-/// encoded while the server stores the other's; SQLite has a single writer, and one batch at a time keeps what
-/// it read for the next ([`IngestMemo`]).
-fn writers(engine: &Engine) -> usize {
-    match engine.store.backend() {
-        Backend::Postgres => 2,
-        Backend::Sqlite => 1,
-    }
-}
-
 /// A batch that was stored or failed, with the memo it used.
 struct Stored {
     batch: Batch,
@@ -194,7 +184,7 @@ fn report(stored: Stored, rejects: &mut Rejects, summary: &mut Summary) -> anyho
     Ok(memo)
 }
 
-/// Stores the batches as they arrive, [`writers`] at a time, and reports them in the order of the file. When one
+/// Stores the batches as they arrive, as many at a time as the database takes writers (`Store::writers`), and reports them in the order of the file. When one
 /// fails, those still running are abandoned: their transactions roll back unless they had committed.
 async fn store_all(
     engine: &Engine,
@@ -203,7 +193,7 @@ async fn store_all(
     rejects: &mut Rejects,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
-    let mut memos: Vec<IngestMemo> = (0..writers(engine)).map(|_| IngestMemo::default()).collect();
+    let mut memos: Vec<IngestMemo> = (0..engine.store.writers()).map(|_| IngestMemo::default()).collect();
     let mut running = VecDeque::new();
     loop {
         while let Some(memo) = memos.pop() {

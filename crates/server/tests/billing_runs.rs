@@ -494,6 +494,47 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    /// A run over more batches than it has lanes (two on PostgreSQL, where batches close side by side): every
+    /// batch is frozen and closed once, every party gets one invoice, and the numbers have no gap.
+    async fn a_run_in_many_batches_closes_each_once_with_gapless_numbers(app) {
+        let class = app.invoicing_class(&app.admin, "Business EU", "EUR", fixed_vat("19", false)).await;
+        let mut parties = Vec::new();
+        for n in 0..7 {
+            let party = berlin_customer(app, &class["id"]).await;
+            post_xdrs(app, &app.admin, vec![
+                xdr(party, &format!("m{n}"), "2025-03-10T12:00:00Z", "usage", "voice", None, "1", "10"),
+            ]).await;
+            parties.push(party);
+        }
+        let stages = std::sync::Mutex::new(Vec::new());
+        let observe = |progress: &classbill_engine::CloseProgress| {
+            stages.lock().expect("stages").push((progress.batch, progress.stage));
+        };
+        let options = classbill_engine::CloseOptions { batch_size: 2, on_commit: Some(&observe) };
+        let at: jiff::Timestamp = "2025-04-01T04:00:00Z".parse().expect("instant");
+        let summary = app.engine.run_billing_with(at, at, options).await.expect("the run");
+        assert_eq!((summary.periods_closed, summary.invoices_issued), (7, 7), "{}: {summary:?}", app.backend);
+
+        let mut stages = stages.into_inner().expect("stages");
+        stages.sort_by_key(|(batch, stage)| (*batch, *stage == classbill_engine::CloseStage::Closed));
+        let expected: Vec<_> = (1..=4)
+            .flat_map(|b| [(b, classbill_engine::CloseStage::Frozen), (b, classbill_engine::CloseStage::Closed)])
+            .collect();
+        assert_eq!(stages, expected, "{}", app.backend);
+
+        let mut numbers = Vec::new();
+        for party in parties {
+            let invoices = invoices_of(app, &app.admin, party).await;
+            assert_eq!(invoices.len(), 1, "{}: party {party}: {invoices:?}", app.backend);
+            numbers.push(invoices[0]["number"].as_str().expect("number").to_owned());
+        }
+        numbers.sort();
+        let gapless: Vec<String> = (1..=7).map(|n| format!("INV-{n:06}")).collect();
+        assert_eq!(numbers, gapless, "{}", app.backend);
+    }
+}
+
 /// A party some other write holds (here a transaction locking its row, as a payment does) when the run reaches
 /// it is waited for and closed by that run, not skipped. Only PostgreSQL has row locks; SQLite's single
 /// writer makes the run wait for the whole transaction instead.

@@ -209,6 +209,16 @@ impl Store {
         }
     }
 
+    /// How many write transactions are worth running side by side for one bulk job (an import, a billing
+    /// run). PostgreSQL takes concurrent writers, so one transaction's rows are computed while the server
+    /// stores another's, on another core; SQLite has a single writer.
+    pub fn writers(&self) -> usize {
+        match self.backend() {
+            Backend::Postgres => 2,
+            Backend::Sqlite => 1,
+        }
+    }
+
     /// Creates or upgrades the schema.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pools {

@@ -1,10 +1,8 @@
 //! Invoices (customer-classes §5.6), the gapless number sequence of each owner (§5.3) and the close-time
 //! writes on periods and xDRs that go with issuing them.
 
-use std::collections::HashMap;
-
 use crate::db::{in_list, rows_per_statement, value_rows};
-use crate::{Arg, AssertSqlSafe, StoreError, Tx, args};
+use crate::{Arg, AssertSqlSafe, Backend, StoreError, Tx, args};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct InvoiceRow {
@@ -39,7 +37,7 @@ const INVOICE_COLUMNS: &str = "id, number, kind, party_id, owner_reseller_id, cl
     settings_snapshot, period_id, issue_date, due_date, net_total, tax_total, rounding, total, previous_balance, \
     payments, out_of_turn, amount_due, credit_carried, open_amount, status, review_state, card_only, created_at";
 
-/// An invoice about to be stored: every column but `id`.
+/// An invoice about to be stored, under an id from [`allocate_ids`].
 pub type NewInvoice = InvoiceRow;
 
 #[derive(sqlx::FromRow)]
@@ -47,33 +45,66 @@ struct IdRow {
     id: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct NumberedIdRow {
-    id: i64,
-    number: String,
-}
-
+/// Stores one invoice under a new id; answers the id.
 pub async fn insert(tx: &mut Tx, i: &NewInvoice) -> Result<i64, StoreError> {
-    Ok(insert_many(tx, &[i]).await?[0])
+    let mut invoice = i.clone();
+    invoice.id = allocate_ids(tx, 1).await?[0];
+    insert_many(tx, &[&invoice]).await?;
+    Ok(invoice.id)
 }
 
-/// Stores invoices with multi-row statements and answers their ids in the order given.
-/// Their numbers must differ (they do within one owner's sequence): the ids are matched to the rows by number,
-/// since neither backend promises the order of `RETURNING` rows.
-pub async fn insert_many(tx: &mut Tx, invoices: &[&NewInvoice]) -> Result<Vec<i64>, StoreError> {
-    const COLUMNS: usize = 24;
-    let mut ids = Vec::with_capacity(invoices.len());
+/// Takes `count` new invoice ids, in increasing order, before the invoices are stored: a close attaches its
+/// records to them before it reserves the invoice numbers, so that the owner's sequence is held for less of the
+/// transaction. PostgreSQL draws them from the identity's sequence; on SQLite (one writer) the `AUTOINCREMENT`
+/// counter is moved past them.
+pub async fn allocate_ids(tx: &mut Tx, count: usize) -> Result<Vec<i64>, StoreError> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let n = i64::try_from(count).unwrap_or(i64::MAX);
+    match tx.backend() {
+        Backend::Postgres => {
+            let rows: Vec<IdRow> = tx
+                .fetch_all(
+                    "SELECT nextval('invoices_id_seq') AS id FROM generate_series(1, $1) ORDER BY 1",
+                    args![n],
+                )
+                .await?;
+            Ok(rows.into_iter().map(|r| r.id).collect())
+        }
+        Backend::Sqlite => {
+            tx.execute(
+                "INSERT INTO sqlite_sequence (name, seq) SELECT 'invoices', COALESCE(MAX(id), 0) FROM invoices
+                 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'invoices')",
+                Vec::new(),
+            )
+            .await?;
+            let last: IdRow = tx
+                .fetch_one(
+                    "UPDATE sqlite_sequence SET seq = seq + $1 WHERE name = 'invoices' RETURNING seq AS id",
+                    args![n],
+                )
+                .await?;
+            Ok((last.id - n + 1..=last.id).collect())
+        }
+    }
+}
+
+/// Stores invoices, each under its id from [`allocate_ids`], with multi-row statements.
+pub async fn insert_many(tx: &mut Tx, invoices: &[&NewInvoice]) -> Result<(), StoreError> {
+    const COLUMNS: usize = 25;
     for chunk in invoices.chunks(rows_per_statement(COLUMNS)) {
         let sql = format!(
-            "INSERT INTO invoices (number, kind, party_id, owner_reseller_id, class_id, class_revision, \
+            "INSERT INTO invoices (id, number, kind, party_id, owner_reseller_id, class_id, class_revision, \
              settings_snapshot, period_id, issue_date, due_date, net_total, tax_total, rounding, total, \
              previous_balance, payments, out_of_turn, amount_due, credit_carried, open_amount, status, \
-             review_state, card_only, created_at) VALUES {} RETURNING id, number",
+             review_state, card_only, created_at) VALUES {}",
             value_rows(chunk.len(), COLUMNS)
         );
         let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
         for i in chunk {
             values.extend(args![
+                i.id,
                 i.number.clone(),
                 i.kind.clone(),
                 i.party_id,
@@ -100,16 +131,9 @@ pub async fn insert_many(tx: &mut Tx, invoices: &[&NewInvoice]) -> Result<Vec<i6
                 i.created_at,
             ]);
         }
-        let rows: Vec<NumberedIdRow> = tx.fetch_all(AssertSqlSafe(sql), values).await?;
-        let by_number: HashMap<String, i64> = rows.into_iter().map(|r| (r.number, r.id)).collect();
-        for i in chunk {
-            let id = by_number
-                .get(&i.number)
-                .ok_or_else(|| StoreError::Corrupt(format!("invoice {} was not stored", i.number)))?;
-            ids.push(*id);
-        }
+        tx.execute(AssertSqlSafe(sql), values).await?;
     }
-    Ok(ids)
+    Ok(())
 }
 
 pub async fn get(tx: &mut Tx, id: i64) -> Result<Option<InvoiceRow>, StoreError> {

@@ -304,10 +304,28 @@ async fn finish_batch(
     let credit = CreditParties::of(tx, &issuing, by_owner.values().flatten()).await?;
     let mut owners: Vec<i64> = by_owner.keys().copied().collect();
     owners.sort_unstable();
-    for owner in owners {
-        let mut items = by_owner.remove(&owner).unwrap_or_default();
+    for items in by_owner.values_mut() {
         // A recurring-fee invoice takes its number just before the regular invoice of its period.
         items.sort_by_key(|p| (p.invoice.party_id, p.invoice.period_id, p.invoice.kind == "regular"));
+    }
+    // Ids and attachments before the numbers: the owner's sequence, once reserved, is held until the commit, and
+    // a concurrent close of the same owner waits for it; the attachment is the largest write of the close.
+    let mut ids = store_invoices::allocate_ids(tx, count).await?.into_iter();
+    let mut attached: Vec<(i64, &[i64])> = Vec::with_capacity(count);
+    for owner in &owners {
+        for (item, id) in by_owner.get_mut(owner).into_iter().flatten().zip(&mut ids) {
+            item.invoice.id = id;
+        }
+    }
+    for item in owners.iter().flat_map(|owner| &by_owner[owner]) {
+        attached.push((item.invoice.id, item.xdr_ids.as_slice()));
+        ledger
+            .attached
+            .extend(item.xdr_ids.iter().map(|&xdr_id| (xdr_id, item.invoice.id)));
+    }
+    store_invoices::attach_xdrs_many(tx, &attached).await?;
+    for owner in owners {
+        let mut items = by_owner.remove(&owner).unwrap_or_default();
         let (prefix, first) = store_invoices::reserve_numbers(tx, Series::Invoices, owner, items.len() as i64).await?;
         for (n, item) in items.iter_mut().enumerate() {
             item.invoice.number = format!("{prefix}{:06}", first + n as i64);
@@ -369,9 +387,9 @@ impl CreditParties {
     }
 }
 
-/// Stores a run of numbered invoices with one statement, attaches their xDRs, follows their issue up (credit,
-/// schedule, announcement: `collections::after_issue`) and queues their PDFs (§2.4), each step for the whole run.
-/// The attachments and numbers go to `ledger` for S5.
+/// Stores a run of numbered invoices, their xDRs attached already, with one statement, follows their issue up
+/// (credit, schedule, announcement: `collections::after_issue`) and queues their PDFs (§2.4), each step for the
+/// whole run. The numbers go to `ledger` for S5.
 async fn issue(
     tx: &mut Tx,
     context: &RunContext,
@@ -384,18 +402,10 @@ async fn issue(
     }
     let created_us = instants::to_micros(now);
     let invoices: Vec<&NewInvoice> = run.iter().map(|p| &p.invoice).collect();
-    let ids = store_invoices::insert_many(tx, &invoices).await?;
-    let attached: Vec<(i64, &[i64])> = ids
-        .iter()
-        .zip(&run)
-        .map(|(&id, p)| (id, p.xdr_ids.as_slice()))
-        .collect();
-    store_invoices::attach_xdrs_many(tx, &attached).await?;
-    for (&invoice_id, p) in ids.iter().zip(&run) {
-        ledger
-            .attached
-            .extend(p.xdr_ids.iter().map(|&xdr_id| (xdr_id, invoice_id)));
-        ledger.numbers.insert(invoice_id, p.invoice.number.clone());
+    store_invoices::insert_many(tx, &invoices).await?;
+    let ids: Vec<i64> = run.iter().map(|p| p.invoice.id).collect();
+    for p in &run {
+        ledger.numbers.insert(p.invoice.id, p.invoice.number.clone());
     }
     let issued: Vec<Issued> = ids
         .iter()

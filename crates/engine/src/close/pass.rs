@@ -12,6 +12,7 @@
 //! the run reached it would be left out of a run that reports itself completed.
 
 use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use classbill_store::close::{self as store_close, Held};
 use classbill_store::periods;
@@ -21,7 +22,7 @@ use classbill_store::{StoreError, instants};
 use jiff::Timestamp;
 
 use super::runs::record_batch;
-use super::{BillingRunSummary, finish_batch, freeze, release_postponed, run_context};
+use super::{BillingRunSummary, RunContext, finish_batch, freeze, release_postponed, run_context};
 use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 use crate::ledger::PeriodView;
@@ -94,22 +95,49 @@ impl<'a> Pass<'a> {
         i64::try_from(self.options.batch_size.max(1)).unwrap_or(i64::MAX)
     }
 
-    fn claim(&mut self, ids: &[i64]) {
+    /// Counts a claimed batch; answers its number in the pass.
+    fn claim(&mut self, ids: &[i64]) -> u64 {
         self.after = ids.last().copied().unwrap_or(self.after);
         self.batch += 1;
         self.claimed += ids.len() as u64;
+        self.batch
     }
 
-    fn committed(&self, stage: CloseStage) {
+    fn committed(&self, batch: u64, stage: CloseStage) {
         if let Some(report) = self.options.on_commit {
             report(&CloseProgress {
-                batch: self.batch,
+                batch,
                 stage,
                 parties_claimed: self.claimed,
                 parties_total: self.total,
             });
         }
     }
+}
+
+/// What the lanes of a billing run share across its sweeps.
+struct RunShared<'a> {
+    pass: Mutex<Pass<'a>>,
+    /// Parties claimed by either sweep: the second sweep leaves them alone.
+    visited: Mutex<HashSet<i64>>,
+    summary: Mutex<BillingRunSummary>,
+}
+
+/// One sweep of a billing run over the parties, walked by its lanes from one cursor.
+struct Sweep<'r, 'a> {
+    run: &'r RunShared<'a>,
+    context: &'r RunContext,
+    held: Held,
+    /// The last party id claimed in this sweep.
+    after: tokio::sync::Mutex<i64>,
+    as_of: Timestamp,
+    now: Timestamp,
+    participant: Option<&'r Participation>,
+}
+
+/// Locks a mutex that a lane's panic may have poisoned: what it guards is counters, still worth reporting.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Adds a committed batch's counts and failures to those of its pass.
@@ -157,47 +185,81 @@ impl crate::Engine {
                 run_context(&mut tx, now).await?,
             )
         };
-        let mut pass = Pass::new(options, total);
-        let mut summary = BillingRunSummary::default();
+        let run = RunShared {
+            pass: Mutex::new(Pass::new(options, total)),
+            visited: Mutex::new(HashSet::new()),
+            summary: Mutex::new(BillingRunSummary::default()),
+        };
         // The first sweep passes over parties other transactions hold; the second waits for those it has not
         // visited yet, so a party a payment or a refund held at that moment is not left out of the run.
-        let mut visited: HashSet<i64> = HashSet::new();
         for held in [Held::Skip, Held::Wait] {
-            let mut after = 0;
-            loop {
-                let mut tx = self.store.write().await?;
-                let claimed =
-                    store_close::claim_parties_with_billing_work(&mut tx, after, as_of_us, pass.limit(), held).await?;
-                let Some(&last) = claimed.last() else {
-                    break;
-                };
-                after = last;
-                let claimed: Vec<i64> = claimed.into_iter().filter(|&id| visited.insert(id)).collect();
-                if claimed.is_empty() {
-                    tx.rollback().await?;
-                    continue;
+            let sweep = Sweep {
+                run: &run,
+                context: &context,
+                held,
+                after: tokio::sync::Mutex::new(0),
+                as_of,
+                now,
+                participant,
+            };
+            let second = async {
+                if self.store.writers() > 1 {
+                    self.close_lane(&sweep).await
+                } else {
+                    Ok(())
                 }
-                pass.claim(&claimed);
-                // Writes of records into the periods about to be frozen commit first, so S2 reads their records.
-                xdrs::hold_open_periods(&mut tx).await?;
-                let batch_id = freeze::freeze_due(&mut tx, &context, &claimed, as_of, now).await?;
-                tx.commit().await?;
-                pass.committed(CloseStage::Frozen);
-
-                let mut tx = self.store.write().await?;
-                let still_ours = store_close::claim_parties(&mut tx, &claimed, Held::Wait).await?;
-                let mut batch = BillingRunSummary::default();
-                finish_batch(&mut tx, &context, &still_ours, batch_id, now, &mut batch).await?;
-                if let Some(participation) = participant {
-                    record_batch(&mut tx, participation, &batch).await?;
-                }
-                tx.commit().await?;
-                add_batch(&mut summary, batch);
-                pass.committed(CloseStage::Closed);
-            }
+            };
+            tokio::try_join!(self.close_lane(&sweep), second)?;
         }
         release_postponed(&self.store, &context).await?;
-        Ok(summary)
+        Ok(run.summary.into_inner().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// One lane of a sweep: claims the next batch of parties after the sweep's cursor, freezes their due periods
+    /// and closes them, until no party is left. The lanes of a sweep (`Store::writers`) claim disjoint batches
+    /// from one cursor and close them side by side.
+    async fn close_lane(&self, sweep: &Sweep<'_, '_>) -> EngineResult<()> {
+        let as_of_us = instants::to_micros(sweep.as_of);
+        loop {
+            let mut tx = self.store.write().await?;
+            let claimed = {
+                // Held across the claim, so that the lanes' batches follow one another in id order.
+                let mut after = sweep.after.lock().await;
+                let limit = lock(&sweep.run.pass).limit();
+                let claimed =
+                    store_close::claim_parties_with_billing_work(&mut tx, *after, as_of_us, limit, sweep.held).await?;
+                let Some(&last) = claimed.last() else {
+                    return Ok(());
+                };
+                *after = last;
+                let mut visited = lock(&sweep.run.visited);
+                claimed
+                    .into_iter()
+                    .filter(|&id| visited.insert(id))
+                    .collect::<Vec<i64>>()
+            };
+            if claimed.is_empty() {
+                tx.rollback().await?;
+                continue;
+            }
+            let batch_no = lock(&sweep.run.pass).claim(&claimed);
+            // Writes of records into the periods about to be frozen commit first, so S2 reads their records.
+            xdrs::hold_open_periods(&mut tx).await?;
+            let batch_id = freeze::freeze_due(&mut tx, sweep.context, &claimed, sweep.as_of, sweep.now).await?;
+            tx.commit().await?;
+            lock(&sweep.run.pass).committed(batch_no, CloseStage::Frozen);
+
+            let mut tx = self.store.write().await?;
+            let still_ours = store_close::claim_parties(&mut tx, &claimed, Held::Wait).await?;
+            let mut batch = BillingRunSummary::default();
+            finish_batch(&mut tx, sweep.context, &still_ours, batch_id, sweep.now, &mut batch).await?;
+            if let Some(participation) = sweep.participant {
+                record_batch(&mut tx, participation, &batch).await?;
+            }
+            tx.commit().await?;
+            add_batch(&mut lock(&sweep.run.summary), batch);
+            lock(&sweep.run.pass).committed(batch_no, CloseStage::Closed);
+        }
     }
 
     /// Resumes every period a crashed or failed close left `closing` (§5.3 S12) at its first unfinished step,
@@ -227,10 +289,10 @@ impl crate::Engine {
             if claimed.is_empty() {
                 break;
             }
-            pass.claim(&claimed);
+            let batch_no = pass.claim(&claimed);
             finish_batch(&mut tx, &context, &claimed, None, now, &mut summary).await?;
             tx.commit().await?;
-            pass.committed(CloseStage::Closed);
+            pass.committed(batch_no, CloseStage::Closed);
         }
         release_postponed(&self.store, &context).await?;
         Ok(summary)
