@@ -69,7 +69,7 @@ fn a_bill_run_across_a_postgresql_restart_issues_every_invoice_once() {
         let resumed = block_on(assert_invoices_sound(&url));
         assert_eq!(
             resumed, expected,
-            "restarted {name}: every invoice once, numbered as without the restart"
+            "restarted {name}: every invoice once, with gapless numbers, as without the restart"
         );
     }
 }

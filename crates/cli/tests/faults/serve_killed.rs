@@ -157,7 +157,7 @@ fn a_server_killed_during_a_requested_bill_run_finishes_it_when_restarted(backen
         "{backend}: the killed server keeps the counts of what it had committed: {run:#}"
     );
 
-    // Every due period closed once, every invoice once and numbered as without the kill, no engine xDR twice.
+    // Every due period closed once, every invoice once with gapless numbers as without the kill, no engine xDR twice.
     let resumed = block_on(assert_invoices_sound(&url));
     assert_eq!(
         resumed, expected,
