@@ -3,6 +3,7 @@
 
 mod support;
 
+use classbill_engine::collections::CollectionOptions;
 use classbill_engine::notifications::DeliveryConfig;
 use classbill_testkit::SmtpReceiver;
 use jiff::Timestamp;
@@ -614,26 +615,44 @@ on_both_backends! {
     }
 }
 
+/// Twelve Berlin customers of the business class, each with one monthly fee billed at the March close: the
+/// ladder then gives each eleven events to fire.
+async fn twelve_billed_parties(app: &TestApp) -> Vec<i64> {
+    section_7_1_calendar(app).await;
+    let class = business_eu(app, json!({})).await;
+    let mut parties = Vec::new();
+    for n in 0..12 {
+        let answer = app
+            .post(
+                "/api/v1/customers",
+                &app.admin,
+                json!({"name": format!("Parallel {n}"), "currency": "EUR", "class_id": class["id"],
+                       "time_zone": "Europe/Berlin", "activated_at": "2025-03-01T00:00:00+01:00"}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        let party = answer.body["id"].as_i64().expect("id");
+        let fee = json!({"party_id": party, "external_id": "m1", "occurred_at": "2025-03-01T00:00:00+01:00",
+                         "kind": "recurring", "service": "sip_trunk", "quantity": "1", "amount": "29.9"});
+        let posted = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [fee]})).await;
+        assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text);
+        parties.push(party);
+    }
+    app.bill("2025-04-01T04:00:00Z").await;
+    parties
+}
+
+/// Every party's ladder ran to its end with one late fee.
+async fn expect_ladders_finished(app: &TestApp, parties: Vec<i64>) {
+    for party in parties {
+        assert_eq!(xdrs_of_kind(app, party, "late_fee").await.len(), 1);
+        assert_eq!(party_status(app, party).await, "closed");
+    }
+}
+
 on_both_backends! {
     async fn concurrent_collection_runs_fire_every_event_once(app) {
-        section_7_1_calendar(app).await;
-        let class = business_eu(app, json!({})).await;
-        let mut parties = Vec::new();
-        for n in 0..12 {
-            let answer = app
-                .post("/api/v1/customers", &app.admin,
-                      json!({"name": format!("Parallel {n}"), "currency": "EUR", "class_id": class["id"],
-                             "time_zone": "Europe/Berlin", "activated_at": "2025-03-01T00:00:00+01:00"}))
-                .await;
-            assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
-            let party = answer.body["id"].as_i64().expect("id");
-            let fee = json!({"party_id": party, "external_id": "m1", "occurred_at": "2025-03-01T00:00:00+01:00",
-                             "kind": "recurring", "service": "sip_trunk", "quantity": "1", "amount": "29.9"});
-            let posted = app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [fee]})).await;
-            assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text);
-            parties.push(party);
-        }
-        app.bill("2025-04-01T04:00:00Z").await;
+        let parties = twelve_billed_parties(app).await;
 
         // Two runs at once, as two workers on one database would: every event settles exactly once.
         let as_of: Timestamp = "2025-06-01T00:00:00Z".parse().expect("instant");
@@ -641,9 +660,24 @@ on_both_backends! {
         let (a, b) = tokio::join!(app.engine.run_collections(as_of, now), app.engine.run_collections(as_of, now));
         let (a, b) = (a.expect("first run"), b.expect("second run"));
         assert_eq!(a.events_due + b.events_due, 12 * 11, "{a:?} {b:?}");
-        for party in parties {
-            assert_eq!(xdrs_of_kind(app, party, "late_fee").await.len(), 1);
-            assert_eq!(party_status(app, party).await, "closed");
-        }
+        expect_ladders_finished(app, parties).await;
+    }
+}
+
+on_both_backends! {
+    async fn a_collection_run_of_one_party_per_batch_fires_every_event_once(app) {
+        let parties = twelve_billed_parties(app).await;
+        // One party per batch: on PostgreSQL the run's two lanes take the batches side by side.
+        let as_of: Timestamp = "2025-06-01T00:00:00Z".parse().expect("instant");
+        let commits = std::sync::atomic::AtomicUsize::new(0);
+        let count = || {
+            commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        let options = CollectionOptions { batch_size: 1, on_commit: Some(&count) };
+        let summary = app.engine.run_collections_with(as_of, Timestamp::now(), options).await.expect("run");
+        assert_eq!(summary.events_due, 12 * 11, "{summary:?}");
+        assert_eq!(summary.events_fired + summary.events_dropped, summary.events_due, "{summary:?}");
+        assert_eq!(commits.into_inner(), 12, "one commit per party");
+        expect_ladders_finished(app, parties).await;
     }
 }

@@ -2,7 +2,9 @@
 //! before `as_of` (§5.8 rule 2), party by party in batches with one transaction each. On PostgreSQL the
 //! parties are claimed with `SKIP LOCKED`, so concurrent runs split them and no event fires twice: an event
 //! is settled exactly once, under its party's claim; this is also how the workers sharing one run
-//! ([`crate::workers`]) split its parties.
+//! ([`crate::workers`]) split its parties, and how the two lanes of one run on PostgreSQL do.
+
+use std::sync::{Mutex, PoisonError};
 
 use classbill_store::close::Held;
 use classbill_store::collections::{self as store_collections, RunRow};
@@ -19,6 +21,19 @@ use crate::error::{EngineError, EngineResult};
 use crate::notifications::EmitCache;
 use crate::page::{Page, PageRequest};
 use crate::workers::{Entry, worker_name};
+
+/// The firing part of a collection run, walked by its lanes from one cursor.
+struct FiringSweep<'a> {
+    /// The last party id claimed.
+    after: tokio::sync::Mutex<i64>,
+    summary: Mutex<CollectionRunSummary>,
+    as_of: Timestamp,
+    now: Timestamp,
+    /// Parties per batch.
+    batch: i64,
+    participant: Option<&'a Participation>,
+    committed: &'a (dyn Fn() + Sync),
+}
 
 /// Parties per transaction unless the caller chooses otherwise.
 pub const DEFAULT_COLLECTION_BATCH: usize = 200;
@@ -196,34 +211,61 @@ impl crate::Engine {
             summary.add(&batch);
             committed();
         }
-        let mut after = 0;
+        let sweep = FiringSweep {
+            after: tokio::sync::Mutex::new(0),
+            summary: Mutex::new(summary),
+            as_of,
+            now,
+            batch,
+            participant,
+            committed: &committed,
+        };
+        let second = async {
+            if self.store.writers() > 1 {
+                self.firing_lane(&sweep).await
+            } else {
+                Ok(())
+            }
+        };
+        tokio::try_join!(self.firing_lane(&sweep), second)?;
+        Ok(sweep.summary.into_inner().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// One lane of the firing sweep: claims the next batch of parties with due events after the sweep's cursor and
+    /// fires their events in one transaction, until no party is left. On PostgreSQL two lanes (`Store::writers`)
+    /// take consecutive batches and fire them side by side; a party's events stay in one batch, in their order.
+    async fn firing_lane(&self, sweep: &FiringSweep<'_>) -> EngineResult<()> {
+        let as_of_us = instants::to_micros(sweep.as_of);
         loop {
             let mut tx = self.store.write().await?;
-            let candidates = store_collections::parties_due(&mut tx, after, as_of_us, batch).await?;
-            let Some(&last) = candidates.last() else {
-                break;
+            let claimed = {
+                // Held across the claim, so that the lanes' batches follow one another in id order.
+                let mut after = sweep.after.lock().await;
+                let candidates = store_collections::parties_due(&mut tx, *after, as_of_us, sweep.batch).await?;
+                let Some(&last) = candidates.last() else {
+                    return Ok(());
+                };
+                *after = last;
+                store_close::claim_parties(&mut tx, &candidates, Held::Skip).await?
             };
-            after = last;
-            let claimed = store_close::claim_parties(&mut tx, &candidates, Held::Skip).await?;
             let items = store_collections::due_items(&mut tx, &claimed, as_of_us).await?;
             let invoices: Vec<i64> = items.iter().map(|item| item.invoice_id).collect();
             hold_periods_for_terminations(&mut tx, &invoices, as_of_us).await?;
             let mut batch = CollectionRunSummary::default();
             let mut emit = EmitCache::default();
             for item in items {
-                match fire(&mut tx, &mut emit, &item, as_of, now).await? {
+                match fire(&mut tx, &mut emit, &item, sweep.as_of, sweep.now).await? {
                     Some(Outcome::Fired) => batch.events_fired += 1,
                     Some(Outcome::Dropped) => batch.events_dropped += 1,
                     None => continue,
                 }
                 batch.events_due += 1;
             }
-            record_batch(&mut tx, participant, &batch).await?;
+            record_batch(&mut tx, sweep.participant, &batch).await?;
             tx.commit().await?;
-            summary.add(&batch);
-            committed();
+            sweep.summary.lock().unwrap_or_else(PoisonError::into_inner).add(&batch);
+            (sweep.committed)();
         }
-        Ok(summary)
     }
 
     /// `POST /collection-runs`: records a queued run; [`crate::Engine::execute_collection_run`] does the work.
