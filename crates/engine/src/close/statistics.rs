@@ -138,7 +138,12 @@ pub(super) async fn write(
     }
     store_statistics::put(tx, &files).await?;
     let now = instants::from_micros(created_us)?;
-    let mut cache = EmitCache::default();
+    // The close changes no party's row but for the status collections may set, which no announcement reads.
+    let announced = periods
+        .iter()
+        .map(|p| (p.party_id, parties[&p.party_id].clone()))
+        .collect();
+    let mut cache = EmitCache::knowing(announced);
     for event in &events {
         notifications::emit_with(tx, &mut cache, event, now).await?;
     }
