@@ -681,3 +681,37 @@ on_both_backends! {
         expect_ladders_finished(app, parties).await;
     }
 }
+
+/// A party another transaction holds when the run reaches it (a payment, a killed process's transaction the server
+/// has not rolled back yet) is waited for and its events fired by that run, not left pending in a run that reports
+/// itself completed. Only PostgreSQL has row locks; SQLite's single writer makes the run wait for the whole
+/// transaction instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collection_run_waits_for_a_party_another_transaction_holds() {
+    let app = TestApp::start(classbill_testkit::Backend::Postgres).await;
+    let parties = twelve_billed_parties(&app).await;
+    let (held, free) = (parties[0], parties[11]);
+    let mut lock = app.engine.store.write().await.expect("a transaction");
+    lock.execute(
+        "SELECT id FROM parties WHERE id = $1 FOR UPDATE",
+        classbill_store::args![held],
+    )
+    .await
+    .expect("the row is locked");
+    let as_of: Timestamp = "2025-06-01T00:00:00Z".parse().expect("instant");
+    let engine = app.engine.clone();
+    let run = tokio::spawn(async move { engine.run_collections(as_of, Timestamp::now()).await });
+    // The run fires the free parties' events and then waits for the held one.
+    for _ in 0..200 {
+        if party_status(&app, free).await == "closed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(party_status(&app, free).await, "closed");
+    assert!(!run.is_finished(), "the run waits for the held party");
+    lock.commit().await.expect("released");
+    let summary = run.await.expect("the run task").expect("the run");
+    assert_eq!(summary.events_due, 12 * 11, "{summary:?}");
+    expect_ladders_finished(&app, parties).await;
+}

@@ -2,7 +2,8 @@
 //! before `as_of` (§5.8 rule 2), party by party in batches with one transaction each. On PostgreSQL the
 //! parties are claimed with `SKIP LOCKED`, so concurrent runs split them and no event fires twice: an event
 //! is settled exactly once, under its party's claim; this is also how the workers sharing one run
-//! ([`crate::workers`]) split its parties, and how the two lanes of one run on PostgreSQL do.
+//! ([`crate::workers`]) split its parties, and how the two lanes of one run on PostgreSQL do. A second sweep
+//! then waits for the parties still due, which another transaction held when the first came by.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -26,7 +27,9 @@ use crate::workers::{Entry, worker_name};
 struct FiringSweep<'a> {
     /// The last party id claimed.
     after: tokio::sync::Mutex<i64>,
-    summary: Mutex<CollectionRunSummary>,
+    /// Whether a party another transaction holds is passed over or waited for.
+    held: Held,
+    summary: &'a Mutex<CollectionRunSummary>,
     as_of: Timestamp,
     now: Timestamp,
     /// Parties per batch.
@@ -211,24 +214,31 @@ impl crate::Engine {
             summary.add(&batch);
             committed();
         }
-        let sweep = FiringSweep {
-            after: tokio::sync::Mutex::new(0),
-            summary: Mutex::new(summary),
-            as_of,
-            now,
-            batch,
-            participant,
-            committed: &committed,
-        };
-        let second = async {
-            if self.store.writers() > 1 {
-                self.firing_lane(&sweep).await
-            } else {
-                Ok(())
-            }
-        };
-        tokio::try_join!(self.firing_lane(&sweep), second)?;
-        Ok(sweep.summary.into_inner().unwrap_or_else(PoisonError::into_inner))
+        let summary = Mutex::new(summary);
+        // The first sweep passes over parties other transactions hold; the second waits for those still due, so a
+        // party that a payment, a concurrent run or a killed process's lingering transaction held at that moment is
+        // not left out of a run that reports itself completed. Parties the first sweep settled are no longer due.
+        for held in [Held::Skip, Held::Wait] {
+            let sweep = FiringSweep {
+                after: tokio::sync::Mutex::new(0),
+                held,
+                summary: &summary,
+                as_of,
+                now,
+                batch,
+                participant,
+                committed: &committed,
+            };
+            let second = async {
+                if self.store.writers() > 1 {
+                    self.firing_lane(&sweep).await
+                } else {
+                    Ok(())
+                }
+            };
+            tokio::try_join!(self.firing_lane(&sweep), second)?;
+        }
+        Ok(summary.into_inner().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// One lane of the firing sweep: claims the next batch of parties with due events after the sweep's cursor and
@@ -246,7 +256,7 @@ impl crate::Engine {
                     return Ok(());
                 };
                 *after = last;
-                store_close::claim_parties(&mut tx, &candidates, Held::Skip).await?
+                store_close::claim_parties(&mut tx, &candidates, sweep.held).await?
             };
             let items = store_collections::due_items(&mut tx, &claimed, as_of_us).await?;
             let invoices: Vec<i64> = items.iter().map(|item| item.invoice_id).collect();
