@@ -17,6 +17,7 @@ pub mod documents;
 pub mod effective;
 mod error;
 pub mod installation;
+mod lanes;
 pub mod ledger;
 mod login_limits;
 pub mod measurements;

@@ -548,13 +548,7 @@ async fn a_run_waits_for_a_party_another_transaction_holds() {
     let other = berlin_customer(&app, &class["id"]).await;
     assert_eq!(parties_claimed(&app, "2025-03-15T00:00:00Z").await, 2);
 
-    let mut lock = app.engine.store.write().await.expect("a transaction");
-    lock.execute(
-        "SELECT id FROM parties WHERE id = $1 FOR UPDATE",
-        classbill_store::args![held],
-    )
-    .await
-    .expect("the row is locked");
+    let lock = app.hold_party(held).await;
     let at: jiff::Timestamp = "2025-04-01T04:00:00Z".parse().expect("instant");
     let engine = app.engine.clone();
     let run = tokio::spawn(async move { engine.run_billing(at, at).await });
@@ -603,14 +597,7 @@ async fn a_participant_killed_before_it_ends_keeps_the_counts_of_its_batches() {
         .expect("queued");
 
     // The participant closes the free party, then waits for the held one.
-    let mut party_lock = app.engine.store.write().await.expect("a transaction");
-    party_lock
-        .execute(
-            "SELECT id FROM parties WHERE id = $1 FOR UPDATE",
-            classbill_store::args![held],
-        )
-        .await
-        .expect("the party is locked");
+    let party_lock = app.hold_party(held).await;
     let engine = app.engine.clone();
     let participant = tokio::spawn(async move { engine.work_on_runs("worker-killed", move || at).await });
     for _ in 0..200 {

@@ -691,13 +691,7 @@ async fn a_collection_run_waits_for_a_party_another_transaction_holds() {
     let app = TestApp::start(classbill_testkit::Backend::Postgres).await;
     let parties = twelve_billed_parties(&app).await;
     let (held, free) = (parties[0], parties[11]);
-    let mut lock = app.engine.store.write().await.expect("a transaction");
-    lock.execute(
-        "SELECT id FROM parties WHERE id = $1 FOR UPDATE",
-        classbill_store::args![held],
-    )
-    .await
-    .expect("the row is locked");
+    let lock = app.hold_party(held).await;
     let as_of: Timestamp = "2025-06-01T00:00:00Z".parse().expect("instant");
     let engine = app.engine.clone();
     let run = tokio::spawn(async move { engine.run_collections(as_of, Timestamp::now()).await });

@@ -202,14 +202,7 @@ impl crate::Engine {
                 now,
                 participant,
             };
-            let second = async {
-                if self.store.writers() > 1 {
-                    self.close_lane(&sweep).await
-                } else {
-                    Ok(())
-                }
-            };
-            tokio::try_join!(self.close_lane(&sweep), second)?;
+            self.in_lanes(|| self.close_lane(&sweep)).await?;
         }
         release_postponed(&self.store, &context).await?;
         Ok(run.summary.into_inner().unwrap_or_else(PoisonError::into_inner))

@@ -229,14 +229,7 @@ impl crate::Engine {
                 participant,
                 committed: &committed,
             };
-            let second = async {
-                if self.store.writers() > 1 {
-                    self.firing_lane(&sweep).await
-                } else {
-                    Ok(())
-                }
-            };
-            tokio::try_join!(self.firing_lane(&sweep), second)?;
+            self.in_lanes(|| self.firing_lane(&sweep)).await?;
         }
         Ok(summary.into_inner().unwrap_or_else(PoisonError::into_inner))
     }

@@ -481,6 +481,19 @@ impl TestApp {
     }
 
     /// A billing run at `as_of` that closes every due period without a failure.
+    /// An open transaction holding the party's row, as a payment does while it allocates: the caller commits it
+    /// to let go. Only PostgreSQL locks rows; on SQLite this holds the single writer.
+    pub async fn hold_party(&self, party: i64) -> classbill_store::Tx {
+        let mut lock = self.engine.store.write().await.expect("a transaction");
+        lock.execute(
+            "SELECT id FROM parties WHERE id = $1 FOR UPDATE",
+            classbill_store::args![party],
+        )
+        .await
+        .expect("the party is locked");
+        lock
+    }
+
     pub async fn bill(&self, as_of: &str) {
         let run = self.run_to_completion("billing-runs", as_of).await;
         assert_eq!(run["failures"], json!([]), "{run}");
