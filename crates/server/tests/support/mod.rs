@@ -480,7 +480,6 @@ impl TestApp {
         panic!("{}: {kind} {id} did not finish", self.backend);
     }
 
-    /// A billing run at `as_of` that closes every due period without a failure.
     /// An open transaction holding the party's row, as a payment does while it allocates: the caller commits it
     /// to let go. Only PostgreSQL locks rows; on SQLite this holds the single writer.
     pub async fn hold_party(&self, party: i64) -> classbill_store::Tx {
@@ -494,6 +493,7 @@ impl TestApp {
         lock
     }
 
+    /// A billing run at `as_of` that closes every due period without a failure.
     pub async fn bill(&self, as_of: &str) {
         let run = self.run_to_completion("billing-runs", as_of).await;
         assert_eq!(run["failures"], json!([]), "{run}");
