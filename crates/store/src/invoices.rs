@@ -74,7 +74,9 @@ pub async fn allocate_ids(tx: &mut Tx, count: usize) -> Result<Vec<i64>, StoreEr
         }
         Backend::Sqlite => {
             tx.execute(
-                "INSERT INTO sqlite_sequence (name, seq) SELECT 'invoices', COALESCE(MAX(id), 0) FROM invoices
+                // The maximum stays a scalar subquery: as the select's own aggregate it would yield a row (and
+                // a second counter) even where the counter exists.
+                "INSERT INTO sqlite_sequence (name, seq) SELECT 'invoices', (SELECT COALESCE(MAX(id), 0) FROM invoices)
                  WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'invoices')",
                 Vec::new(),
             )
