@@ -446,6 +446,32 @@ impl Tx {
         })
     }
 
+    /// Runs a multi-row `INSERT` (without `RETURNING`) into a table whose `id` the database assigns, and answers
+    /// the new ids in VALUES order. Rows of one statement take ascending ids in that order; on SQLite, whose
+    /// single writer gives an `AUTOINCREMENT` table's rows of one statement consecutive rowids, they follow from
+    /// the last rowid and the row count instead of coming back one result row each.
+    pub async fn insert_ids(&mut self, sql: String, args: Vec<Arg>) -> Result<Vec<i64>, StoreError> {
+        let done = match self {
+            Tx::Sqlite(tx) => {
+                let (sql, args) = for_sqlite(AssertSqlSafe(sql), args)?;
+                bind_all!(sqlx::query(sql), args).execute(&mut **tx).await?
+            }
+            Tx::SqliteSingle(conn) => {
+                let (sql, args) = for_sqlite(AssertSqlSafe(sql), args)?;
+                bind_all!(sqlx::query(sql), args).execute(&mut **conn).await?
+            }
+            Tx::Postgres(_) | Tx::PostgresSingle(_) => {
+                let rows: Vec<(i64,)> = self.fetch_all(AssertSqlSafe(sql + " RETURNING id"), args).await?;
+                let mut ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
+                ids.sort_unstable();
+                return Ok(ids);
+            }
+        };
+        let count = i64::try_from(done.rows_affected()).unwrap_or(i64::MAX);
+        let last = done.last_insert_rowid();
+        Ok((last - count + 1..=last).collect())
+    }
+
     /// Runs a statement and answers the number of rows it touched.
     pub async fn execute(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<u64, StoreError> {
         Ok(match self {

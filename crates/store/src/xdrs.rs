@@ -110,7 +110,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[NewXdr], created_at: i64) -> Resul
             copy_in(pg, "xdrs", rows, Some(&ids), created_at).await?;
             ids
         }
-        _ => insert_returning(tx, "xdrs", rows, created_at).await?,
+        _ => insert_rows(tx, "xdrs", rows, created_at).await?,
     };
     if matches!(tx, Tx::Postgres(_)) {
         let keys: Vec<(i64, &str, i64)> = rows
@@ -241,13 +241,12 @@ async fn insert_keys(tx: &mut Tx, keys: &[(i64, &str, i64)]) -> Result<(), Store
 pub async fn bulk_load(tx: &mut Tx, table: &'static str, rows: &[NewXdr], created_at: i64) -> Result<(), StoreError> {
     match tx {
         Tx::Postgres(pg) if rows.len() >= COPY_MIN_ROWS => copy_in(pg, table, rows, None, created_at).await,
-        _ => insert_returning(tx, table, rows, created_at).await.map(drop),
+        _ => insert_rows(tx, table, rows, created_at).await.map(drop),
     }
 }
 
-/// Ids of one statement are assigned in VALUES order, so the ascending list of returned ids lines up with the
-/// rows.
-async fn insert_returning(
+/// Multi-row INSERTs of [`LOAD_BATCH`] rows; answers the ids in the order of `rows`.
+async fn insert_rows(
     tx: &mut Tx,
     table: &'static str,
     rows: &[NewXdr],
@@ -285,15 +284,7 @@ async fn insert_returning(
                 Arg::from(created_at),
             ]);
         }
-        sql.push_str(" RETURNING id");
-        let mut chunk_ids: Vec<i64> = tx
-            .fetch_all::<IdRow>(AssertSqlSafe(sql), values)
-            .await?
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
-        chunk_ids.sort_unstable();
-        ids.extend(chunk_ids);
+        ids.extend(tx.insert_ids(sql, values).await?);
     }
     Ok(ids)
 }

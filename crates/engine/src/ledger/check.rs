@@ -130,7 +130,7 @@ fn new_keys(fates: &[Fate]) -> Vec<(i64, String)> {
 pub(super) async fn check(
     tx: &mut Tx,
     actor: &Actor,
-    texts: &[XdrText],
+    texts: &[&XdrText],
     keys_stored: Keys,
     memo: &mut IngestMemo,
 ) -> EngineResult<Vec<Fate>> {

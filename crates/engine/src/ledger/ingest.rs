@@ -187,7 +187,7 @@ const FIRST_ATTEMPT: &str = "ingest_first_attempt";
 async fn check_and_write(
     tx: &mut Tx,
     actor: &Actor,
-    texts: &[XdrText],
+    texts: &[&XdrText],
     memo: &mut IngestMemo,
     (as_of, now): (Timestamp, Timestamp),
     accept: impl Fn(&mut [Fate]) -> EngineResult<()>,
@@ -314,6 +314,7 @@ impl crate::Engine {
             as_of,
         } = read_body(body)?;
         let as_of = as_of.unwrap_or(now);
+        let texts: Vec<&XdrText> = texts.iter().collect();
         self.prepare_partitions(&texts, now).await?;
         let mut tx = self.store.write().await?;
         let mut memo = IngestMemo::default();
@@ -353,7 +354,7 @@ impl crate::Engine {
         memo: &mut IngestMemo,
         (as_of, now): (Timestamp, Timestamp),
     ) -> EngineResult<ImportOutcome> {
-        let texts: Vec<XdrText> = rows.iter().map(|r| r.text.clone()).collect();
+        let texts: Vec<&XdrText> = rows.iter().map(|r| &r.text).collect();
         self.prepare_partitions(&texts, now).await?;
         let mut tx = self.store.write().await?;
         memo.begin(&mut tx).await?;
@@ -379,7 +380,7 @@ impl crate::Engine {
 
     /// Makes the ledger's partitions of the months these records name before the transaction that writes them
     /// ([`xdr_partitions`]); a time that does not parse is left to the check, which refuses it.
-    async fn prepare_partitions(&self, texts: &[XdrText], now: Timestamp) -> EngineResult<()> {
+    async fn prepare_partitions(&self, texts: &[&XdrText], now: Timestamp) -> EngineResult<()> {
         let times = texts
             .iter()
             .filter_map(|t| t.occurred_at.as_deref()?.parse::<Timestamp>().ok())
