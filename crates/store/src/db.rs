@@ -450,18 +450,19 @@ impl Tx {
     /// the new ids in VALUES order. Rows of one statement take ascending ids in that order; on SQLite, whose
     /// single writer gives an `AUTOINCREMENT` table's rows of one statement consecutive rowids, they follow from
     /// the last rowid and the row count instead of coming back one result row each.
-    pub async fn insert_ids(&mut self, sql: String, args: Vec<Arg>) -> Result<Vec<i64>, StoreError> {
+    pub async fn insert_ids(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<i64>, StoreError> {
         let done = match self {
             Tx::Sqlite(tx) => {
-                let (sql, args) = for_sqlite(AssertSqlSafe(sql), args)?;
+                let (sql, args) = for_sqlite(sql, args)?;
                 bind_all!(sqlx::query(sql), args).execute(&mut **tx).await?
             }
             Tx::SqliteSingle(conn) => {
-                let (sql, args) = for_sqlite(AssertSqlSafe(sql), args)?;
+                let (sql, args) = for_sqlite(sql, args)?;
                 bind_all!(sqlx::query(sql), args).execute(&mut **conn).await?
             }
             Tx::Postgres(_) | Tx::PostgresSingle(_) => {
-                let rows: Vec<(i64,)> = self.fetch_all(AssertSqlSafe(sql + " RETURNING id"), args).await?;
+                let returning = format!("{} RETURNING id", sql.into_sql_str().as_str());
+                let rows: Vec<(i64,)> = self.fetch_all(AssertSqlSafe(returning), args).await?;
                 let mut ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
                 ids.sort_unstable();
                 return Ok(ids);

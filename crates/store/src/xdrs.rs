@@ -284,7 +284,7 @@ async fn insert_rows(
                 Arg::from(created_at),
             ]);
         }
-        ids.extend(tx.insert_ids(sql, values).await?);
+        ids.extend(tx.insert_ids(AssertSqlSafe(sql), values).await?);
     }
     Ok(ids)
 }
