@@ -433,7 +433,7 @@ pub async fn book_engine_xdrs(
         } else {
             format!(
                 "INSERT INTO xdrs ({NAMES}) VALUES {} \
-                 ON CONFLICT (party_id, external_id) WHERE external_id IS NOT NULL DO NOTHING \
+                 ON CONFLICT (party_id, external_id) DO NOTHING \
                  RETURNING id, party_id, external_id",
                 value_rows(chunk.len(), COLUMNS)
             )

@@ -107,7 +107,7 @@ pub async fn insert_measured(tx: &mut Tx, rows: &[MeasuredXdr], created_at: i64)
             "INSERT INTO xdrs (party_id, period_id, occurred_at, kind, service, rate_code, description, quantity, \
              amount, external_id, hidden, late, created_at) \
              VALUES ($1, $2, $3, 'measured_service', $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (party_id, external_id) WHERE external_id IS NOT NULL DO NOTHING"
+             ON CONFLICT (party_id, external_id) DO NOTHING"
                 .to_owned()
         }
     };
