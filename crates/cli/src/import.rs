@@ -248,7 +248,11 @@ impl BatchSource {
     /// The next batch, and whether the file goes on after it.
     fn next_batch(&mut self) -> anyhow::Result<(Batch, bool)> {
         let file = &self.file;
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            rows: Vec::with_capacity(BATCH_ROWS),
+            cells: Vec::with_capacity(BATCH_ROWS),
+            refused: Vec::new(),
+        };
         let mut record = csv::StringRecord::new();
         while batch.rows.len() + batch.refused.len() < BATCH_ROWS {
             let next_start = self.reader.position().byte();

@@ -7,6 +7,7 @@
 //! read then costs a parse and a plan per request; the plus turns the value into an expression evaluated at run
 //! time, and the prepared plan is kept. PostgreSQL reads both forms alike.
 
+use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -340,27 +341,6 @@ impl Tx {
         Ok(())
     }
 
-    /// Marks a point inside the transaction that [`Tx::rollback_to`] returns to and [`Tx::release`] forgets.
-    pub async fn savepoint(&mut self, name: &'static str) -> Result<(), StoreError> {
-        self.execute(AssertSqlSafe(format!("SAVEPOINT {name}")), vec![])
-            .await
-            .map(drop)
-    }
-
-    /// Undoes everything since the savepoint `name`, a failed statement included, and keeps the savepoint.
-    pub async fn rollback_to(&mut self, name: &'static str) -> Result<(), StoreError> {
-        self.execute(AssertSqlSafe(format!("ROLLBACK TO SAVEPOINT {name}")), vec![])
-            .await
-            .map(drop)
-    }
-
-    /// Keeps what was done since the savepoint `name` and forgets the savepoint.
-    pub async fn release(&mut self, name: &'static str) -> Result<(), StoreError> {
-        self.execute(AssertSqlSafe(format!("RELEASE SAVEPOINT {name}")), vec![])
-            .await
-            .map(drop)
-    }
-
     pub async fn fetch_all<T: Record>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
         Ok(match self {
             Tx::Sqlite(tx) => {
@@ -527,10 +507,21 @@ pub(crate) fn rows_per_statement(columns: usize) -> usize {
 /// `($1, $2), ($3, $4), …`: the placeholders of `rows` tuples of `columns` bound values, for a multi-row
 /// `VALUES` list.
 pub(crate) fn value_rows(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|row| format!("({})", in_list(row * columns + 1, columns)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    // Written into one string: bulk loads build one of these per statement of hundreds of rows.
+    let mut text = String::with_capacity(rows * columns * 7);
+    for row in 0..rows {
+        text.push_str(if row == 0 { "(" } else { "), (" });
+        for n in row * columns + 1..=(row + 1) * columns {
+            if n > row * columns + 1 {
+                text.push_str(", ");
+            }
+            let _ = write!(text, "${n}");
+        }
+    }
+    if rows > 0 {
+        text.push(')');
+    }
+    text
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! PostgreSQL and multi-row INSERTs on SQLite; reads join the party for its currency and owner.
 
 use std::fmt::Write as _;
+use std::future::Future as _;
+use std::task::Poll;
 
 use crate::db::{in_list, rows_per_statement, value_rows};
 use crate::packed::fetch_packed;
@@ -252,41 +254,49 @@ async fn insert_rows(
     rows: &[NewXdr],
     created_at: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    const COLUMNS: usize = 13;
     let mut ids = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(LOAD_BATCH) {
-        let mut sql = String::with_capacity(120 + chunk.len() * COLUMNS * 8);
-        sql.push_str(&format!("INSERT INTO {table} ({LOAD_COLUMNS}) VALUES "));
-        let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
-        for (i, x) in chunk.iter().enumerate() {
-            sql.push_str(if i > 0 { ", (" } else { "(" });
-            let first = i * COLUMNS + 1;
-            for n in first..first + COLUMNS {
-                if n > first {
-                    sql.push_str(", ");
-                }
-                let _ = write!(sql, "${n}");
-            }
-            sql.push(')');
-            values.extend([
-                Arg::from(x.party_id),
-                Arg::from(x.period_id),
-                Arg::from(x.occurred_at),
-                Arg::from(x.kind.clone()),
-                Arg::from(x.service.clone()),
-                Arg::from(x.rate_code.clone()),
-                Arg::from(x.description.clone()),
-                Arg::from(x.quantity),
-                Arg::from(x.amount),
-                Arg::from(x.external_id.clone()),
-                Arg::from(x.late),
-                Arg::from(false),
-                Arg::from(created_at),
-            ]);
-        }
-        ids.extend(tx.insert_ids(AssertSqlSafe(sql), values).await?);
+    let mut chunks = rows.chunks(LOAD_BATCH);
+    let mut next = chunks.next().map(|chunk| insert_statement(table, chunk, created_at));
+    while let Some((sql, values)) = next.take() {
+        let mut insert = std::pin::pin!(tx.insert_ids(AssertSqlSafe(sql), values));
+        // The first poll hands the statement to the database (SQLite's own thread, or the server); the next one
+        // is built while this one runs.
+        let first_poll = std::future::poll_fn(|cx| Poll::Ready(insert.as_mut().poll(cx))).await;
+        next = chunks.next().map(|chunk| insert_statement(table, chunk, created_at));
+        ids.extend(match first_poll {
+            Poll::Ready(done) => done?,
+            Poll::Pending => insert.await?,
+        });
     }
     Ok(ids)
+}
+
+/// One multi-row INSERT of `chunk` into `table`, and its values.
+fn insert_statement(table: &str, chunk: &[NewXdr], created_at: i64) -> (String, Vec<Arg>) {
+    const COLUMNS: usize = 13;
+    let sql = format!(
+        "INSERT INTO {table} ({LOAD_COLUMNS}) VALUES {}",
+        value_rows(chunk.len(), COLUMNS)
+    );
+    let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
+    for x in chunk {
+        values.extend([
+            Arg::from(x.party_id),
+            Arg::from(x.period_id),
+            Arg::from(x.occurred_at),
+            Arg::from(x.kind.clone()),
+            Arg::from(x.service.clone()),
+            Arg::from(x.rate_code.clone()),
+            Arg::from(x.description.clone()),
+            Arg::from(x.quantity),
+            Arg::from(x.amount),
+            Arg::from(x.external_id.clone()),
+            Arg::from(x.late),
+            Arg::from(false),
+            Arg::from(created_at),
+        ]);
+    }
+    (sql, values)
 }
 
 /// Bytes sent per COPY data message.

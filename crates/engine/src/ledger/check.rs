@@ -70,10 +70,17 @@ fn conflict(message: impl Into<String>) -> Fate {
     Fate::Rejected(vec![FieldError::new("external_id", "conflict", message)])
 }
 
-/// The checks that need the party: visible, same currency, not before the activation.
-fn party_errors(text: &XdrText, parties: &HashMap<i64, PartyBilling>, actor: &Actor) -> Vec<FieldError> {
+/// The checks that need the party: visible, same currency, not before the activation. A value is `None` where the
+/// row does not give it readably (its own check names that).
+fn party_errors(
+    id: Option<i64>,
+    currency: Option<&str>,
+    occurred_at: Option<Timestamp>,
+    parties: &HashMap<i64, PartyBilling>,
+    actor: &Actor,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let Some(id) = text.party_id.as_deref().and_then(|t| t.trim().parse::<i64>().ok()) else {
+    let Some(id) = id else {
         return errors;
     };
     let Some(party) = parties
@@ -87,8 +94,7 @@ fn party_errors(text: &XdrText, parties: &HashMap<i64, PartyBilling>, actor: &Ac
         ));
         return errors;
     };
-    if let Some(currency) = text.currency.as_deref().map(|c| c.trim().to_uppercase())
-        && !currency.is_empty()
+    if let Some(currency) = currency
         && currency != party.currency
     {
         errors.push(FieldError::new(
@@ -97,10 +103,7 @@ fn party_errors(text: &XdrText, parties: &HashMap<i64, PartyBilling>, actor: &Ac
             format!("party {id} is billed in {}, not {currency}", party.currency),
         ));
     }
-    if let Some(at) = text
-        .occurred_at
-        .as_deref()
-        .and_then(|t| t.trim().parse::<Timestamp>().ok())
+    if let Some(at) = occurred_at
         && instants::to_micros(at) < party.activated_at
     {
         errors.push(FieldError::new(
@@ -110,6 +113,26 @@ fn party_errors(text: &XdrText, parties: &HashMap<i64, PartyBilling>, actor: &Ac
         ));
     }
     errors
+}
+
+/// [`party_errors`] of a row that failed its own checks, from the fields that can still be read.
+fn party_errors_of_text(text: &XdrText, parties: &HashMap<i64, PartyBilling>, actor: &Actor) -> Vec<FieldError> {
+    let currency = text
+        .currency
+        .as_deref()
+        .map(|c| c.trim().to_uppercase())
+        .filter(|c| !c.is_empty());
+    party_errors(
+        party_id_of(text),
+        currency.as_deref(),
+        text.occurred_at.as_deref().and_then(|t| t.trim().parse().ok()),
+        parties,
+        actor,
+    )
+}
+
+fn party_id_of(text: &XdrText) -> Option<i64> {
+    text.party_id.as_deref().and_then(|t| t.trim().parse().ok())
 }
 
 /// The idempotency keys of the rows to be written, in index order so that a lookup walks the key index forward.
@@ -136,7 +159,7 @@ pub(super) async fn check(
 ) -> EngineResult<Vec<Fate>> {
     let mut ids: Vec<i64> = texts
         .iter()
-        .filter_map(|t| t.party_id.as_deref().and_then(|p| p.trim().parse::<i64>().ok()))
+        .filter_map(|t| party_id_of(t))
         .filter(|id| !memo.parties.contains_key(id))
         .collect();
     ids.sort_unstable();
@@ -147,15 +170,24 @@ pub(super) async fn check(
 
     let mut fates: Vec<Fate> = texts
         .iter()
-        .map(|text| {
-            let against_party = party_errors(text, parties, actor);
-            match parse(text) {
-                Ok(parsed) if against_party.is_empty() => Fate::New(Box::new(parsed)),
-                Ok(_) => Fate::Rejected(against_party),
-                Err(mut errors) => {
-                    errors.extend(against_party);
-                    Fate::Rejected(errors)
+        .map(|text| match parse(text) {
+            Ok(parsed) => {
+                let against_party = party_errors(
+                    Some(parsed.party_id),
+                    parsed.currency.as_deref(),
+                    Some(parsed.occurred_at),
+                    parties,
+                    actor,
+                );
+                if against_party.is_empty() {
+                    Fate::New(Box::new(parsed))
+                } else {
+                    Fate::Rejected(against_party)
                 }
+            }
+            Err(mut errors) => {
+                errors.extend(party_errors_of_text(text, parties, actor));
+                Fate::Rejected(errors)
             }
         })
         .collect();

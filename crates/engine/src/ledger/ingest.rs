@@ -2,13 +2,12 @@
 //! period, and written with multi-row INSERTs in one transaction. `POST /xdrs` is all-or-nothing; an import
 //! batch keeps its good rows and reports the others.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use classbill_domain::FieldError;
-use classbill_domain::period::PeriodSchedule;
 use classbill_store::parties::PartyRow;
 use classbill_store::xdrs::{self, NewXdr, XdrRow};
-use classbill_store::{StoreError, Tx, instants, xdr_partitions};
+use classbill_store::{Store, StoreError, Tx, instants, xdr_partitions};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -59,19 +58,24 @@ async fn place_and_write(
 ) -> EngineResult<Option<Vec<i64>>> {
     // Before the periods are read: a period frozen or removed meanwhile is then seen so (see the lock).
     xdrs::share_open_periods(tx).await?;
-    let mut by_party: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-    for (i, x) in rows.iter().enumerate() {
-        by_party.entry(x.party_id).or_default().push(i);
+    // The rows party by party, each party's in the order given.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| rows[i].party_id);
+    let by_party: Vec<&[usize]> = order.chunk_by(|&a, &b| rows[a].party_id == rows[b].party_id).collect();
+    for indexes in &by_party {
+        let id = rows[indexes[0]].party_id;
+        if !memo.schedules.contains_key(&id) {
+            memo.schedules.insert(id, schedule_of(&memo.parties[&id])?);
+        }
     }
-    let parties = &memo.parties;
-    let schedules: BTreeMap<i64, PeriodSchedule> = by_party
-        .keys()
-        .map(|id| Ok((*id, schedule_of(&parties[id])?)))
-        .collect::<EngineResult<_>>()?;
-    let latest_of = |indexes: &[usize]| indexes.iter().map(|&i| rows[i].occurred_at).max().unwrap_or(as_of);
+    let (parties, schedules) = (&memo.parties, &memo.schedules);
     let needs: Vec<PeriodNeed> = by_party
         .iter()
-        .map(|(id, indexes)| (&parties[id], &schedules[id], latest_of(indexes)))
+        .map(|indexes| {
+            let id = rows[indexes[0]].party_id;
+            let latest = indexes.iter().map(|&i| rows[i].occurred_at).max().unwrap_or(as_of);
+            (&parties[&id], &schedules[&id], latest)
+        })
         .collect();
     let earliest = rows.iter().map(|x| x.occurred_at).min().unwrap_or(as_of);
     let latest = rows.iter().map(|x| x.occurred_at).max().unwrap_or(as_of);
@@ -79,17 +83,17 @@ async fn place_and_write(
 
     // Rows are written party by party: every index of the ledger leads with the party or its period, so a batch
     // then visits each index page once instead of once per row, and commits far fewer pages.
-    let mut order = Vec::with_capacity(rows.len());
     let mut placed: Vec<(i64, bool)> = Vec::with_capacity(rows.len());
     let mut given_open = Vec::new();
-    for (party_id, indexes) in by_party {
+    for indexes in by_party {
+        let party_id = rows[indexes[0]].party_id;
         let party = &memo.parties[&party_id];
         let own = memo
             .periods
             .get(&party_id)
             .map_or(&[][..], |known| known.rows.as_slice());
         let mut open_now = None;
-        for i in indexes {
+        for &i in indexes {
             let home = containing(own, rows[i].occurred_at).ok_or_else(|| {
                 EngineError::Store(classbill_store::StoreError::Corrupt(format!(
                     "party {party_id} has no period containing {}",
@@ -109,7 +113,6 @@ async fn place_and_write(
                 open_now = Some(open);
                 (open, true)
             });
-            order.push(i);
         }
     }
     // Finding the open period may have made one: those parties are read again when next met.
@@ -176,28 +179,29 @@ pub(crate) async fn place_and_write_for(
         .ok_or_else(stored_meanwhile)
 }
 
-/// Where a batch returns to when it was written on the assumption that its keys were new and one was not.
-const FIRST_ATTEMPT: &str = "ingest_first_attempt";
-
-/// Checks a batch and writes its new rows; answers the fates and the ids of the [`Fate::New`] rows in their
-/// order. Most batches carry fresh records, so the first attempt does not look their keys up
-/// ([`Keys::AssumeNew`]); when the key index refuses the write, or a key of the batch comes with two bodies, the
-/// batch is undone to a savepoint and checked again with the lookup. `accept` sees the fates before anything is
+/// Checks a batch and writes its new rows in a transaction of its own, begun after `memo` has looked at the store;
+/// answers that transaction, still open, with the fates and the ids of the [`Fate::New`] rows in their order.
+/// Most batches carry fresh records, so the first attempt does not look their keys up ([`Keys::AssumeNew`]);
+/// when the key index refuses the write, or a key of the batch comes with two bodies, the transaction is rolled
+/// back and the batch checked again in a new one, with the lookup. A savepoint would spare the second
+/// transaction but costs every batch a copy of each page it changes. `accept` sees the fates before anything is
 /// written and may refuse the batch.
 async fn check_and_write(
-    tx: &mut Tx,
+    store: &Store,
     actor: &Actor,
     texts: &[&XdrText],
     memo: &mut IngestMemo,
     (as_of, now): (Timestamp, Timestamp),
     accept: impl Fn(&mut [Fate]) -> EngineResult<()>,
-) -> EngineResult<(Vec<Fate>, Vec<i64>)> {
+) -> EngineResult<(Tx, Vec<Fate>, Vec<i64>)> {
     let mut keys = Keys::AssumeNew;
     loop {
-        let mut fates = check(tx, actor, texts, keys, memo).await?;
+        let mut tx = store.write().await?;
+        memo.begin(&mut tx).await?;
+        let mut fates = check(&mut tx, actor, texts, keys, memo).await?;
         if keys == Keys::AssumeNew && fates.iter().any(Fate::is_conflict) {
             keys = Keys::LookUp;
-            continue;
+            fates = check(&mut tx, actor, texts, keys, memo).await?;
         }
         accept(&mut fates)?;
         let new: Vec<&ParsedXdr> = fates
@@ -207,22 +211,16 @@ async fn check_and_write(
                 _ => None,
             })
             .collect();
-        if keys == Keys::LookUp {
-            let ids = place_and_write(tx, &new, memo, as_of, now)
-                .await?
-                .ok_or_else(stored_meanwhile)?;
-            return Ok((fates, ids));
+        match place_and_write(&mut tx, &new, memo, as_of, now).await? {
+            Some(ids) => return Ok((tx, fates, ids)),
+            None if keys == Keys::LookUp => return Err(stored_meanwhile()),
+            None => {
+                tx.rollback().await?;
+                // The periods it read or made are undone with it.
+                memo.forget();
+                keys = Keys::LookUp;
+            }
         }
-        tx.savepoint(FIRST_ATTEMPT).await?;
-        if let Some(ids) = place_and_write(tx, &new, memo, as_of, now).await? {
-            tx.release(FIRST_ATTEMPT).await?;
-            return Ok((fates, ids));
-        }
-        tx.rollback_to(FIRST_ATTEMPT).await?;
-        tx.release(FIRST_ATTEMPT).await?;
-        // The periods it read or made in the first attempt may be undone with it.
-        memo.forget();
-        keys = Keys::LookUp;
     }
 }
 
@@ -316,9 +314,8 @@ impl crate::Engine {
         let as_of = as_of.unwrap_or(now);
         let texts: Vec<&XdrText> = texts.iter().collect();
         self.prepare_partitions(&texts, now).await?;
-        let mut tx = self.store.write().await?;
         let mut memo = IngestMemo::default();
-        let (fates, ids) = check_and_write(&mut tx, actor, &texts, &mut memo, (as_of, now), |fates| {
+        let (mut tx, fates, ids) = check_and_write(&self.store, actor, &texts, &mut memo, (as_of, now), |fates| {
             refuse_unless_all_good(fates, &shape_errors)
         })
         .await?;
@@ -356,9 +353,7 @@ impl crate::Engine {
     ) -> EngineResult<ImportOutcome> {
         let texts: Vec<&XdrText> = rows.iter().map(|r| &r.text).collect();
         self.prepare_partitions(&texts, now).await?;
-        let mut tx = self.store.write().await?;
-        memo.begin(&mut tx).await?;
-        let (fates, ids) = check_and_write(&mut tx, actor, &texts, memo, (as_of, now), |_| Ok(())).await?;
+        let (mut tx, fates, ids) = check_and_write(&self.store, actor, &texts, memo, (as_of, now), |_| Ok(())).await?;
         let mut outcome = ImportOutcome::default();
         for (row, fate) in rows.iter().zip(&fates) {
             match fate {

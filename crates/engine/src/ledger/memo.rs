@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use classbill_domain::period::PeriodSchedule;
 use classbill_store::Tx;
 use classbill_store::billing_changes::{self, Mark};
 use classbill_store::parties::PartyBilling;
@@ -25,6 +26,8 @@ pub struct IngestMemo {
     /// Where the running batch found them.
     begun: Option<Mark>,
     pub(super) parties: HashMap<i64, PartyBilling>,
+    /// The period schedules of the parties met, worked out from their billing columns when first needed.
+    pub(super) schedules: HashMap<i64, PeriodSchedule>,
     pub(super) periods: HashMap<i64, KnownPeriods>,
 }
 
@@ -77,6 +80,7 @@ impl IngestMemo {
     pub(super) fn forget(&mut self) {
         self.sealed = None;
         self.parties.clear();
+        self.schedules.clear();
         self.periods.clear();
     }
 }
