@@ -254,15 +254,24 @@ async fn insert_rows(
     rows: &[NewXdr],
     created_at: i64,
 ) -> Result<Vec<i64>, StoreError> {
+    // Every full chunk shares one text.
+    let full = (rows.len() >= LOAD_BATCH).then(|| insert_text(table, LOAD_BATCH));
+    let statement = |chunk: &[NewXdr]| {
+        let sql = match &full {
+            Some(text) if chunk.len() == LOAD_BATCH => text.clone(),
+            _ => insert_text(table, chunk.len()),
+        };
+        (sql, load_values(chunk, created_at))
+    };
     let mut ids = Vec::with_capacity(rows.len());
     let mut chunks = rows.chunks(LOAD_BATCH);
-    let mut next = chunks.next().map(|chunk| insert_statement(table, chunk, created_at));
+    let mut next = chunks.next().map(statement);
     while let Some((sql, values)) = next.take() {
         let mut insert = std::pin::pin!(tx.insert_ids(AssertSqlSafe(sql), values));
         // The first poll hands the statement to the database (SQLite's own thread, or the server); the next one
         // is built while this one runs.
         let first_poll = std::future::poll_fn(|cx| Poll::Ready(insert.as_mut().poll(cx))).await;
-        next = chunks.next().map(|chunk| insert_statement(table, chunk, created_at));
+        next = chunks.next().map(statement);
         ids.extend(match first_poll {
             Poll::Ready(done) => done?,
             Poll::Pending => insert.await?,
@@ -271,14 +280,20 @@ async fn insert_rows(
     Ok(ids)
 }
 
-/// One multi-row INSERT of `chunk` into `table`, and its values.
-fn insert_statement(table: &str, chunk: &[NewXdr], created_at: i64) -> (String, Vec<Arg>) {
-    const COLUMNS: usize = 13;
-    let sql = format!(
+/// Columns written per row by [`insert_rows`].
+const LOAD_VALUES: usize = 13;
+
+/// A multi-row INSERT into `table` of `rows` rows.
+fn insert_text(table: &str, rows: usize) -> String {
+    format!(
         "INSERT INTO {table} ({LOAD_COLUMNS}) VALUES {}",
-        value_rows(chunk.len(), COLUMNS)
-    );
-    let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
+        value_rows(rows, LOAD_VALUES)
+    )
+}
+
+/// The values of `chunk` in the order of [`LOAD_COLUMNS`].
+fn load_values(chunk: &[NewXdr], created_at: i64) -> Vec<Arg> {
+    let mut values = Vec::with_capacity(chunk.len() * LOAD_VALUES);
     for x in chunk {
         values.extend([
             Arg::from(x.party_id),
@@ -296,7 +311,7 @@ fn insert_statement(table: &str, chunk: &[NewXdr], created_at: i64) -> (String, 
             Arg::from(created_at),
         ]);
     }
-    (sql, values)
+    values
 }
 
 /// Bytes sent per COPY data message.
