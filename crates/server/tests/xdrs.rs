@@ -277,3 +277,20 @@ on_both_backends! {
         assert_eq!(answer.body["items"].as_array().map(Vec::len), Some(10_000));
     }
 }
+
+on_both_backends! {
+    async fn records_without_an_external_id_may_repeat(app) {
+        // The key index also holds keyless records (migration 0033); SQLite lets their NULL keys repeat.
+        let party = customer(app, &app.admin, "Nils").await;
+        let keyless = json!({"party_id": party, "occurred_at": "2025-03-07T08:00:00Z", "kind": "usage",
+                             "service": "data", "quantity": "1", "amount": "0.10000"});
+        let first = app.post(XDRS, &app.admin, json!({"xdrs": [keyless.clone(), keyless.clone()]})).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+        let again = app.post(XDRS, &app.admin, json!({"xdrs": [keyless]})).await;
+        assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+        let read = stored(app, party).await;
+        assert_eq!(read.len(), 3);
+        let ids: std::collections::BTreeSet<i64> = read.iter().filter_map(|x| x["id"].as_i64()).collect();
+        assert_eq!(ids.len(), 3);
+    }
+}
