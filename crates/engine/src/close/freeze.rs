@@ -36,11 +36,7 @@ pub(super) async fn freeze_due(
         .map(|p| (p.id, p))
         .collect();
     let billing: Vec<PartyBilling> = parties.values().map(PartyRow::billing).collect();
-    let schedules = billing
-        .iter()
-        .map(|p| Ok((p.id, crate::ledger::schedule_of(p)?)))
-        .collect::<EngineResult<HashMap<_, _>>>()?;
-    let needs: Vec<_> = billing.iter().map(|p| (p, &schedules[&p.id], as_of)).collect();
+    let needs: Vec<_> = billing.iter().map(|p| (p, as_of)).collect();
     crate::ledger::ensure_through_many(tx, &needs, now).await?;
 
     let mut class_rows: HashMap<i64, ClassRow> = HashMap::new();

@@ -172,8 +172,7 @@ pub(super) async fn fire(
         CollectionEvent::Termination => {
             // Rule 5: final; the open period ends here and every other schedule of the party is cancelled.
             let billing = party.billing();
-            let schedule = crate::ledger::schedule_of(&billing)?;
-            crate::ledger::ensure_through(tx, &billing, &schedule, at, now).await?;
+            crate::ledger::ensure_through(tx, &billing, at, now).await?;
             set_status(tx, &party, "closed", cause("termination"), now).await?;
             store_collections::cancel_party(tx, party.id).await?;
             store_collections::end_periods_at(tx, party.id, item.due_at).await?;

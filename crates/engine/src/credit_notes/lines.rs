@@ -129,8 +129,7 @@ pub(super) async fn book(
     let mut xdr_ids = crate::ledger::place_and_write_for(tx, party, &refs, as_of, now).await?;
     let billing = party.billing();
 
-    let schedule = crate::ledger::schedule_of(&billing)?;
-    let open = crate::ledger::current_open(tx, &billing, &schedule, as_of, now).await?;
+    let open = crate::ledger::current_open(tx, &billing, as_of, now).await?;
     let template = EngineXdr::template(
         party.id,
         open.id,

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 
 use classbill_domain::FieldError;
 use classbill_domain::Owner;
-use classbill_store::parties::{self, PartyBilling};
+use classbill_store::parties;
 use classbill_store::xdrs::{self, XdrRow};
 use classbill_store::{Tx, instants};
 use jiff::Timestamp;
 
 use super::input::{ParsedXdr, XdrText, parse};
-use super::memo::IngestMemo;
+use super::memo::{IngestMemo, KnownParty};
 use crate::actor::Actor;
 use crate::error::EngineResult;
 
@@ -76,7 +76,7 @@ fn party_errors(
     id: Option<i64>,
     currency: Option<&str>,
     occurred_at: Option<Timestamp>,
-    parties: &HashMap<i64, PartyBilling>,
+    parties: &HashMap<i64, KnownParty>,
     actor: &Actor,
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -85,7 +85,7 @@ fn party_errors(
     };
     let Some(party) = parties
         .get(&id)
-        .filter(|p| actor.sees(Owner::from_reseller_id(p.owner_reseller_id)))
+        .filter(|p| actor.sees(Owner::from_reseller_id(p.profile.owner_reseller_id)))
     else {
         errors.push(FieldError::new(
             "party_id",
@@ -95,12 +95,12 @@ fn party_errors(
         return errors;
     };
     if let Some(currency) = currency
-        && currency != party.currency
+        && currency != party.profile.currency
     {
         errors.push(FieldError::new(
             "currency",
             "currency_mismatch",
-            format!("party {id} is billed in {}, not {currency}", party.currency),
+            format!("party {id} is billed in {}, not {currency}", party.profile.currency),
         ));
     }
     if let Some(at) = occurred_at
@@ -116,7 +116,7 @@ fn party_errors(
 }
 
 /// [`party_errors`] of a row that failed its own checks, from the fields that can still be read.
-fn party_errors_of_text(text: &XdrText, parties: &HashMap<i64, PartyBilling>, actor: &Actor) -> Vec<FieldError> {
+fn party_errors_of_text(text: &XdrText, parties: &HashMap<i64, KnownParty>, actor: &Actor) -> Vec<FieldError> {
     let currency = text
         .currency
         .as_deref()
@@ -164,8 +164,9 @@ pub(super) async fn check(
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    memo.parties
-        .extend(parties::billing_many(tx, &ids).await?.into_iter().map(|p| (p.id, p)));
+    for party in parties::billing_many(tx, &ids).await? {
+        memo.learn(party);
+    }
     let parties = &memo.parties;
 
     let mut fates: Vec<Fate> = texts

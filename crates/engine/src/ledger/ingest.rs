@@ -15,7 +15,7 @@ use super::XdrView;
 use super::check::{Fate, Keys, check};
 use super::input::{ParsedXdr, XdrText};
 use super::memo::IngestMemo;
-use super::periods::{PeriodNeed, containing, current_open, periods_for_batch, schedule_of};
+use super::periods::{current_open, periods_for_batch};
 use super::request::{Body, indexed, read_body};
 use crate::actor::Actor;
 use crate::audit::{self, Change};
@@ -62,24 +62,16 @@ async fn place_and_write(
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by_key(|&i| rows[i].party_id);
     let by_party: Vec<&[usize]> = order.chunk_by(|&a, &b| rows[a].party_id == rows[b].party_id).collect();
-    for indexes in &by_party {
-        let id = rows[indexes[0]].party_id;
-        if !memo.schedules.contains_key(&id) {
-            memo.schedules.insert(id, schedule_of(&memo.parties[&id])?);
-        }
-    }
-    let (parties, schedules) = (&memo.parties, &memo.schedules);
-    let needs: Vec<PeriodNeed> = by_party
+    let needs: Vec<(i64, Timestamp)> = by_party
         .iter()
         .map(|indexes| {
-            let id = rows[indexes[0]].party_id;
             let latest = indexes.iter().map(|&i| rows[i].occurred_at).max().unwrap_or(as_of);
-            (&parties[&id], &schedules[&id], latest)
+            (rows[indexes[0]].party_id, latest)
         })
         .collect();
     let earliest = rows.iter().map(|x| x.occurred_at).min().unwrap_or(as_of);
     let latest = rows.iter().map(|x| x.occurred_at).max().unwrap_or(as_of);
-    periods_for_batch(tx, &needs, (earliest, latest), now, &mut memo.periods).await?;
+    periods_for_batch(tx, &mut memo.parties, &needs, (earliest, latest), now).await?;
 
     // Rows are written party by party: every index of the ledger leads with the party or its period, so a batch
     // then visits each index page once instead of once per row, and commits far fewer pages.
@@ -88,26 +80,26 @@ async fn place_and_write(
     for indexes in by_party {
         let party_id = rows[indexes[0]].party_id;
         let party = &memo.parties[&party_id];
-        let own = memo
-            .periods
-            .get(&party_id)
-            .map_or(&[][..], |known| known.rows.as_slice());
         let mut open_now = None;
         for &i in indexes {
-            let home = containing(own, rows[i].occurred_at).ok_or_else(|| {
-                EngineError::Store(classbill_store::StoreError::Corrupt(format!(
-                    "party {party_id} has no period containing {}",
-                    rows[i].occurred_at
-                )))
-            })?;
-            placed.push(if home.status == "open" {
+            let at = rows[i].occurred_at;
+            let home = party
+                .periods
+                .as_ref()
+                .and_then(|known| known.containing(instants::to_micros(at)))
+                .ok_or_else(|| {
+                    EngineError::Store(classbill_store::StoreError::Corrupt(format!(
+                        "party {party_id} has no period containing {at}"
+                    )))
+                })?;
+            placed.push(if home.open {
                 (home.id, false)
             } else {
                 let open = match open_now {
                     Some(id) => id,
                     None => {
                         given_open.push(party_id);
-                        current_open(tx, party, &schedules[&party_id], as_of, now).await?.id
+                        current_open(tx, &party.billing(party_id), as_of, now).await?.id
                     }
                 };
                 open_now = Some(open);
@@ -115,9 +107,11 @@ async fn place_and_write(
             });
         }
     }
-    // Finding the open period may have made one: those parties are read again when next met.
+    // Finding the open period may have made one: those parties' periods are read again when next met.
     for party_id in given_open {
-        memo.periods.remove(&party_id);
+        if let Some(party) = memo.parties.get_mut(&party_id) {
+            party.periods = None;
+        }
     }
     let new_rows: Vec<NewXdr> = order
         .iter()
@@ -173,7 +167,7 @@ pub(crate) async fn place_and_write_for(
     now: Timestamp,
 ) -> EngineResult<Vec<i64>> {
     let mut memo = IngestMemo::default();
-    memo.parties.insert(party.id, party.billing());
+    memo.learn(party.billing());
     place_and_write(tx, rows, &mut memo, as_of, now)
         .await?
         .ok_or_else(stored_meanwhile)

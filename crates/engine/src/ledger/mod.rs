@@ -36,7 +36,7 @@ pub(crate) use input::ParsedXdr;
 pub use input::{IMPORTABLE_KINDS, XDR_FIELDS, XdrText};
 pub use memo::IngestMemo;
 pub use periods::{PeriodView, STATUSES as PERIOD_STATUSES};
-pub(crate) use periods::{current_open, ensure_through, ensure_through_many, schedule_of};
+pub(crate) use periods::{current_open, ensure_through, ensure_through_many};
 pub use read::XdrListFilter;
 
 /// One stored xDR as the API shows it: money and quantities with five fraction digits, instants in UTC.

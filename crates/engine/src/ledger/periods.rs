@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::memo::KnownPeriods;
+use super::memo::{KnownParty, KnownPeriods};
 use crate::actor::{Actor, Role};
 use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
@@ -54,7 +54,7 @@ impl PeriodView {
 }
 
 /// The period schedule of a stored party.
-pub(crate) fn schedule_of(party: &PartyBilling) -> EngineResult<PeriodSchedule> {
+fn schedule_of(party: &PartyBilling) -> EngineResult<PeriodSchedule> {
     let corrupt = |what: String| EngineError::Store(classbill_store::StoreError::Corrupt(what));
     let kind =
         BillingPeriodKind::from_str(&party.billing_period).map_err(|e| corrupt(format!("party {}: {e}", party.id)))?;
@@ -70,25 +70,33 @@ pub(crate) fn schedule_of(party: &PartyBilling) -> EngineResult<PeriodSchedule> 
     }
 }
 
-fn period_of(row: &PeriodRow) -> EngineResult<Period> {
+fn period_of(start_at: i64, end_at: i64) -> EngineResult<Period> {
     Ok(Period {
-        start: instants::from_micros(row.start_at)?,
-        end: instants::from_micros(row.end_at)?,
+        start: instants::from_micros(start_at)?,
+        end: instants::from_micros(end_at)?,
     })
 }
 
-/// The periods missing between the party's last stored period (if any) and the one containing `through`.
-fn missing_periods(
+/// Whether periods are missing up to the one containing `through` for a party whose last stored period ends at
+/// `last_end` (in microseconds; `None` when it has none). A terminated party's last period ends at its
+/// termination (§5.9 rule 5): none follows it.
+pub(super) fn lacks_periods(closed: bool, last_end: Option<i64>, through: Timestamp) -> bool {
+    !closed && last_end.is_none_or(|end| end <= instants::to_micros(through))
+}
+
+/// The periods missing between the party's last stored period (`last`, as start and end) and the one containing
+/// `through`.
+pub(super) fn missing_periods(
     party: &PartyBilling,
-    schedule: &PeriodSchedule,
-    last: Option<&PeriodRow>,
+    last: Option<(i64, i64)>,
     through: Timestamp,
 ) -> EngineResult<Vec<NewPeriod>> {
+    if !lacks_periods(party.status == "closed", last.map(|(_, end)| end), through) {
+        return Ok(Vec::new());
+    }
+    let schedule = schedule_of(party)?;
     let mut next = match last {
-        // A terminated party's last period ends at its termination (§5.9 rule 5): none follows it.
-        _ if party.status == "closed" => return Ok(Vec::new()),
-        Some(row) if row.end_at > instants::to_micros(through) => return Ok(Vec::new()),
-        Some(row) => schedule.next_period(&period_of(row)?),
+        Some((start_at, end_at)) => schedule.next_period(&period_of(start_at, end_at)?),
         None => schedule.first_period(),
     };
     let mut missing = Vec::new();
@@ -110,117 +118,100 @@ fn missing_periods(
     Ok(missing)
 }
 
+fn bounds(row: &PeriodRow) -> (i64, i64) {
+    (row.start_at, row.end_at)
+}
+
 /// Stores every missing period of the party from its last stored one up to the one containing `through`
 /// (`through` must not precede the activation).
 pub(crate) async fn ensure_through(
     tx: &mut Tx,
     party: &PartyBilling,
-    schedule: &PeriodSchedule,
     through: Timestamp,
     now: Timestamp,
 ) -> EngineResult<()> {
     let last = periods::last_of_party(tx, party.id).await?;
-    let missing = missing_periods(party, schedule, last.as_ref(), through)?;
+    let missing = missing_periods(party, last.as_ref().map(bounds), through)?;
     periods::insert_many(tx, &missing, instants::to_micros(now)).await?;
     Ok(())
 }
 
-/// What one party of a batch needs: its periods through the instant given.
-pub(crate) type PeriodNeed<'a> = (&'a PartyBilling, &'a PeriodSchedule, Timestamp);
-
-/// Stores the periods missing between each party's last stored one (in `last`) and its instant; answers the
-/// parties that got new periods.
-async fn store_missing(
+/// For a batch of parties, each with the instant it needs periods through: stores every party's missing periods,
+/// with one lookup and multi-row INSERTs for all parties together.
+pub(crate) async fn ensure_through_many(
     tx: &mut Tx,
-    needs: &[PeriodNeed<'_>],
-    last: &HashMap<i64, &PeriodRow>,
+    needs: &[(&PartyBilling, Timestamp)],
     now: Timestamp,
-) -> EngineResult<Vec<i64>> {
+) -> EngineResult<()> {
+    let ids: Vec<i64> = needs.iter().map(|(party, _)| party.id).collect();
+    let last: HashMap<i64, (i64, i64)> = periods::last_of_parties(tx, &ids)
+        .await?
+        .iter()
+        .map(|row| (row.party_id, bounds(row)))
+        .collect();
+    let mut missing = Vec::new();
+    for (party, through) in needs {
+        missing.extend(missing_periods(party, last.get(&party.id).copied(), *through)?);
+    }
+    periods::insert_many(tx, &missing, instants::to_micros(now)).await?;
+    Ok(())
+}
+
+/// For an ingest batch, each party with the latest instant of its records: stores the periods each lacks, and keeps
+/// every party's stored periods that overlap `[from, to]` (and its last one) in `parties`. Parties whose known
+/// periods cover the span are not read; one read finds both the last periods and the overlapping ones of the
+/// others; only parties that got new periods are read again.
+pub(super) async fn periods_for_batch(
+    tx: &mut Tx,
+    parties: &mut HashMap<i64, KnownParty>,
+    needs: &[(i64, Timestamp)],
+    (from, to): (Timestamp, Timestamp),
+    now: Timestamp,
+) -> EngineResult<()> {
+    let span = (instants::to_micros(from), instants::to_micros(to));
+    let unknown: Vec<i64> = needs
+        .iter()
+        .map(|&(id, _)| id)
+        .filter(|id| !parties[id].periods.as_ref().is_some_and(|k| k.covers(span.0, span.1)))
+        .collect();
+    read_around(tx, parties, &unknown, span).await?;
     let mut missing = Vec::new();
     let mut extended = Vec::new();
-    for (party, schedule, through) in needs {
-        let own = missing_periods(party, schedule, last.get(&party.id).copied(), *through)?;
-        if !own.is_empty() {
-            extended.push(party.id);
-            missing.extend(own);
+    for &(id, through) in needs {
+        let party = &parties[&id];
+        let last = party.periods.as_ref().and_then(KnownPeriods::last);
+        if lacks_periods(party.closed(), last.map(|p| p.end_at), through) {
+            let last = last.map(|p| (p.start_at, p.end_at));
+            missing.extend(missing_periods(&party.billing(id), last, through)?);
+            extended.push(id);
         }
     }
     periods::insert_many(tx, &missing, instants::to_micros(now)).await?;
-    Ok(extended)
+    read_around(tx, parties, &extended, span).await
 }
 
-/// For a batch: stores every party's missing periods up to the instant given for it, with one lookup and
-/// multi-row INSERTs for all parties together.
-pub(crate) async fn ensure_through_many(tx: &mut Tx, needs: &[PeriodNeed<'_>], now: Timestamp) -> EngineResult<()> {
-    let ids: Vec<i64> = needs.iter().map(|(party, _, _)| party.id).collect();
-    let last: HashMap<i64, PeriodRow> = periods::last_of_parties(tx, &ids)
-        .await?
-        .into_iter()
-        .map(|row| (row.party_id, row))
-        .collect();
-    let last: HashMap<i64, &PeriodRow> = last.iter().map(|(id, row)| (*id, row)).collect();
-    store_missing(tx, needs, &last, now).await?;
-    Ok(())
-}
-
-/// For an ingest batch: [`ensure_through_many`], and each party's stored periods that overlap `[from, to]` (and
-/// its last one) in `known`, sorted by start. Parties whose periods `known` holds for the span are not read; one
-/// read finds both the last periods and the overlapping ones of the others; only parties that got new periods
-/// are read again.
-pub(super) async fn periods_for_batch(
-    tx: &mut Tx,
-    needs: &[PeriodNeed<'_>],
-    (from, to): (Timestamp, Timestamp),
-    now: Timestamp,
-    known: &mut HashMap<i64, KnownPeriods>,
-) -> EngineResult<()> {
-    let (from_us, to_us) = (instants::to_micros(from), instants::to_micros(to));
-    let unknown: Vec<i64> = needs
-        .iter()
-        .map(|(party, _, _)| party.id)
-        .filter(|id| !known.get(id).is_some_and(|k| k.covers(from_us, to_us)))
-        .collect();
-    read_around(tx, known, &unknown, (from_us, to_us)).await?;
-    let last: HashMap<i64, &PeriodRow> = needs
-        .iter()
-        .filter_map(|(party, _, _)| Some((party.id, known.get(&party.id)?.rows.last()?)))
-        .collect();
-    let extended = store_missing(tx, needs, &last, now).await?;
-    read_around(tx, known, &extended, (from_us, to_us)).await
-}
-
-/// Reads the periods of `ids` around the span into `known`, replacing what it held for them.
+/// Reads the periods of `ids` around the span into their parties, replacing what those held.
 async fn read_around(
     tx: &mut Tx,
-    known: &mut HashMap<i64, KnownPeriods>,
+    parties: &mut HashMap<i64, KnownParty>,
     ids: &[i64],
     (from_us, to_us): (i64, i64),
 ) -> EngineResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let mut found = by_party(periods::around_many(tx, ids, from_us, to_us).await?);
+    let found = periods::around_many(tx, ids, from_us, to_us).await?;
+    let mut by_party: HashMap<i64, &[PeriodRow]> = found
+        .chunk_by(|a, b| a.party_id == b.party_id)
+        .map(|rows| (rows[0].party_id, rows))
+        .collect();
     for id in ids {
-        let rows = found.remove(id).unwrap_or_default();
-        known.insert(*id, KnownPeriods::new(from_us, to_us, rows));
+        let rows = by_party.remove(id).unwrap_or_default();
+        if let Some(party) = parties.get_mut(id) {
+            party.periods = Some(KnownPeriods::new(from_us, to_us, rows));
+        }
     }
     Ok(())
-}
-
-/// Rows sorted by party and start, grouped by party.
-fn by_party(rows: Vec<PeriodRow>) -> HashMap<i64, Vec<PeriodRow>> {
-    let mut grouped: HashMap<i64, Vec<PeriodRow>> = HashMap::new();
-    for row in rows {
-        grouped.entry(row.party_id).or_default().push(row);
-    }
-    grouped
-}
-
-/// The stored period containing `at` among `rows` (sorted by start).
-pub(crate) fn containing(rows: &[PeriodRow], at: Timestamp) -> Option<&PeriodRow> {
-    let us = instants::to_micros(at);
-    let index = rows.partition_point(|r| r.start_at <= us);
-    index.checked_sub(1).map(|i| &rows[i]).filter(|r| us < r.end_at)
 }
 
 /// The party's current open period for late records (§5.1): the one containing `as_of` when it is open,
@@ -228,29 +219,29 @@ pub(crate) fn containing(rows: &[PeriodRow], at: Timestamp) -> Option<&PeriodRow
 pub(crate) async fn current_open(
     tx: &mut Tx,
     party: &PartyBilling,
-    schedule: &PeriodSchedule,
     as_of: Timestamp,
     now: Timestamp,
 ) -> EngineResult<PeriodRow> {
-    if instants::to_micros(as_of) >= party.activated_at {
-        ensure_through(tx, party, schedule, as_of, now).await?;
-        let us = instants::to_micros(as_of);
+    let us = instants::to_micros(as_of);
+    if us >= party.activated_at {
+        ensure_through(tx, party, as_of, now).await?;
         let around = periods::overlapping(tx, party.id, us, us).await?;
-        if let Some(row) = containing(&around, as_of)
+        if let Some(row) = around.into_iter().find(|r| r.start_at <= us && us < r.end_at)
             && row.status == "open"
         {
-            return Ok(row.clone());
+            return Ok(row);
         }
     }
     if let Some(row) = periods::latest_open(tx, party.id).await? {
         return Ok(row);
     }
     let last = periods::last_of_party(tx, party.id).await?;
+    let schedule = schedule_of(party)?;
     let next = match &last {
-        Some(row) => schedule.next_period(&period_of(row)?),
+        Some(row) => schedule.next_period(&period_of(row.start_at, row.end_at)?),
         None => schedule.first_period(),
     };
-    ensure_through(tx, party, schedule, next.start, now).await?;
+    ensure_through(tx, party, next.start, now).await?;
     periods::latest_open(tx, party.id)
         .await?
         .ok_or_else(|| EngineError::Store(classbill_store::StoreError::Corrupt("no open period".to_owned())))

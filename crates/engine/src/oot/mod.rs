@@ -310,8 +310,7 @@ async fn issue(
         }
     }
     let billing = party.billing();
-    let schedule = crate::ledger::schedule_of(&billing)?;
-    let open = crate::ledger::current_open(tx, &billing, &schedule, as_of, now).await?;
+    let open = crate::ledger::current_open(tx, &billing, as_of, now).await?;
     let owner_key = crate::close::owner_key(party.owner_reseller_id);
     let (prefix, first) = store_invoices::reserve_numbers(tx, Series::Invoices, owner_key, 1).await?;
     let number = format!("{prefix}{first:06}");

@@ -171,9 +171,8 @@ impl crate::Engine {
         if schedule_changed {
             // §5.2 rule 4: the period current at the change keeps the old setting; the new one starts at its end.
             let billing = row.billing();
-            let old_schedule = crate::ledger::schedule_of(&billing)?;
             let through = acting_at.max(instants::from_micros(row.activated_at)?);
-            crate::ledger::ensure_through(&mut tx, &billing, &old_schedule, through, now).await?;
+            crate::ledger::ensure_through(&mut tx, &billing, through, now).await?;
             if let Some(current) = classbill_store::periods::last_of_party(&mut tx, id).await? {
                 parties::set_period_anchor(&mut tx, id, current.end_at).await?;
             }
