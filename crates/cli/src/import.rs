@@ -66,13 +66,15 @@ fn check_header(file: &Path, header: &csv::StringRecord) -> anyhow::Result<Vec<&
 
 struct Rejects {
     writer: csv::Writer<File>,
+    /// The file's columns, in which a rejected row's cells are written back.
+    columns: Vec<&'static str>,
     count: usize,
 }
 
 impl Rejects {
-    fn write(&mut self, line: u64, reason: &str, cells: &csv::StringRecord) -> anyhow::Result<()> {
+    fn write(&mut self, line: u64, reason: &str, cells: &[String]) -> anyhow::Result<()> {
         let mut record = vec![line.to_string(), reason.to_owned()];
-        record.extend(cells.iter().map(str::to_owned));
+        record.extend(cells.iter().cloned());
         self.writer
             .write_record(&record)
             .context("cannot write the rejects file")?;
@@ -128,13 +130,11 @@ impl LineCounter {
     }
 }
 
-/// The rows read since the last commit: those to check, and those refused while reading.
+/// The rows read since the last commit: those to check, and those refused while reading, with their cells.
 #[derive(Default)]
 struct Batch {
     rows: Vec<ImportRow>,
-    /// The cells of each of `rows`, for the rejects file.
-    cells: Vec<csv::StringRecord>,
-    refused: Vec<(u64, String, csv::StringRecord)>,
+    refused: Vec<(u64, String, Vec<String>)>,
 }
 
 /// A batch that was stored or failed, with the memo it used.
@@ -158,11 +158,7 @@ async fn store(engine: Engine, batch: Batch, mut memo: IngestMemo, as_of: Timest
 
 /// Counts a stored batch and writes its rejected lines in line order.
 fn report(stored: Stored, rejects: &mut Rejects, summary: &mut Summary) -> anyhow::Result<IngestMemo> {
-    let Stored {
-        mut batch,
-        memo,
-        outcome,
-    } = stored;
+    let Stored { batch, memo, outcome } = stored;
     let mut refused = batch.refused;
     let outcome = outcome.map_err(|e| {
         let first = batch.rows.first().map_or(0, |row| row.line);
@@ -174,7 +170,14 @@ fn report(stored: Stored, rejects: &mut Rejects, summary: &mut Summary) -> anyho
     summary.accepted += outcome.accepted;
     for rejected in outcome.rejected {
         if let Ok(i) = batch.rows.binary_search_by_key(&rejected.line, |row| row.line) {
-            refused.push((rejected.line, rejected.reason, std::mem::take(&mut batch.cells[i])));
+            // An empty cell was read as an absent field, so the row's cells come back from its fields.
+            let text = &batch.rows[i].text;
+            let cells = rejects
+                .columns
+                .iter()
+                .map(|c| text.get(c).unwrap_or_default().to_owned())
+                .collect();
+            refused.push((rejected.line, rejected.reason, cells));
         }
     }
     refused.sort_by_key(|(line, _, _)| *line);
@@ -250,7 +253,6 @@ impl BatchSource {
         let file = &self.file;
         let mut batch = Batch {
             rows: Vec::with_capacity(BATCH_ROWS),
-            cells: Vec::with_capacity(BATCH_ROWS),
             refused: Vec::new(),
         };
         let mut record = csv::StringRecord::new();
@@ -266,14 +268,15 @@ impl BatchSource {
                         .with_context(|| format!("cannot read {}", file.display()))?;
                     if record.len() != self.columns.len() {
                         let reason = format!("expected {} columns, found {}", self.columns.len(), record.len());
-                        batch.refused.push((line, reason, record.clone()));
+                        batch
+                            .refused
+                            .push((line, reason, record.iter().map(str::to_owned).collect()));
                     } else {
                         let mut text = XdrText::default();
                         for (column, cell) in self.columns.iter().zip(record.iter()) {
                             text.set(column, cell);
                         }
                         batch.rows.push(ImportRow { line, text });
-                        batch.cells.push(record.clone());
                     }
                 }
                 Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
@@ -283,7 +286,7 @@ impl BatchSource {
                         .line_of(start)
                         .with_context(|| format!("cannot read {}", file.display()))?;
                     let reason = "the line is not valid UTF-8".to_owned();
-                    batch.refused.push((line, reason, csv::StringRecord::new()));
+                    batch.refused.push((line, reason, Vec::new()));
                 }
                 Err(e) => bail!("cannot read {}: {e}", file.display()),
             }
@@ -315,7 +318,11 @@ pub async fn import_xdrs(engine: &Engine, file: &Path, as_of: Timestamp) -> anyh
         .flexible(true)
         .from_path(&rejects_file)
         .with_context(|| format!("cannot create {}", rejects_file.display()))?;
-    let mut rejects = Rejects { writer, count: 0 };
+    let mut rejects = Rejects {
+        writer,
+        columns: columns.clone(),
+        count: 0,
+    };
     let mut rejects_header = vec!["line".to_owned(), "reason".to_owned()];
     rejects_header.extend(header.iter().map(str::to_owned));
     rejects

@@ -54,6 +54,24 @@ impl XdrText {
         })
     }
 
+    /// The text of the field named `key` as it was given; `None` when it is absent or not a field.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let fields = [
+            &self.party_id,
+            &self.external_id,
+            &self.occurred_at,
+            &self.kind,
+            &self.service,
+            &self.rate_code,
+            &self.description,
+            &self.quantity,
+            &self.amount,
+            &self.currency,
+        ];
+        let index = XDR_FIELDS.iter().position(|field| *field == key)?;
+        fields[index].as_deref()
+    }
+
     /// Sets the field named `key` from a text cell; empty cells stay absent. Unknown keys answer false.
     pub fn set(&mut self, key: &str, text: &str) -> bool {
         match self.slot(key) {
