@@ -126,6 +126,20 @@ fn bench_reports_every_phase_with_matching_counts(backend: Backend) {
         .expect("the binary runs");
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("needs an empty database"));
+
+    // The API alone, on the database the run filled: no phase runs again, every endpoint answers.
+    let api_only = bench(
+        dir.path(),
+        &database.url,
+        &["--json", "--api-only", "--api-seconds", "1"],
+    );
+    let api: Value = serde_json::from_slice(&api_only.stdout).expect("the API figures are JSON");
+    let endpoints = api["endpoints"].as_array().expect("API figures");
+    assert_eq!(endpoints.len(), 5, "{api}");
+    assert!(endpoints.iter().all(|e| e["errors"] == 0), "{api}");
+    assert!(api.get("phases").is_none(), "{api}");
+    let invoices = count_rows(&database.url, "SELECT COUNT(*) FROM invoices");
+    assert_eq!(invoices, i64::try_from(CUSTOMERS).expect("count"), "no second bill run");
 }
 
 #[test]

@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// Concurrent connections wrk keeps open to the API.
     #[arg(long, default_value_t = 32)]
     api_connections: u64,
+    /// Measure the API alone on a database that an earlier run filled (at a scale where its phases are run one by
+    /// one): no setup, no other phase.
+    #[arg(long)]
+    api_only: bool,
     /// The phases to run, comma-separated, in their fixed order (all when absent); at a scale where rendering every
     /// PDF takes hours, `--phases raw-load,import,bill-floor,bill-run,collection-floor,collection-run` leaves it out.
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -114,6 +118,20 @@ pub async fn run(database: &str, args: BenchArgs) -> anyhow::Result<()> {
         "--customers and --xdrs-per-customer must be at least 1"
     );
     let file = csv_path(&args.dir, scale);
+    let load = api_load::Load {
+        seconds: args.api_seconds,
+        connections: args.api_connections,
+    };
+    if args.api_only {
+        ensure!(load.seconds > 0, "--api-only needs --api-seconds above 0");
+        let api = api_load::measure(database, &args.dir, load).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&api_load::to_json(&api, load))?);
+        } else {
+            print!("{}", api_load::table(&api, load));
+        }
+        return Ok(());
+    }
     if let Some(phase) = args.phase {
         let measurement = run_phase(database, phase, &file).await?;
         println!("{}", serde_json::to_string(&measurement)?);
@@ -146,10 +164,6 @@ pub async fn run(database: &str, args: BenchArgs) -> anyhow::Result<()> {
         report.push(spawn_phase(database, phase, &args.dir, scale)?);
     }
     check_counts(database, &report, written, scale).await?;
-    let load = api_load::Load {
-        seconds: args.api_seconds,
-        connections: args.api_connections,
-    };
     let api = if load.seconds > 0 {
         api_load::measure(database, &args.dir, load).await?
     } else {
