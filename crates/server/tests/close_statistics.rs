@@ -347,3 +347,56 @@ on_both_backends! {
         assert!(log(&opted_out).await.is_empty());
     }
 }
+
+on_both_backends! {
+    async fn the_records_the_close_books_are_in_the_full_file_with_their_invoice(app) {
+        let template = app.standard_template().await;
+        let class = app
+            .class(
+                &app.admin,
+                json!({"name": "Rounded", "currency": "EUR",
+                       "general_info": {"rounding_precision": 2, "rounding_method": "away_from_zero"},
+                       "regular_invoices": {"enabled": true, "template_id": template}}),
+            )
+            .await;
+        let party = june_customer(app, "Rounded Ltd", &class).await;
+        let party = party["id"].as_i64().expect("id");
+        let posted = app
+            .post(
+                "/api/v1/xdrs",
+                &app.admin,
+                json!({"xdrs": [{"party_id": party, "external_id": "u1", "occurred_at": "2025-06-10T08:00:00Z",
+                                 "kind": "usage", "service": "voice", "quantity": "2", "amount": "10.00123"}]}),
+            )
+            .await;
+        assert_eq!(posted.status, StatusCode::CREATED, "{}: {}", app.backend, posted.text);
+        bill(app, "2025-07-01T06:00:00Z").await;
+        let invoice = only_invoice(app, party).await;
+        assert_eq!(invoice["rounding"], json!("0.00877"), "{invoice}");
+        let number = invoice["number"].as_str().expect("number");
+
+        let xdrs = app.get(&format!("/api/v1/xdrs?party_id={party}"), &app.admin).await;
+        let items = xdrs.body["items"].as_array().expect("items");
+        let rounding: Vec<&Value> = items.iter().filter(|x| x["kind"] == json!("rounding")).collect();
+        assert_eq!(rounding.len(), 1, "{}", xdrs.text);
+        let rounding = rounding[0];
+        assert_eq!(rounding["invoice_id"], invoice["id"], "{}", xdrs.text);
+
+        let (status, _, _, full) = download(app, &app.admin, &first_period(app, party).await, "full.csv").await;
+        assert_eq!(status, StatusCode::OK, "{}: {full}", app.backend);
+        let rows: Vec<&str> = full.lines().collect();
+        assert_eq!(rows.len(), 3, "{full}");
+        assert!(
+            rows[1].starts_with(&format!("{},u1,2025-06-10T08:00:00Z,", items[0]["id"]))
+                && rows[1].ends_with(&format!(",2.00000,10.00123,EUR,{number},false")),
+            "{full}"
+        );
+        let external_id = rounding["external_id"].as_str().expect("the close keys its records");
+        assert!(
+            rows[2].starts_with(&format!("{},{external_id},", rounding["id"]))
+                && rows[2].contains(",rounding,")
+                && rows[2].ends_with(&format!(",1.00000,0.00877,EUR,{number},false")),
+            "{full}"
+        );
+    }
+}

@@ -23,18 +23,18 @@ fn claim_clause(tx: &Tx) -> &'static str {
     }
 }
 
-/// The parties a billing run at the instant `at` (a placeholder) has work for: activated by then, and either
-/// without an unclosed period reaching past it (their next period is still to be stored) or with an unclosed
-/// period that ended by then (due, waiting for its delay or approval, or left `closing`). All other parties are
-/// inside an open period with nothing ended, which at a scheduler tick is nearly everyone; each test is one probe
-/// of the index `billing_periods_unclosed`.
+/// The parties a billing run at the instant `at` (a placeholder) has work for: activated by then, and whose
+/// earliest unclosed period, if any, ended by then. A party without one has its next period still to be stored;
+/// one whose earliest ended is due, waiting for its delay or approval, or left `closing`. All other parties are
+/// inside an open period with nothing ended, which at a scheduler tick is nearly everyone. The test is one probe
+/// of the index `billing_periods_unclosed` per party: written as two `EXISTS` tests joined by `OR`, PostgreSQL
+/// hashes the whole unclosed set instead, on every call, and a run's calls grow with the periods it opens.
 fn with_billing_work(at: &str) -> String {
     format!(
         "activated_at <= {at}
-         AND (NOT EXISTS (SELECT 1 FROM billing_periods b
-                          WHERE b.party_id = parties.id AND b.status <> 'closed' AND b.end_at > {at})
-              OR EXISTS (SELECT 1 FROM billing_periods b
-                         WHERE b.party_id = parties.id AND b.status <> 'closed' AND b.end_at <= {at}))"
+         AND COALESCE((SELECT b.end_at FROM billing_periods b
+                       WHERE b.party_id = parties.id AND b.status <> 'closed'
+                       ORDER BY b.end_at LIMIT 1), {at}) <= {at}"
     )
 }
 
@@ -374,6 +374,39 @@ impl EngineXdr {
     }
 }
 
+/// The quantity of every engine xDR: one unit.
+const ENGINE_QUANTITY: i64 = 100_000;
+
+impl EngineXdr {
+    /// The row [`book_engine_xdrs`] stored for this record under `id`, as a read of it would answer.
+    pub fn stored_as(&self, id: i64, created_at: i64, currency: &str) -> XdrRow {
+        XdrRow {
+            id,
+            party_id: self.party_id,
+            period_id: self.period_id,
+            occurred_at: self.occurred_at,
+            kind: self.kind.clone(),
+            service: self.service.clone(),
+            rate_code: None,
+            description: None,
+            quantity: ENGINE_QUANTITY,
+            amount: self.amount,
+            external_id: Some(self.external_id.clone()),
+            invoice_id: None,
+            hidden: self.hidden,
+            late: false,
+            tax_name: self.tax_name.clone(),
+            tax_rate_percent: self.tax_rate_percent,
+            tax_base: self.tax_base,
+            tax_amount: self.tax_amount,
+            reverse_charge: self.reverse_charge,
+            outside_scope: self.outside_scope,
+            created_at,
+            currency: currency.to_owned(),
+        }
+    }
+}
+
 /// Books engine xDRs (quantity 1); a key that is already stored is skipped. Answers the ids of the rows stored
 /// now, ascending.
 pub async fn insert_engine_xdrs(tx: &mut Tx, rows: &[EngineXdr], created_at: i64) -> Result<Vec<i64>, StoreError> {
@@ -446,7 +479,7 @@ pub async fn book_engine_xdrs(
                 Arg::from(x.occurred_at),
                 Arg::from(x.kind.clone()),
                 Arg::from(x.service.clone()),
-                Arg::from(100_000_i64),
+                Arg::from(ENGINE_QUANTITY),
                 Arg::from(x.amount),
                 Arg::from(x.external_id.clone()),
                 Arg::from(x.hidden),

@@ -466,7 +466,11 @@ struct Planned {
 /// Books the engine xDRs of every planned period with multi-row statements and answers the invoices S6 is to
 /// issue, each with the ids of its booked xDRs added to those it invoices, and the ids booked. A key already
 /// stored (a step that booked it before) is not booked again and not added.
-async fn book(tx: &mut Tx, planned: Vec<Planned>, created_us: i64) -> EngineResult<(Vec<Pending>, Vec<i64>)> {
+async fn book(
+    tx: &mut Tx,
+    planned: Vec<Planned>,
+    created_us: i64,
+) -> EngineResult<(Vec<Pending>, Vec<(i64, EngineXdr)>)> {
     let rows: Vec<EngineXdr> = planned
         .iter()
         .flat_map(|p| p.xdrs.iter().chain(&p.fee_xdrs).cloned())
@@ -492,9 +496,13 @@ async fn book(tx: &mut Tx, planned: Vec<Planned>, created_us: i64) -> EngineResu
             pending.push(regular);
         }
     }
-    let mut ids: Vec<i64> = booked.into_values().collect();
-    ids.sort_unstable();
-    Ok((pending, ids))
+    // Each key once: PostgreSQL stores only the first record of a key a batch repeats.
+    let mut booked = booked;
+    let stored = rows
+        .into_iter()
+        .filter_map(|x| booked.remove(&(x.party_id, x.external_id.clone())).map(|id| (id, x)))
+        .collect();
+    Ok((pending, stored))
 }
 
 /// Computes S3, S4 and S11 of one period and the invoices S6 is to issue; the inner `Err` is a close failure of

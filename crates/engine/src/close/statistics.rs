@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use classbill_domain::Money;
 use classbill_domain::statistics::{StatisticsRow, file_names, full_csv, summary_csv};
+use classbill_store::close::EngineXdr;
 use classbill_store::parties::{self, PartyRow};
 use classbill_store::periods::{self, PeriodRow};
 use classbill_store::statistics::{self as store_statistics, StatisticsRow as StoredFiles};
@@ -35,8 +36,9 @@ pub(super) struct BatchLedger {
     pub attached: HashMap<i64, i64>,
     /// Invoice id → number, of the invoices this batch issued.
     pub numbers: HashMap<i64, String>,
-    /// The records this batch booked (S2 measured services are booked before the read, S3/S4/S11 after it).
-    pub booked: Vec<i64>,
+    /// The records this batch booked after the read (S3/S4/S11; S2 measured services are booked before it),
+    /// with their ids: known here, so not read back.
+    pub booked: Vec<(i64, EngineXdr)>,
 }
 
 impl BatchLedger {
@@ -45,23 +47,24 @@ impl BatchLedger {
         mut self,
         tx: &mut Tx,
         periods: &[i64],
+        parties: &HashMap<i64, PartyRow>,
+        created_us: i64,
     ) -> EngineResult<(HashMap<i64, Vec<XdrRow>>, HashMap<i64, String>)> {
         let mut by_period: HashMap<i64, Vec<XdrRow>> = HashMap::with_capacity(periods.len());
         for period_id in periods {
-            let mut rows = self.read.remove(period_id).unwrap_or_default();
-            for row in &mut rows {
+            by_period.insert(*period_id, self.read.remove(period_id).unwrap_or_default());
+        }
+        for (id, xdr) in &self.booked {
+            if let Some(rows) = by_period.get_mut(&xdr.period_id) {
+                rows.push(xdr.stored_as(*id, created_us, &parties[&xdr.party_id].currency));
+            }
+        }
+        for rows in by_period.values_mut() {
+            for row in rows.iter_mut() {
                 if let Some(&invoice_id) = self.attached.get(&row.id) {
                     row.invoice_id = Some(invoice_id);
                 }
             }
-            by_period.insert(*period_id, rows);
-        }
-        for row in classbill_store::xdrs::get_many(tx, &self.booked).await? {
-            if let Some(rows) = by_period.get_mut(&row.period_id) {
-                rows.push(row);
-            }
-        }
-        for rows in by_period.values_mut() {
             rows.sort_unstable_by_key(|x| x.id);
         }
         // Invoices issued before this batch (an out-of-turn invoice may take xDRs of an open period).
@@ -91,7 +94,7 @@ pub(super) async fn write(
         return Ok(());
     }
     let ids: Vec<i64> = periods.iter().map(|p| p.id).collect();
-    let (xdrs, numbers) = ledger.stored(tx, &ids).await?;
+    let (xdrs, numbers) = ledger.stored(tx, &ids, parties, created_us).await?;
     let mut by_period: HashMap<i64, Vec<StatisticsRow>> = HashMap::new();
     for x in xdrs.into_values().flatten() {
         by_period.entry(x.period_id).or_default().push(StatisticsRow {
