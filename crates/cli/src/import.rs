@@ -108,19 +108,18 @@ impl LineCounter {
             if buffer.is_empty() {
                 break;
             }
-            let mut used = 0;
-            let mut done = false;
-            for &byte in buffer {
-                if self.offset >= start && byte != b'\n' && byte != b'\r' {
-                    done = true;
-                    break;
-                }
-                if byte == b'\n' {
-                    self.newlines += 1;
-                }
-                self.offset += 1;
-                used += 1;
-            }
+            // Up to `start` only line breaks count; from there on, the blank lines the reader skipped.
+            let before =
+                usize::try_from(start.saturating_sub(self.offset)).map_or(buffer.len(), |n| n.min(buffer.len()));
+            self.newlines += memchr::memchr_iter(b'\n', &buffer[..before]).count() as u64;
+            let blank = buffer[before..]
+                .iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count();
+            self.newlines += buffer[before..before + blank].iter().filter(|&&b| b == b'\n').count() as u64;
+            let used = before + blank;
+            let done = used < buffer.len();
+            self.offset += used as u64;
             self.input.consume(used);
             if done {
                 break;

@@ -94,7 +94,7 @@ fn bench_reports_every_phase_with_matching_counts(backend: Backend) {
         assert!(phase["peak_memory_kib"].as_u64().expect("memory") > 0, "{phase}");
     }
     let ratios = report["ratios"].as_array().expect("ratios");
-    assert_eq!(ratios.len(), 4);
+    assert_eq!(ratios.len(), 5);
     assert!(ratios.iter().all(|r| r["value"].is_number()), "{ratios:?}");
     // Every invoice became overdue and carries its late fee in the next period.
     let late_fees = count_rows(&database.url, "SELECT COUNT(*) FROM xdrs WHERE kind = 'late_fee'");

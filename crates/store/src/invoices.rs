@@ -303,6 +303,24 @@ pub async fn attach_xdrs_many(tx: &mut Tx, invoices: &[(i64, &[i64])]) -> Result
         .iter()
         .flat_map(|(invoice_id, xdr_ids)| xdr_ids.iter().map(move |&xdr_id| (xdr_id, *invoice_id)))
         .collect();
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    if tx.backend() == Backend::Postgres {
+        // Two arrays make one statement of one shape at any count. A list of rows makes a statement per count,
+        // and for some counts PostgreSQL settled on a generic plan that scans the whole ledger: at a million
+        // customers those were a third of the attach's time.
+        let xdr_ids = bigint_array(pairs.iter().map(|p| p.0));
+        let invoice_ids = bigint_array(pairs.iter().map(|p| p.1));
+        tx.execute(
+            "UPDATE xdrs SET invoice_id = a.invoice_id
+             FROM unnest(CAST($1 AS BIGINT[]), CAST($2 AS BIGINT[])) AS a (xdr_id, invoice_id)
+             WHERE xdrs.id = a.xdr_id",
+            args![xdr_ids, invoice_ids],
+        )
+        .await?;
+        return Ok(());
+    }
     for chunk in pairs.chunks(rows_per_statement(2)) {
         let sql = format!(
             "WITH attached (xdr_id, invoice_id) AS (VALUES {})
@@ -316,6 +334,19 @@ pub async fn attach_xdrs_many(tx: &mut Tx, invoices: &[(i64, &[i64])]) -> Result
         tx.execute(AssertSqlSafe(sql), values).await?;
     }
     Ok(())
+}
+
+/// PostgreSQL's text form of a `BIGINT[]`, bound as text and cast by the statement.
+fn bigint_array(values: impl Iterator<Item = i64>) -> String {
+    let mut text = String::from("{");
+    for (i, value) in values.enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&value.to_string());
+    }
+    text.push('}');
+    text
 }
 
 /// What a credit note corrects.

@@ -1,8 +1,6 @@
 //! Checking incoming rows (§5.1) before anything is written: the fields, the party (visible, currency,
 //! activation), and idempotency on `(party_id, external_id)` against the store and within the batch.
 
-use std::collections::HashMap;
-
 use classbill_domain::FieldError;
 use classbill_domain::Owner;
 use classbill_store::parties;
@@ -10,8 +8,9 @@ use classbill_store::xdrs::{self, XdrRow};
 use classbill_store::{Tx, instants};
 use jiff::Timestamp;
 
+use super::FastMap;
 use super::input::{ParsedXdr, XdrText, parse};
-use super::memo::{IngestMemo, KnownParty};
+use super::memo::{IngestMemo, Parties};
 use crate::actor::Actor;
 use crate::error::EngineResult;
 
@@ -76,7 +75,7 @@ fn party_errors(
     id: Option<i64>,
     currency: Option<&str>,
     occurred_at: Option<Timestamp>,
-    parties: &HashMap<i64, KnownParty>,
+    parties: &Parties,
     actor: &Actor,
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -116,7 +115,7 @@ fn party_errors(
 }
 
 /// [`party_errors`] of a row that failed its own checks, from the fields that can still be read.
-fn party_errors_of_text(text: &XdrText, parties: &HashMap<i64, KnownParty>, actor: &Actor) -> Vec<FieldError> {
+fn party_errors_of_text(text: &XdrText, parties: &Parties, actor: &Actor) -> Vec<FieldError> {
     let currency = text
         .currency
         .as_deref()
@@ -197,18 +196,20 @@ pub(super) async fn check(
         Keys::AssumeNew => Vec::new(),
         Keys::LookUp => xdrs::find_by_keys(tx, &new_keys(&fates)).await?,
     };
-    let stored: HashMap<(i64, String), XdrRow> = found
-        .into_iter()
-        .filter_map(|row| row.external_id.clone().map(|e| ((row.party_id, e), row)))
+    let stored: FastMap<(i64, &str), &XdrRow> = found
+        .iter()
+        .filter_map(|row| row.external_id.as_deref().map(|e| ((row.party_id, e), row)))
         .collect();
-    let mut first_with_key: HashMap<(i64, String), usize> = HashMap::new();
-    for index in 0..fates.len() {
-        let Fate::New(x) = &fates[index] else { continue };
-        let Some(external_id) = x.external_id.clone() else {
+    // Keys borrow the rows' own text; the fates that change are set once the rows have all been seen.
+    let mut first_with_key: FastMap<(i64, &str), usize> = FastMap::default();
+    let mut changed = Vec::new();
+    for (index, fate) in fates.iter().enumerate() {
+        let Fate::New(x) = fate else { continue };
+        let Some(external_id) = x.external_id.as_deref() else {
             continue;
         };
         let key = (x.party_id, external_id);
-        let fate = if let Some(row) = stored.get(&key) {
+        let fate = if let Some(&row) = stored.get(&key) {
             if same_record(row, x) {
                 Fate::Stored(Box::new(row.clone()))
             } else {
@@ -229,6 +230,9 @@ pub(super) async fn check(
             first_with_key.insert(key, index);
             continue;
         };
+        changed.push((index, fate));
+    }
+    for (index, fate) in changed {
         fates[index] = fate;
     }
     Ok(fates)

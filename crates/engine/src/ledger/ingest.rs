@@ -59,14 +59,15 @@ async fn place_and_write(
     // Before the periods are read: a period frozen or removed meanwhile is then seen so (see the lock).
     xdrs::share_open_periods(tx).await?;
     // The rows party by party, each party's in the order given.
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by_key(|&i| rows[i].party_id);
-    let by_party: Vec<&[usize]> = order.chunk_by(|&a, &b| rows[a].party_id == rows[b].party_id).collect();
+    let mut keyed: Vec<(i64, usize)> = rows.iter().enumerate().map(|(i, x)| (x.party_id, i)).collect();
+    keyed.sort_unstable();
+    let order: Vec<usize> = keyed.iter().map(|&(_, i)| i).collect();
+    let by_party: Vec<&[(i64, usize)]> = keyed.chunk_by(|a, b| a.0 == b.0).collect();
     let needs: Vec<(i64, Timestamp)> = by_party
         .iter()
-        .map(|indexes| {
-            let latest = indexes.iter().map(|&i| rows[i].occurred_at).max().unwrap_or(as_of);
-            (rows[indexes[0]].party_id, latest)
+        .map(|party| {
+            let latest = party.iter().map(|&(_, i)| rows[i].occurred_at).max().unwrap_or(as_of);
+            (party[0].0, latest)
         })
         .collect();
     let earliest = rows.iter().map(|x| x.occurred_at).min().unwrap_or(as_of);
@@ -77,11 +78,11 @@ async fn place_and_write(
     // then visits each index page once instead of once per row, and commits far fewer pages.
     let mut placed: Vec<(i64, bool)> = Vec::with_capacity(rows.len());
     let mut given_open = Vec::new();
-    for indexes in by_party {
-        let party_id = rows[indexes[0]].party_id;
+    for party_rows in by_party {
+        let party_id = party_rows[0].0;
         let party = &memo.parties[&party_id];
         let mut open_now = None;
-        for &i in indexes {
+        for &(_, i) in party_rows {
             let at = rows[i].occurred_at;
             let home = party
                 .periods

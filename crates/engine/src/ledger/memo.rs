@@ -7,7 +7,7 @@
 //! parties than the customer base forgets most of them before they come back: each party is kept in a few dozen
 //! bytes, the columns that many parties share once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use classbill_store::Tx;
@@ -21,6 +21,9 @@ use crate::error::EngineResult;
 /// it has met this many, so that its memory stays bounded.
 const MAX_PARTIES: usize = 1_500_000;
 
+/// The parties met, by id.
+pub(super) type Parties = super::FastMap<i64, KnownParty>;
+
 /// Held by the caller of a series of batches; a fresh one keeps nothing.
 #[derive(Default)]
 pub struct IngestMemo {
@@ -29,7 +32,7 @@ pub struct IngestMemo {
     sealed: Option<Mark>,
     /// Where the running batch found them.
     begun: Option<Mark>,
-    pub(super) parties: HashMap<i64, KnownParty>,
+    pub(super) parties: Parties,
     profiles: HashSet<Arc<Profile>>,
 }
 

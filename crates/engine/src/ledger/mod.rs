@@ -21,6 +21,10 @@ use crate::actor::Actor;
 use crate::error::{EngineError, EngineResult};
 use crate::parties::owner_of;
 
+/// A map for the keys of every row of an ingest batch, looked up several times per row: the default hasher,
+/// built to withstand keys chosen to collide, costs more than the lookup itself. This one is still seeded per map.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The start of `date` in `zone` (a party's), in microseconds.
 pub(crate) fn start_of_date(date: jiff::civil::Date, zone: &str) -> EngineResult<i64> {
     let zone =

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::memo::{KnownParty, KnownPeriods};
+use super::memo::{KnownPeriods, Parties};
 use crate::actor::{Actor, Role};
 use crate::error::{EngineError, EngineResult};
 use crate::page::{Page, PageRequest};
@@ -163,7 +163,7 @@ pub(crate) async fn ensure_through_many(
 /// others; only parties that got new periods are read again.
 pub(super) async fn periods_for_batch(
     tx: &mut Tx,
-    parties: &mut HashMap<i64, KnownParty>,
+    parties: &mut Parties,
     needs: &[(i64, Timestamp)],
     (from, to): (Timestamp, Timestamp),
     now: Timestamp,
@@ -193,7 +193,7 @@ pub(super) async fn periods_for_batch(
 /// Reads the periods of `ids` around the span into their parties, replacing what those held.
 async fn read_around(
     tx: &mut Tx,
-    parties: &mut HashMap<i64, KnownParty>,
+    parties: &mut Parties,
     ids: &[i64],
     (from_us, to_us): (i64, i64),
 ) -> EngineResult<()> {
