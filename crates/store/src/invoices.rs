@@ -310,15 +310,18 @@ pub async fn attach_xdrs_many(tx: &mut Tx, invoices: &[(i64, &[i64])]) -> Result
         // Two arrays make one statement of one shape at any count. A list of rows makes a statement per count,
         // and for some counts PostgreSQL settled on a generic plan that scans the whole ledger: at a million
         // customers those were a third of the attach's time.
-        let xdr_ids = bigint_array(pairs.iter().map(|p| p.0));
-        let invoice_ids = bigint_array(pairs.iter().map(|p| p.1));
-        tx.execute(
-            "UPDATE xdrs SET invoice_id = a.invoice_id
-             FROM unnest(CAST($1 AS BIGINT[]), CAST($2 AS BIGINT[])) AS a (xdr_id, invoice_id)
-             WHERE xdrs.id = a.xdr_id",
-            args![xdr_ids, invoice_ids],
-        )
-        .await?;
+        // A party may bill millions of records in a period; chunks keep each message to a few megabytes.
+        for chunk in pairs.chunks(ATTACH_CHUNK) {
+            let xdr_ids = bigint_array(chunk.iter().map(|p| p.0));
+            let invoice_ids = bigint_array(chunk.iter().map(|p| p.1));
+            tx.execute(
+                "UPDATE xdrs SET invoice_id = a.invoice_id
+                 FROM unnest(CAST($1 AS BIGINT[]), CAST($2 AS BIGINT[])) AS a (xdr_id, invoice_id)
+                 WHERE xdrs.id = a.xdr_id",
+                args![xdr_ids, invoice_ids],
+            )
+            .await?;
+        }
         return Ok(());
     }
     for chunk in pairs.chunks(rows_per_statement(2)) {
@@ -335,6 +338,9 @@ pub async fn attach_xdrs_many(tx: &mut Tx, invoices: &[(i64, &[i64])]) -> Result
     }
     Ok(())
 }
+
+/// Pairs per attach statement on PostgreSQL.
+const ATTACH_CHUNK: usize = 100_000;
 
 /// PostgreSQL's text form of a `BIGINT[]`, bound as text and cast by the statement.
 fn bigint_array(values: impl Iterator<Item = i64>) -> String {
