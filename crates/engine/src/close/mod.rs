@@ -464,8 +464,8 @@ struct Planned {
 }
 
 /// Books the engine xDRs of every planned period with multi-row statements and answers the invoices S6 is to
-/// issue, each with the ids of its booked xDRs added to those it invoices, and the ids booked. A key already
-/// stored (a step that booked it before) is not booked again and not added.
+/// issue, each with the ids of its booked xDRs added to those it invoices, and the records booked now with their
+/// ids. A key already stored (a step that booked it before) is not booked again and not added.
 async fn book(
     tx: &mut Tx,
     planned: Vec<Planned>,
@@ -475,7 +475,7 @@ async fn book(
         .iter()
         .flat_map(|p| p.xdrs.iter().chain(&p.fee_xdrs).cloned())
         .collect();
-    let booked = store_close::book_engine_xdrs(tx, &rows, created_us).await?;
+    let mut booked = store_close::book_engine_xdrs(tx, &rows, created_us).await?;
     let ids_of = |xdrs: &[EngineXdr]| {
         let mut ids: Vec<i64> = xdrs
             .iter()
@@ -497,7 +497,6 @@ async fn book(
         }
     }
     // Each key once: PostgreSQL stores only the first record of a key a batch repeats.
-    let mut booked = booked;
     let stored = rows
         .into_iter()
         .filter_map(|x| booked.remove(&(x.party_id, x.external_id.clone())).map(|id| (id, x)))
