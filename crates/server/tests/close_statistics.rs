@@ -251,19 +251,12 @@ on_both_backends! {
                                          "time_zone": "Europe/Berlin", "activated_at": "2025-03-01T00:00:00+01:00"}))
             .await;
         let party = party["id"].as_i64().expect("id");
-        let posted = app
-            .post(
-                "/api/v1/xdrs",
-                &app.admin,
-                json!({"xdrs": [
-                    {"party_id": party, "external_id": "a", "occurred_at": "2025-03-05T10:00:00+01:00",
-                     "kind": "usage", "service": "voice", "rate_code": "DE-FIX", "quantity": "3", "amount": "10"},
-                    {"party_id": party, "external_id": "b", "occurred_at": "2025-03-06T00:00:00Z",
-                     "kind": "usage", "service": "voice", "quantity": "1", "amount": "2.5"},
-                ]}),
-            )
-            .await;
-        assert_eq!(posted.status, StatusCode::CREATED, "{}: {}", app.backend, posted.text);
+        app.post_xdrs(json!([
+            {"party_id": party, "external_id": "a", "occurred_at": "2025-03-05T10:00:00+01:00",
+             "kind": "usage", "service": "voice", "rate_code": "DE-FIX", "quantity": "3", "amount": "10"},
+            {"party_id": party, "external_id": "b", "occurred_at": "2025-03-06T00:00:00Z",
+             "kind": "usage", "service": "voice", "quantity": "1", "amount": "2.5"},
+        ])).await;
         let run = bill(app, "2025-04-01T06:00:00Z").await;
         assert_eq!((run["periods_closed"].clone(), run["invoices_issued"].clone()), (json!(1), json!(0)), "{run}");
         let xdrs = app.get(&format!("/api/v1/xdrs?party_id={party}"), &app.admin).await;
@@ -303,15 +296,9 @@ on_both_backends! {
                                          "activated_at": "2025-03-01T00:00:00Z"}))
             .await;
         let party = party["id"].as_i64().expect("id");
-        let posted = app
-            .post(
-                "/api/v1/xdrs",
-                &app.admin,
-                json!({"xdrs": [{"party_id": party, "external_id": "a", "occurred_at": "2025-03-05T00:00:00Z",
-                                 "kind": "usage", "service": "voice", "quantity": "1", "amount": "1"}]}),
-            )
+        app.post_xdrs(json!([{"party_id": party, "external_id": "a", "occurred_at": "2025-03-05T00:00:00Z",
+                              "kind": "usage", "service": "voice", "quantity": "1", "amount": "1"}]))
             .await;
-        assert_eq!(posted.status, StatusCode::CREATED, "{}: {}", app.backend, posted.text);
         let run = bill(app, "2025-04-01T06:00:00Z").await;
         assert_eq!(run["periods_closed"], json!(1), "{run}");
         let march = first_period(app, party).await;
@@ -361,15 +348,9 @@ on_both_backends! {
             .await;
         let party = june_customer(app, "Rounded Ltd", &class).await;
         let party = party["id"].as_i64().expect("id");
-        let posted = app
-            .post(
-                "/api/v1/xdrs",
-                &app.admin,
-                json!({"xdrs": [{"party_id": party, "external_id": "u1", "occurred_at": "2025-06-10T08:00:00Z",
-                                 "kind": "usage", "service": "voice", "quantity": "2", "amount": "10.00123"}]}),
-            )
+        app.post_xdrs(json!([{"party_id": party, "external_id": "u1", "occurred_at": "2025-06-10T08:00:00Z",
+                              "kind": "usage", "service": "voice", "quantity": "2", "amount": "10.00123"}]))
             .await;
-        assert_eq!(posted.status, StatusCode::CREATED, "{}: {}", app.backend, posted.text);
         bill(app, "2025-07-01T06:00:00Z").await;
         let invoice = only_invoice(app, party).await;
         assert_eq!(invoice["rounding"], json!("0.00877"), "{invoice}");

@@ -265,6 +265,19 @@ impl TestApp {
     }
 
     /// Creates a class as `token` and answers its document; panics unless 201.
+    /// Stores `xdrs` (the items of a `POST /xdrs`) as the administrator; every one must be taken (201).
+    pub async fn post_xdrs(&self, xdrs: Value) -> Value {
+        let answer = self.post("/api/v1/xdrs", &self.admin, json!({ "xdrs": xdrs })).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::CREATED,
+            "{} xDRs: {}",
+            self.backend,
+            answer.text
+        );
+        answer.body
+    }
+
     pub async fn class(&self, token: &str, body: Value) -> Value {
         let answer = self.post("/api/v1/customer-classes", token, body).await;
         assert_eq!(
