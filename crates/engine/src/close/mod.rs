@@ -403,29 +403,26 @@ async fn issue(
     let created_us = instants::to_micros(now);
     let invoices: Vec<&NewInvoice> = run.iter().map(|p| &p.invoice).collect();
     store_invoices::insert_many(tx, &invoices).await?;
-    let ids: Vec<i64> = run.iter().map(|p| p.invoice.id).collect();
     for p in &run {
         ledger.numbers.insert(p.invoice.id, p.invoice.number.clone());
     }
-    let issued: Vec<Issued> = ids
+    let jobs: Vec<NewJob> = run
         .iter()
-        .zip(&run)
-        .map(|(&invoice_id, p)| Issued {
-            invoice_id,
+        .filter(|p| p.pdf != PdfGeneration::OnDemand)
+        .map(|p| NewJob {
+            invoice_id: p.invoice.id,
+            ready: p.pdf == PdfGeneration::EndOfPeriod,
+        })
+        .collect();
+    let issued: Vec<Issued> = run
+        .into_iter()
+        .map(|p| Issued {
+            invoice: p.invoice,
             at_us: p.close_us,
             opened: true,
         })
         .collect();
-    crate::collections::after_issue(tx, &issued, now).await?;
-    let jobs: Vec<NewJob> = ids
-        .iter()
-        .zip(&run)
-        .filter(|(_, p)| p.pdf != PdfGeneration::OnDemand)
-        .map(|(&invoice_id, p)| NewJob {
-            invoice_id,
-            ready: p.pdf == PdfGeneration::EndOfPeriod,
-        })
-        .collect();
+    crate::collections::after_issue(tx, issued, now).await?;
     pdf_jobs::enqueue(tx, &jobs, &context.pass_key, created_us).await?;
     Ok(())
 }

@@ -29,10 +29,10 @@ pub(crate) use release::after_allocation;
 pub use runs::{CollectionOptions, CollectionRunSummary, CollectionRunView, DEFAULT_COLLECTION_BATCH};
 pub(crate) use status::{Cause, refresh_status};
 
-/// A newly stored invoice and its issue instant, the instant its credit is applied at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A newly stored invoice, as stored, and its issue instant, the instant its credit is applied at.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Issued {
-    pub invoice_id: i64,
+    pub invoice: InvoiceRow,
     pub at_us: i64,
     /// The invoice was stored already open for its total with the status that gives
     /// ([`crate::payments::opening`]), so there is nothing to set when no credit applies.
@@ -48,15 +48,9 @@ pub(crate) struct Issued {
 /// invoice of the batch is stored before the first is handled, so an invoice whose credit step does work
 /// ([`crate::payments::credit_applies`]) must come in a batch of its own, or its credit would reach the
 /// invoices stored after it.
-pub(crate) async fn after_issue(tx: &mut Tx, issued: &[Issued], now: Timestamp) -> EngineResult<()> {
+pub(crate) async fn after_issue(tx: &mut Tx, issued: Vec<Issued>, now: Timestamp) -> EngineResult<()> {
     let now_us = instants::to_micros(now);
-    let ids: Vec<i64> = issued.iter().map(|i| i.invoice_id).collect();
-    let mut stored: HashMap<i64, InvoiceRow> = store_invoices::get_many(tx, &ids)
-        .await?
-        .into_iter()
-        .map(|row| (row.id, row))
-        .collect();
-    let mut party_ids: Vec<i64> = stored.values().map(|row| row.party_id).collect();
+    let mut party_ids: Vec<i64> = issued.iter().map(|i| i.invoice.party_id).collect();
     party_ids.sort_unstable();
     party_ids.dedup();
     let with_credit: HashSet<i64> = allocations::parties_with_credit(tx, &party_ids)
@@ -65,11 +59,12 @@ pub(crate) async fn after_issue(tx: &mut Tx, issued: &[Issued], now: Timestamp) 
         .collect();
     let mut invoices = Vec::with_capacity(issued.len());
     for item in issued {
-        let vanished = || corrupt(format!("invoice {} vanished", item.invoice_id));
-        let mut invoice = stored.remove(&item.invoice_id).ok_or_else(vanished)?;
+        let mut invoice = item.invoice;
         if crate::payments::credit_applies(&invoice, with_credit.contains(&invoice.party_id)) {
             crate::payments::apply_credit(tx, invoice.id, item.at_us, now_us).await?;
-            invoice = store_invoices::get(tx, invoice.id).await?.ok_or_else(vanished)?;
+            invoice = store_invoices::get(tx, invoice.id)
+                .await?
+                .ok_or_else(|| corrupt(format!("invoice {} vanished", invoice.id)))?;
         } else if !item.opened {
             // Nothing to allocate: the invoice only starts open for its total.
             let (open, status) = crate::payments::opening(&invoice);

@@ -332,7 +332,7 @@ async fn issue(
         .map(|c| c.remaining)
         .sum();
     let amount_due = (totals.total.0 - credit.max(0)).max(0);
-    let invoice = NewInvoice {
+    let mut invoice = NewInvoice {
         id: 0,
         number: number.clone(),
         kind: "oot".to_owned(),
@@ -361,17 +361,18 @@ async fn issue(
         created_at: now_us,
     };
     let invoice_id = store_invoices::insert(tx, &invoice).await?;
+    invoice.id = invoice_id;
     xdr_ids.extend(store_close::insert_engine_xdrs(tx, &price.xdrs, now_us).await?);
     // Rule 5: on this invoice, so the period's regular invoice leaves them out.
     store_invoices::attach_xdrs(tx, invoice_id, &xdr_ids).await?;
     // Applies the credit, freezes the schedule from the OOT policy and announces the invoice:
     // `oot_invoice_issued` and, with `auto_charge` = `on_issue`, the first charge request (§5.8 rule 5).
     let issued = crate::collections::Issued {
-        invoice_id,
+        invoice,
         at_us: as_of_us,
         opened: false,
     };
-    crate::collections::after_issue(tx, &[issued], now).await?;
+    crate::collections::after_issue(tx, vec![issued], now).await?;
     // The amount due follows the credit actually applied.
     store_oot::settle_amount_due(tx, invoice_id).await?;
     match store_oot::insert(
