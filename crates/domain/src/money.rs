@@ -82,21 +82,23 @@ pub(crate) fn parse_fixed_point(text: &str, scale: u32) -> Result<FixedPoint, De
 }
 
 /// Writes `scaled` × 10^-`scale` with exactly `scale` fraction digits, or with trailing zeros removed.
-pub(crate) fn write_fixed_point(f: &mut fmt::Formatter<'_>, scaled: i64, scale: u32, trim: bool) -> fmt::Result {
-    let unit = 10_u64.pow(scale);
+pub(crate) fn write_fixed_point(f: &mut fmt::Formatter<'_>, scaled: i128, scale: u32, trim: bool) -> fmt::Result {
+    let unit = 10_u128.pow(scale);
     let magnitude = scaled.unsigned_abs();
     let sign = if scaled < 0 { "-" } else { "" };
     let whole = magnitude / unit;
-    let fraction = format!("{:0width$}", magnitude % unit, width = scale as usize);
-    let fraction = if trim {
-        fraction.trim_end_matches('0')
-    } else {
-        fraction.as_str()
-    };
-    if fraction.is_empty() {
+    let mut fraction = magnitude % unit;
+    let mut digits = scale as usize;
+    if trim {
+        while digits > 0 && fraction.is_multiple_of(10) {
+            fraction /= 10;
+            digits -= 1;
+        }
+    }
+    if digits == 0 {
         write!(f, "{sign}{whole}")
     } else {
-        write!(f, "{sign}{whole}.{fraction}")
+        write!(f, "{sign}{whole}.{fraction:0digits$}")
     }
 }
 
@@ -163,7 +165,7 @@ impl Money {
 impl fmt::Display for Money {
     /// Always five fraction digits: `12.34500`, `-0.00001`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_fixed_point(f, self.0, MONEY_FRACTION_DIGITS, false)
+        write_fixed_point(f, self.0.into(), MONEY_FRACTION_DIGITS, false)
     }
 }
 

@@ -39,7 +39,7 @@ impl Percent {
 impl fmt::Display for Percent {
     /// Without trailing zeros: `19`, `6.25`, `0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_fixed_point(f, self.0, PERCENT_FRACTION_DIGITS, true)
+        write_fixed_point(f, self.0.into(), PERCENT_FRACTION_DIGITS, true)
     }
 }
 

@@ -30,7 +30,7 @@ pub struct Quantity(pub i64);
 
 impl fmt::Display for Quantity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_fixed_point(f, self.0, MONEY_FRACTION_DIGITS, true)
+        write_fixed_point(f, self.0.into(), MONEY_FRACTION_DIGITS, true)
     }
 }
 
