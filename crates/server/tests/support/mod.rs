@@ -264,7 +264,6 @@ impl TestApp {
         self.send(Method::DELETE, path, Some(token), None, None).await
     }
 
-    /// Creates a class as `token` and answers its document; panics unless 201.
     /// Stores `xdrs` (the items of a `POST /xdrs`) as the administrator; every one must be taken (201).
     pub async fn post_xdrs(&self, xdrs: Value) -> Value {
         let answer = self.post("/api/v1/xdrs", &self.admin, json!({ "xdrs": xdrs })).await;
@@ -278,6 +277,7 @@ impl TestApp {
         answer.body
     }
 
+    /// Creates a class as `token` and answers its document; panics unless 201.
     pub async fn class(&self, token: &str, body: Value) -> Value {
         let answer = self.post("/api/v1/customer-classes", token, body).await;
         assert_eq!(
