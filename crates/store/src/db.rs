@@ -19,6 +19,7 @@ use sqlx::sqlite::{
 use sqlx::{FromRow, Postgres, SqlSafeStr, Sqlite, Transaction};
 
 use crate::StoreError;
+use crate::checkpoints::{Checkpoints, WRITER_AUTOCHECKPOINT_PAGES};
 use crate::sqlite_params::positional;
 
 pub use sqlx::AssertSqlSafe;
@@ -100,6 +101,7 @@ enum Pools {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
+        checkpoints: std::sync::Arc<Checkpoints>,
     },
     Postgres(PgPool),
 }
@@ -168,24 +170,40 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .row_buffer_size(SQLITE_ROW_BUFFER);
+        let connect_error = |e: sqlx::Error| StoreError::Connect(format!("{}: {e}", redact(url)));
+        let checkpoints = Checkpoints::start(options.clone()).await.map_err(connect_error)?;
+        let wake = checkpoints.waker();
         // A connection to a local file cannot go stale the way a network connection can, so the pools skip the
         // round trip to the connection's worker thread that checks it before every use.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
             .acquire_timeout(limits.acquire_timeout)
-            .connect_with(options.clone().pragma("cache_size", SQLITE_WRITER_CACHE))
+            .after_release(move |_, _| {
+                wake.notify_one();
+                Box::pin(std::future::ready(Ok(true)))
+            })
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", SQLITE_WRITER_CACHE)
+                    .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES),
+            )
             .await
-            .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;
+            .map_err(connect_error)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(limits.max_connections)
             .test_before_acquire(false)
             .acquire_timeout(limits.acquire_timeout)
             .connect_with(options.read_only(true))
             .await
-            .map_err(|e| StoreError::Connect(format!("{}: {e}", redact(url))))?;
+            .map_err(connect_error)?;
         Ok(Store {
-            pools: Pools::Sqlite { writer, reader },
+            pools: Pools::Sqlite {
+                writer,
+                reader,
+                checkpoints: std::sync::Arc::new(checkpoints),
+            },
         })
     }
 
@@ -260,9 +278,14 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { writer, reader } => {
+            Pools::Sqlite {
+                writer,
+                reader,
+                checkpoints,
+            } => {
                 reader.close().await;
                 writer.close().await;
+                checkpoints.close().await;
             }
             Pools::Postgres(pool) => pool.close().await,
         }

@@ -1,5 +1,6 @@
 //! Persistence for Classbill over SQLite and PostgreSQL.
 
+mod checkpoints;
 mod db;
 mod error;
 mod packed;

@@ -70,32 +70,49 @@ struct CountRow {
     n: i64,
 }
 
-/// 0018 rebuilds SQLite's `invoices` table to admit credit notes: an installation upgraded from 0017 keeps
-/// every invoice under its id, the rows that refer to invoices still match, and foreign keys stay enforced.
-#[tokio::test]
-async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
+/// One connection to the SQLite file at `url`, with foreign keys enforced or not.
+async fn sqlite_pool(url: &str, foreign_keys: bool) -> sqlx::SqlitePool {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
     use std::str::FromStr;
 
-    let db = database_url(classbill_testkit::Backend::Sqlite).await;
-    let options = SqliteConnectOptions::from_str(&db.url)
+    let options = SqliteConnectOptions::from_str(url)
         .expect("sqlite url")
         .create_if_missing(true)
-        .foreign_keys(false);
-    let pool = SqlitePoolOptions::new()
+        .foreign_keys(foreign_keys);
+    SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(options)
         .await
-        .expect("opens");
+        .expect("opens")
+}
+
+/// A SQLite file at `url` migrated up to the migration before `version`, opened with foreign keys off so that a
+/// fixture may leave out what is beside its point.
+async fn sqlite_migrated_before(url: &str, version: i64) -> sqlx::SqlitePool {
+    let pool = sqlite_pool(url, false).await;
     let mut before = sqlx::migrate!("migrations/sqlite");
     before.migrations = before
         .migrations
         .iter()
-        .filter(|m| m.version < 18)
+        .filter(|m| m.version < version)
         .cloned()
         .collect::<Vec<_>>()
         .into();
-    before.run(&pool).await.expect("migrates to 0017");
+    before.run(&pool).await.expect("migrates");
+    // A migration that rebuilds a table turns foreign keys back on when it is done (0018).
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&pool)
+        .await
+        .expect("foreign keys off");
+    pool
+}
+
+/// 0018 rebuilds SQLite's `invoices` table to admit credit notes: an installation upgraded from 0017 keeps
+/// every invoice under its id, the rows that refer to invoices still match, and foreign keys stay enforced.
+#[tokio::test]
+async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
+    let db = database_url(classbill_testkit::Backend::Sqlite).await;
+    let pool = sqlite_migrated_before(&db.url, 18).await;
     // The class is left out (its document is beside the point here), so foreign keys are off for the fixture.
     for statement in [
         "INSERT INTO parties (id, kind, name, currency, class_id, billing_period, time_zone, activated_at, created_at,
@@ -121,15 +138,7 @@ async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
     store.migrate().await.expect("upgrades through 0018");
     drop(store);
 
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            SqliteConnectOptions::from_str(&db.url)
-                .expect("sqlite url")
-                .foreign_keys(true),
-        )
-        .await
-        .expect("opens");
+    let pool = sqlite_pool(&db.url, true).await;
     let kept: Vec<(i64, String, i64, Option<i64>)> =
         sqlx::query_as("SELECT id, kind, total, review_due_at FROM invoices ORDER BY id")
             .fetch_all(&pool)
@@ -162,4 +171,69 @@ async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
         .execute(&pool)
         .await;
     assert!(orphan.is_err(), "foreign keys are enforced on the rebuilt table");
+}
+
+/// 0034 rebuilds SQLite's ledger without its foreign keys: the records keep their ids, the AUTOINCREMENT counter
+/// goes on where it stood (an id given out once is not given out again), the payments that refer to records still
+/// match, and a record naming no stored party or period is no longer refused by the table itself (the store finds
+/// its periods per batch instead).
+#[tokio::test]
+async fn the_sqlite_ledger_rebuild_keeps_records_ids_and_what_refers_to_them() {
+    let db = database_url(classbill_testkit::Backend::Sqlite).await;
+    let pool = sqlite_migrated_before(&db.url, 34).await;
+    for statement in [
+        "INSERT INTO parties (id, kind, name, currency, class_id, billing_period, time_zone, activated_at, created_at,
+             updated_at) VALUES (3, 'customer', 'C', 'EUR', 1, 'monthly', 'UTC', 0, 0, 0)",
+        "INSERT INTO billing_periods (id, party_id, start_at, end_at, created_at) VALUES (4, 3, 0, 10, 0)",
+        "INSERT INTO xdrs (id, party_id, period_id, occurred_at, kind, service, quantity, amount, external_id,
+             created_at) VALUES (5, 3, 4, 1, 'usage', 'voice', 1, 100, 'a', 0)",
+        "INSERT INTO xdrs (id, party_id, period_id, occurred_at, kind, service, quantity, amount, external_id,
+             created_at) VALUES (9, 3, 4, 2, 'payment', 'payment', 1, -100, 'b', 0)",
+        "INSERT INTO xdrs (id, party_id, period_id, occurred_at, kind, service, quantity, amount, external_id,
+             created_at) VALUES (12, 3, 4, 3, 'usage', 'voice', 1, 7, 'c', 0)",
+        "DELETE FROM xdrs WHERE id = 12",
+        "INSERT INTO payments (xdr_id, party_id, result, created_at) VALUES (9, 3, '{}', 0)",
+    ] {
+        sqlx::query(statement).execute(&pool).await.expect(statement);
+    }
+    pool.close().await;
+
+    let store = Store::connect(&db.url).await.expect("opens");
+    store.migrate().await.expect("upgrades through 0034");
+    drop(store);
+
+    let pool = sqlite_pool(&db.url, true).await;
+    let kept: Vec<(i64, String, i64)> = sqlx::query_as("SELECT id, external_id, amount FROM xdrs ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .expect("records");
+    assert_eq!(kept, vec![(5, "a".to_owned(), 100), (9, "b".to_owned(), -100)]);
+    let dangling: Vec<(String, i64)> =
+        sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check('payments')")
+            .fetch_all(&pool)
+            .await
+            .expect("foreign key check");
+    assert!(dangling.is_empty(), "{dangling:?}");
+    let (next,): (i64,) = sqlx::query_as(
+        "INSERT INTO xdrs (party_id, period_id, occurred_at, kind, service, quantity, amount, external_id, created_at)
+         VALUES (3, 4, 4, 'usage', 'voice', 1, 1, 'd', 0) RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("a new record");
+    assert_eq!(next, 13, "the counter goes on after the highest id ever given out");
+    sqlx::query(
+        "INSERT INTO xdrs (party_id, period_id, occurred_at, kind, service, quantity, amount, external_id, created_at)
+         VALUES (77, 78, 4, 'usage', 'voice', 1, 1, 'e', 0)",
+    )
+    .execute(&pool)
+    .await
+    .expect("the table itself no longer checks the party and the period");
+    let duplicate = sqlx::query(
+        "INSERT INTO xdrs (party_id, period_id, occurred_at, kind, service, quantity, amount, external_id, created_at)
+         VALUES (3, 4, 4, 'usage', 'voice', 1, 1, 'a', 0)",
+    )
+    .execute(&pool)
+    .await;
+    assert!(duplicate.is_err(), "the key index is back on the rebuilt table");
 }
