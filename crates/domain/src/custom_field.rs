@@ -29,21 +29,30 @@ pub enum CustomFieldType {
 }
 
 /// Type-specific properties; bounds are kept as the strings given (decimal, date or RFC 3339 instant).
+// Every key is written, `null` included, and the schema says so: its `oneOf` must match each answer with exactly
+// one shape, so an absent bound is not left optional (`{max_length, pattern}` would also be bounds without either),
+// and bounds have no third key (numbers' bounds carry `decimals`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum CustomFieldProperties {
     Text {
         max_length: i64,
+        #[schema(required = true)]
         pattern: Option<String>,
     },
     Number {
+        #[schema(required = true)]
         min: Option<String>,
+        #[schema(required = true)]
         max: Option<String>,
         decimals: i64,
     },
     /// `date` and `datetime`.
+    #[schema(max_properties = 2)]
     Bounds {
+        #[schema(required = true)]
         min: Option<String>,
+        #[schema(required = true)]
         max: Option<String>,
     },
     List {

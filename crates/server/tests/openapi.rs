@@ -423,6 +423,41 @@ fn no_all_of_member_forbids_its_siblings_properties() {
     check(&doc, &doc, "#");
 }
 
+/// The custom-field properties are written untagged, every key present (`null` included), so each shape the API
+/// answers with must match exactly one member of the `oneOf`: its keys hold what a member requires and no more
+/// than the member allows.
+#[test]
+fn each_custom_field_properties_shape_matches_one_member_of_its_one_of() {
+    let doc = document();
+    let members = doc["components"]["schemas"]["CustomFieldProperties"]["oneOf"]
+        .as_array()
+        .expect("a oneOf");
+    let keys_of = |member: &Value| -> BTreeSet<String> {
+        member["properties"]
+            .as_object()
+            .expect("an object member")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let admits = |member: &Value, keys: &BTreeSet<String>| {
+        let required = member["required"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let all_required = required.iter().all(|key| keys.contains(key.as_str().expect("a key")));
+        let not_too_many = member["maxProperties"]
+            .as_u64()
+            .is_none_or(|most| keys.len() as u64 <= most);
+        all_required && not_too_many
+    };
+    assert_eq!(members.len(), 4, "text, number, bounds, list");
+    for (index, member) in members.iter().enumerate() {
+        let written = keys_of(member);
+        let matching: Vec<usize> = (0..members.len())
+            .filter(|&other| admits(&members[other], &written))
+            .collect();
+        assert_eq!(matching, vec![index], "{written:?} matches members {matching:?}");
+    }
+}
+
 #[test]
 fn authentication_is_declared_and_only_the_document_is_public() {
     let doc = document();
