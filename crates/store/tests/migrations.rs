@@ -107,14 +107,27 @@ async fn sqlite_migrated_before(url: &str, version: i64) -> sqlx::SqlitePool {
     pool
 }
 
+/// A SQLite file at `url` migrated up to the migration before `version`, given the rows of `fixture`, then upgraded
+/// by the store through every migration; answers a connection to it with foreign keys enforced.
+async fn sqlite_upgraded_from(url: &str, version: i64, fixture: &[&'static str]) -> sqlx::SqlitePool {
+    let pool = sqlite_migrated_before(url, version).await;
+    for statement in fixture {
+        sqlx::query(*statement).execute(&pool).await.expect(statement);
+    }
+    pool.close().await;
+    let store = Store::connect(url).await.expect("opens");
+    store.migrate().await.expect("upgrades");
+    drop(store);
+    sqlite_pool(url, true).await
+}
+
 /// 0018 rebuilds SQLite's `invoices` table to admit credit notes: an installation upgraded from 0017 keeps
 /// every invoice under its id, the rows that refer to invoices still match, and foreign keys stay enforced.
 #[tokio::test]
 async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
     let db = database_url(classbill_testkit::Backend::Sqlite).await;
-    let pool = sqlite_migrated_before(&db.url, 18).await;
     // The class is left out (its document is beside the point here), so foreign keys are off for the fixture.
-    for statement in [
+    let fixture = [
         "INSERT INTO parties (id, kind, name, currency, class_id, billing_period, time_zone, activated_at, created_at,
              updated_at) VALUES (3, 'customer', 'C', 'EUR', 1, 'monthly', 'UTC', 0, 0, 0)",
         "INSERT INTO invoices (id, number, kind, party_id, class_id, class_revision, settings_snapshot, issue_date,
@@ -129,16 +142,8 @@ async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
              0, 'nothing_due', 'not_required', 6)",
         "INSERT INTO allocations (id, party_id, source_invoice_id, invoice_id, amount, at, created_at)
          VALUES (11, 3, 8, 7, 100, 6, 6)",
-    ] {
-        sqlx::query(statement).execute(&pool).await.expect(statement);
-    }
-    pool.close().await;
-
-    let store = Store::connect(&db.url).await.expect("opens");
-    store.migrate().await.expect("upgrades through 0018");
-    drop(store);
-
-    let pool = sqlite_pool(&db.url, true).await;
+    ];
+    let pool = sqlite_upgraded_from(&db.url, 18, &fixture).await;
     let kept: Vec<(i64, String, i64, Option<i64>)> =
         sqlx::query_as("SELECT id, kind, total, review_due_at FROM invoices ORDER BY id")
             .fetch_all(&pool)
@@ -180,8 +185,7 @@ async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
 #[tokio::test]
 async fn the_sqlite_ledger_rebuild_keeps_records_ids_and_what_refers_to_them() {
     let db = database_url(classbill_testkit::Backend::Sqlite).await;
-    let pool = sqlite_migrated_before(&db.url, 34).await;
-    for statement in [
+    let fixture = [
         "INSERT INTO parties (id, kind, name, currency, class_id, billing_period, time_zone, activated_at, created_at,
              updated_at) VALUES (3, 'customer', 'C', 'EUR', 1, 'monthly', 'UTC', 0, 0, 0)",
         "INSERT INTO billing_periods (id, party_id, start_at, end_at, created_at) VALUES (4, 3, 0, 10, 0)",
@@ -193,16 +197,8 @@ async fn the_sqlite_ledger_rebuild_keeps_records_ids_and_what_refers_to_them() {
              created_at) VALUES (12, 3, 4, 3, 'usage', 'voice', 1, 7, 'c', 0)",
         "DELETE FROM xdrs WHERE id = 12",
         "INSERT INTO payments (xdr_id, party_id, result, created_at) VALUES (9, 3, '{}', 0)",
-    ] {
-        sqlx::query(statement).execute(&pool).await.expect(statement);
-    }
-    pool.close().await;
-
-    let store = Store::connect(&db.url).await.expect("opens");
-    store.migrate().await.expect("upgrades through 0034");
-    drop(store);
-
-    let pool = sqlite_pool(&db.url, true).await;
+    ];
+    let pool = sqlite_upgraded_from(&db.url, 34, &fixture).await;
     let kept: Vec<(i64, String, i64)> = sqlx::query_as("SELECT id, external_id, amount FROM xdrs ORDER BY id")
         .fetch_all(&pool)
         .await
