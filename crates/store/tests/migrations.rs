@@ -121,15 +121,28 @@ async fn sqlite_upgraded_from(url: &str, version: i64, fixture: &[&'static str])
     sqlite_pool(url, true).await
 }
 
+/// Party 3, a customer of class 1, as the rebuild fixtures give it; the class is left out (its document is beside
+/// the point there), which is why the fixtures run with foreign keys off.
+const PARTY_3: &str = "INSERT INTO parties (id, kind, name, currency, class_id, billing_period, time_zone,
+    activated_at, created_at, updated_at) VALUES (3, 'customer', 'C', 'EUR', 1, 'monthly', 'UTC', 0, 0, 0)";
+
+/// No row of `table` refers to a row that is not there.
+async fn assert_no_dangling_rows(pool: &sqlx::SqlitePool, table: &str) {
+    let dangling: Vec<(String, i64)> = sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check($1)")
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .expect("foreign key check");
+    assert!(dangling.is_empty(), "{table}: {dangling:?}");
+}
+
 /// 0018 rebuilds SQLite's `invoices` table to admit credit notes: an installation upgraded from 0017 keeps
 /// every invoice under its id, the rows that refer to invoices still match, and foreign keys stay enforced.
 #[tokio::test]
 async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
     let db = database_url(classbill_testkit::Backend::Sqlite).await;
-    // The class is left out (its document is beside the point here), so foreign keys are off for the fixture.
     let fixture = [
-        "INSERT INTO parties (id, kind, name, currency, class_id, billing_period, time_zone, activated_at, created_at,
-             updated_at) VALUES (3, 'customer', 'C', 'EUR', 1, 'monthly', 'UTC', 0, 0, 0)",
+        PARTY_3,
         "INSERT INTO invoices (id, number, kind, party_id, class_id, class_revision, settings_snapshot, issue_date,
              due_date, net_total, tax_total, rounding, total, previous_balance, payments, out_of_turn, amount_due,
              credit_carried, open_amount, status, review_state, created_at, review_due_at)
@@ -156,12 +169,7 @@ async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
             (8, "oot".to_owned(), -100, None)
         ]
     );
-    let dangling: Vec<(String, i64)> =
-        sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check('allocations')")
-            .fetch_all(&pool)
-            .await
-            .expect("foreign key check");
-    assert!(dangling.is_empty(), "{dangling:?}");
+    assert_no_dangling_rows(&pool, "allocations").await;
     sqlx::query(
         "INSERT INTO invoices (number, kind, party_id, class_id, class_revision, settings_snapshot, issue_date,
              due_date, net_total, tax_total, rounding, total, previous_balance, payments, out_of_turn, amount_due,
@@ -186,8 +194,7 @@ async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
 async fn the_sqlite_ledger_rebuild_keeps_records_ids_and_what_refers_to_them() {
     let db = database_url(classbill_testkit::Backend::Sqlite).await;
     let fixture = [
-        "INSERT INTO parties (id, kind, name, currency, class_id, billing_period, time_zone, activated_at, created_at,
-             updated_at) VALUES (3, 'customer', 'C', 'EUR', 1, 'monthly', 'UTC', 0, 0, 0)",
+        PARTY_3,
         "INSERT INTO billing_periods (id, party_id, start_at, end_at, created_at) VALUES (4, 3, 0, 10, 0)",
         "INSERT INTO xdrs (id, party_id, period_id, occurred_at, kind, service, quantity, amount, external_id,
              created_at) VALUES (5, 3, 4, 1, 'usage', 'voice', 1, 100, 'a', 0)",
@@ -204,12 +211,7 @@ async fn the_sqlite_ledger_rebuild_keeps_records_ids_and_what_refers_to_them() {
         .await
         .expect("records");
     assert_eq!(kept, vec![(5, "a".to_owned(), 100), (9, "b".to_owned(), -100)]);
-    let dangling: Vec<(String, i64)> =
-        sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check('payments')")
-            .fetch_all(&pool)
-            .await
-            .expect("foreign key check");
-    assert!(dangling.is_empty(), "{dangling:?}");
+    assert_no_dangling_rows(&pool, "payments").await;
     let (next,): (i64,) = sqlx::query_as(
         "INSERT INTO xdrs (party_id, period_id, occurred_at, kind, service, quantity, amount, external_id, created_at)
          VALUES (3, 4, 4, 'usage', 'voice', 1, 1, 'd', 0) RETURNING id",
