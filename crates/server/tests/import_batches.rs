@@ -1,7 +1,7 @@
 //! The batches of one import share what they have read of parties and periods ([`IngestMemo`]) and read it again
 //! when a party or a period was written in between: a record of a period that was closed between two batches
 //! still joins the open period as late (§5.1), and on PostgreSQL a change still uncommitted while one batch ran
-//! is seen by the next. On PostgreSQL a write that grows the periods table by half or more
+//! is seen by the next; a period removed in between is not written into. On PostgreSQL a write that grows the periods table by half or more
 //! refreshes its statistics, so that a fresh installation's first import is not planned as if it were empty.
 
 mod support;
@@ -45,6 +45,53 @@ on_both_backends! {
         let late = record(app, party, "aug-2").await;
         assert_eq!(late["late"], json!(true), "{}: {late}", app.backend);
         assert_ne!(late["period_id"], august["period_id"], "the closed August period takes no more records");
+    }
+}
+
+/// The party's first period: its id and bounds.
+async fn first_period(app: &TestApp, party: i64) -> (i64, i64, i64) {
+    let mut tx = app.engine.store.read().await.expect("read");
+    tx.fetch_one(
+        "SELECT id, start_at, end_at FROM billing_periods WHERE party_id = $1 ORDER BY start_at LIMIT 1",
+        vec![party.into()],
+    )
+    .await
+    .expect("a period")
+}
+
+on_both_backends! {
+    async fn a_period_replaced_between_two_batches_is_read_again_and_the_next_record_joins_the_new_one(app) {
+        let party = app.utc_customer("Greta", "2026-07-01T00:00:00Z").await;
+        let window = ("2026-09-30T00:00:00Z".parse::<Timestamp>().expect("as_of"), Timestamp::now());
+        let mut memo = IngestMemo::default();
+
+        // An August record: July is stored too, empty, and the memo holds it, since the batch reaches back to
+        // July with another party's record.
+        let other = app.utc_customer("Olga", "2026-07-01T00:00:00Z").await;
+        let first = [
+            import_usage(2, party, "aug-1", "2026-08-10T12:00:00Z"),
+            import_usage(3, other, "jul-0", "2026-07-05T12:00:00Z"),
+        ];
+        let outcome = app.engine.import_xdrs(&Actor::system(), &first, &mut memo, window).await.expect("imported");
+        assert_eq!((outcome.accepted, outcome.rejected.len()), (2, 0));
+        let (july, start_at, end_at) = first_period(app, party).await;
+
+        // July goes and comes back under another id, as the ledger's writers see any removal of a period.
+        let mut tx = app.engine.store.write().await.expect("write");
+        classbill_store::xdrs::hold_open_periods(&mut tx).await.expect("held");
+        tx.execute("DELETE FROM billing_periods WHERE id = $1", vec![july.into()]).await.expect("removed");
+        periods::insert_many(&mut tx, &[NewPeriod { party_id: party, start_at, end_at }], 0).await.expect("made");
+        tx.commit().await.expect("committed");
+        let (replacement, _, _) = first_period(app, party).await;
+        assert_ne!(replacement, july);
+
+        // The records of a write name only the periods it read under the lock or knows unchanged: the removed
+        // July is not among them.
+        let second = [import_usage(4, party, "jul-1", "2026-07-15T12:00:00Z")];
+        let outcome = app.engine.import_xdrs(&Actor::system(), &second, &mut memo, window).await.expect("imported");
+        assert_eq!((outcome.accepted, outcome.rejected.len()), (1, 0), "{:?}", outcome.rejected);
+        let stored = record(app, party, "jul-1").await;
+        assert_eq!(stored["period_id"], json!(replacement), "{}: {stored}", app.backend);
     }
 }
 

@@ -1,6 +1,6 @@
 //! Every record of the ledger names a party and a billing period that exist. The ledger has no foreign keys
-//! (migrations 0029 and 0034): a write of records finds its periods and, on PostgreSQL, holds an advisory lock
-//! shared, so a termination that removes a party's empty future periods waits for a write into one
+//! (migrations 0029 and 0034): a write of records takes, on PostgreSQL, an advisory lock shared before it reads
+//! its periods (the engine's own records check theirs again), so a termination that removes a party's empty future periods waits for a write into one
 //! of them and then keeps it. The same lock makes a close's freeze wait for a write into the period it freezes,
 //! whose record is then billed rather than left behind in a closed period. Transactions take their parties' claims
 //! before the lock, and one that holds it exclusively takes it before it writes, so none waits for another in a
@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use classbill_store::close::{Held, claim_parties};
+use classbill_store::close::{EngineXdr, Held, claim_parties, insert_engine_xdrs};
 use classbill_store::xdrs::{self, NewXdr, insert_many};
 use classbill_store::{StoreError, args, collections};
 use classbill_testkit::Backend;
@@ -66,12 +66,25 @@ fn record(party_id: i64, period_id: i64, external_id: &str) -> NewXdr {
     }
 }
 
+/// Starts a write of records as the ingest does: the lock first, then the periods it names.
+async fn writer_of_records(app: &TestApp) -> classbill_store::Tx {
+    let mut writer = app.engine.store.write().await.expect("write");
+    xdrs::share_open_periods(&mut writer).await.expect("shared");
+    writer
+}
+
 on_both_backends! {
-    async fn a_record_naming_a_period_that_does_not_exist_is_refused(app) {
+    async fn an_engine_record_naming_a_period_that_does_not_exist_is_refused(app) {
         let (party, periods) = customer_with_periods(app, Value::Null).await;
         let missing = periods.iter().max().expect("periods") + 1_000;
         let mut tx = app.engine.store.write().await.expect("write");
-        let refused = insert_many(&mut tx, &[record(party, missing, "nowhere")], 0).await;
+        let fee = EngineXdr {
+            kind: "fee".to_owned(),
+            service: "late_fee".to_owned(),
+            amount: 100_000,
+            ..EngineXdr::template(party, missing, 1_772_323_200_000_000, "nowhere".to_owned())
+        };
+        let refused = insert_engine_xdrs(&mut tx, &[fee], 0).await;
         match refused {
             Err(StoreError::Removed(what)) => assert_eq!(what, format!("billing_periods row {missing}")),
             other => panic!("{}: {other:?}", app.backend),
@@ -88,7 +101,7 @@ async fn postgres_a_termination_waits_for_a_write_into_an_empty_period_and_keeps
     };
 
     // A writer puts a record into the empty March period and holds its transaction open.
-    let mut writer = app.engine.store.write().await.expect("write");
+    let mut writer = writer_of_records(&app).await;
     insert_many(&mut writer, &[record(party, march, "mar")], 0)
         .await
         .expect("stored");
@@ -126,7 +139,7 @@ async fn postgres_a_close_waits_for_a_write_into_the_period_it_freezes_and_bills
     let march = periods[2];
 
     // A writer puts a record into the open March period and holds its transaction open.
-    let mut writer = app.engine.store.write().await.expect("write");
+    let mut writer = writer_of_records(&app).await;
     let ids = insert_many(&mut writer, &[record(party, march, "mar")], 0)
         .await
         .expect("stored");
@@ -208,8 +221,7 @@ async fn postgres_a_collection_run_that_terminates_takes_the_ledger_lock_before_
 
     // A write of records holds the lock shared while the run fires the invoice's overdue event and, a day
     // later, the party's termination.
-    let mut writer = app.engine.store.write().await.expect("write");
-    xdrs::share_open_periods(&mut writer).await.expect("shared");
+    let mut writer = writer_of_records(&app).await;
     let engine = app.engine.clone();
     let at: Timestamp = "2026-05-20T00:00:00Z".parse().expect("instant");
     let run = tokio::spawn(async move { engine.run_collections(at, at).await });

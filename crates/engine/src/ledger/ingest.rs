@@ -89,7 +89,7 @@ async fn place_and_write(
                 .as_ref()
                 .and_then(|known| known.containing(instants::to_micros(at)))
                 .ok_or_else(|| {
-                    EngineError::Store(classbill_store::StoreError::Corrupt(format!(
+                    EngineError::Store(StoreError::Corrupt(format!(
                         "party {party_id} has no period containing {at}"
                     )))
                 })?;
@@ -143,10 +143,6 @@ async fn place_and_write(
             Ok(Some(ids))
         }
         Err(e) if e.is_unique_violation() => Ok(None),
-        Err(StoreError::Removed(what)) => Err(EngineError::conflict(
-            "period_removed",
-            format!("{what} was removed while this batch was written; nothing was stored, send the batch again"),
-        )),
         Err(e) => Err(e.into()),
     }
 }
