@@ -1,7 +1,6 @@
 //! The ledger of rated records (customer-classes §5.1). Ingest writes inside the caller's transaction with COPY on
 //! PostgreSQL and multi-row INSERTs on SQLite; reads join the party for its currency and owner.
 
-use std::fmt::Write as _;
 use std::future::Future as _;
 use std::task::Poll;
 
