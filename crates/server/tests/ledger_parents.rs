@@ -1,10 +1,10 @@
 //! Every record of the ledger names a party and a billing period that exist. The ledger has no foreign keys
 //! (migrations 0029 and 0034): a write of records takes, on PostgreSQL, an advisory lock shared before it reads
-//! its periods (the engine's own records check theirs again), so a termination that removes a party's empty future periods waits for a write into one
-//! of them and then keeps it. The same lock makes a close's freeze wait for a write into the period it freezes,
-//! whose record is then billed rather than left behind in a closed period. Transactions take their parties' claims
-//! before the lock, and one that holds it exclusively takes it before it writes, so none waits for another in a
-//! circle.
+//! its periods (the engine's own records check theirs again), so a termination that removes a party's empty
+//! future periods waits for a write into one of them and then keeps it. The same lock makes a close's freeze wait
+//! for a write into the period it freezes, whose record is then billed rather than left behind in a closed period.
+//! Transactions take their parties' claims before the lock, and one that holds it exclusively takes it before it
+//! writes, so none waits for another in a circle.
 
 mod support;
 
