@@ -1,15 +1,17 @@
 //! Collections (customer-classes §5.8, §5.9) driven by collection runs at chosen instants: the worked example
-//! §7.1 items 5–9 end to end, repeated runs, thresholds, manual blocks and termination.
+//! §7.1 items 5–9 end to end, repeated runs, thresholds, manual blocks, termination and the records that a
+//! terminated party still takes.
 
 mod support;
 
 use classbill_engine::collections::CollectionOptions;
 use classbill_engine::notifications::DeliveryConfig;
+use classbill_engine::{Actor, IngestMemo};
 use classbill_testkit::SmtpReceiver;
 use jiff::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::TestApp;
+use support::{TestApp, import_usage};
 
 /// Class 12 "Business EU" of §7.1 with its whole collection policy.
 async fn business_eu(app: &TestApp, extra: Value) -> Value {
@@ -708,4 +710,56 @@ async fn a_collection_run_waits_for_a_party_another_transaction_holds() {
     let summary = run.await.expect("the run task").expect("the run");
     assert_eq!(summary.events_due, 12 * 11, "{summary:?}");
     expect_ladders_finished(&app, parties).await;
+}
+
+on_both_backends! {
+    async fn a_terminated_party_takes_records_only_into_its_open_final_period(app) {
+        section_7_1_calendar(app).await;
+        let class = business_eu(app, json!({})).await;
+        let (party, _) = with_march_invoice(app, &class).await;
+        // Terminated at 2025-05-16 (§7.1 step 7): the open period ends there.
+        app.run_to_completion("collection-runs", "2025-06-01T00:00:00Z").await;
+        let usage = |id: &str, at: &str| {
+            json!({"party_id": party, "external_id": id, "occurred_at": at, "kind": "usage", "service": "voice",
+                   "quantity": "1", "amount": "1"})
+        };
+        let send = async |item: Value, as_of: &str| {
+            app.post("/api/v1/xdrs", &app.admin, json!({"xdrs": [item], "as_of": as_of})).await
+        };
+
+        let after = send(usage("after", "2025-05-20T00:00:00Z"), "2025-06-01T00:00:00Z").await;
+        assert_eq!(after.status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {}", app.backend, after.text);
+        assert!(after.has_error("xdrs[0].occurred_at", "after_termination"), "{}", after.text);
+        let before = send(usage("before", "2025-05-10T00:00:00Z"), "2025-06-01T00:00:00Z").await;
+        assert_eq!(before.status, StatusCode::CREATED, "{}", before.text);
+        assert_eq!(before.body["items"][0]["late"], json!(false), "the final period is still open");
+
+        // The final invoice closes that period: nothing is left to join.
+        app.run_to_completion("billing-runs", "2025-06-02T00:00:00Z").await;
+        let closed = send(usage("closed", "2025-05-12T00:00:00Z"), "2025-06-03T00:00:00Z").await;
+        assert_eq!(closed.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", closed.text);
+        assert!(closed.has_error("xdrs[0].party_id", "terminated"), "{}", closed.text);
+        let again = send(usage("before", "2025-05-10T00:00:00Z"), "2025-06-03T00:00:00Z").await;
+        assert_eq!(again.status, StatusCode::CREATED, "an identical re-send is answered: {}", again.text);
+        assert_eq!(again.body["items"][0]["id"], before.body["items"][0]["id"]);
+
+        // An import refuses such a line and stores the others.
+        let other = app.utc_customer("Other", "2025-02-01T00:00:00Z").await;
+        let window = ("2025-06-03T00:00:00Z".parse::<Timestamp>().expect("as_of"), Timestamp::now());
+        let rows = [
+            import_usage(2, party, "late", "2025-05-12T00:00:00Z"),
+            import_usage(3, other, "fine", "2025-05-12T00:00:00Z"),
+            import_usage(4, party, "later", "2025-05-30T00:00:00Z"),
+        ];
+        let outcome = app
+            .engine
+            .import_xdrs(&Actor::system(), &rows, &mut IngestMemo::default(), window)
+            .await
+            .expect("imported");
+        assert_eq!(outcome.accepted, 1, "{:?}", outcome.rejected);
+        let lines: Vec<u64> = outcome.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 4]);
+        assert!(outcome.rejected[0].reason.contains("party_id (terminated)"), "{:?}", outcome.rejected);
+        assert!(outcome.rejected[1].reason.contains("occurred_at (after_termination)"), "{:?}", outcome.rejected);
+    }
 }

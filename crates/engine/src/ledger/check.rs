@@ -1,11 +1,12 @@
 //! Checking incoming rows (§5.1) before anything is written: the fields, the party (visible, currency,
-//! activation), and idempotency on `(party_id, external_id)` against the store and within the batch.
+//! activation, a period left to join after a termination), and idempotency on `(party_id, external_id)` against
+//! the store and within the batch.
 
 use classbill_domain::FieldError;
 use classbill_domain::Owner;
-use classbill_store::parties;
 use classbill_store::xdrs::{self, XdrRow};
 use classbill_store::{Tx, instants};
+use classbill_store::{parties, periods};
 use jiff::Timestamp;
 
 use super::FastMap;
@@ -153,7 +154,7 @@ pub(super) async fn check(
     tx: &mut Tx,
     actor: &Actor,
     texts: &[&XdrText],
-    keys_stored: Keys,
+    mut keys_stored: Keys,
     memo: &mut IngestMemo,
 ) -> EngineResult<Vec<Fate>> {
     let mut ids: Vec<i64> = texts
@@ -192,6 +193,19 @@ pub(super) async fn check(
         })
         .collect();
 
+    let mut terminated: Vec<i64> = fates
+        .iter()
+        .filter_map(|f| match f {
+            Fate::New(x) if parties[&x.party_id].closed() => Some(x.party_id),
+            _ => None,
+        })
+        .collect();
+    terminated.sort_unstable();
+    terminated.dedup();
+    if !terminated.is_empty() {
+        // Identical re-sends of what such a party stored before its termination are still answered.
+        keys_stored = Keys::LookUp;
+    }
     let found = match keys_stored {
         Keys::AssumeNew => Vec::new(),
         Keys::LookUp => xdrs::find_by_keys(tx, &new_keys(&fates)).await?,
@@ -235,5 +249,52 @@ pub(super) async fn check(
     for (index, fate) in changed {
         fates[index] = fate;
     }
+    refuse_after_termination(tx, &mut fates, &terminated).await?;
     Ok(fates)
+}
+
+/// Refuses the new rows of terminated parties (§5.9 rule 5) that no period would take: those at or after the end
+/// of the party's last period, where the termination ended it, and the others once that period is no longer
+/// open, since a record whose own period is closed joins the open one (§5.1). Rows repeating a refused one share
+/// its fate.
+async fn refuse_after_termination(tx: &mut Tx, fates: &mut [Fate], terminated: &[i64]) -> EngineResult<()> {
+    if terminated.is_empty() {
+        return Ok(());
+    }
+    let last: FastMap<i64, (i64, bool)> = periods::last_of_parties(tx, terminated)
+        .await?
+        .into_iter()
+        .map(|row| (row.party_id, (row.end_at, row.status == "open")))
+        .collect();
+    for index in 0..fates.len() {
+        let refusal = match &fates[index] {
+            Fate::New(x) if terminated.binary_search(&x.party_id).is_ok() => match last.get(&x.party_id) {
+                Some(&(end_at, _)) if instants::to_micros(x.occurred_at) >= end_at => vec![FieldError::new(
+                    "occurred_at",
+                    "after_termination",
+                    format!(
+                        "lies at or after the end of party {}'s last period ({}), where its termination ended it",
+                        x.party_id,
+                        instants::from_micros(end_at)?
+                    ),
+                )],
+                Some(&(_, true)) => continue,
+                _ => vec![FieldError::new(
+                    "party_id",
+                    "terminated",
+                    format!(
+                        "party {} is terminated and its final period is closed: it takes no more records",
+                        x.party_id
+                    ),
+                )],
+            },
+            Fate::SameAs(first) => match &fates[*first] {
+                Fate::Rejected(errors) => errors.clone(),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        fates[index] = Fate::Rejected(refusal);
+    }
+    Ok(())
 }
