@@ -188,8 +188,8 @@ async fn the_sqlite_invoice_rebuild_keeps_invoices_and_what_refers_to_them() {
 
 /// 0034 rebuilds SQLite's ledger without its foreign keys: the records keep their ids, the AUTOINCREMENT counter
 /// goes on where it stood (an id given out once is not given out again), the payments that refer to records still
-/// match, and a record naming no stored party or period is no longer refused by the table itself (the store finds
-/// its periods per batch instead).
+/// match, and a record naming no stored party or period is no longer refused by the table itself (its writer
+/// vouches for the periods it names: `xdrs::insert_many`).
 #[tokio::test]
 async fn the_sqlite_ledger_rebuild_keeps_records_ids_and_what_refers_to_them() {
     let db = database_url(classbill_testkit::Backend::Sqlite).await;
